@@ -1,0 +1,18 @@
+"""ordinal: chaos and conformance tests for Kubernetes StatefulSets.
+
+The package doubles as a Chaos Toolkit extension: ``chaos discover ordinal`` calls
+:func:`discover`, which lists the activities in :mod:`ordinal.chaos`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+
+def discover(discover_system: bool = True) -> dict[str, Any]:
+    """Describe ordinal's Chaos Toolkit activities (imported lazily: chaoslib is optional at import)."""
+    from ordinal.chaos import discover as _discover
+
+    return _discover(discover_system)

@@ -1,0 +1,102 @@
+"""The ``ordinal`` command line. Errors end in one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from ordinal.errors import OrdinalError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad input in one line: what was expected, what was seen."""
+
+    def error(self, message: str) -> NoReturn:
+        usage = " ".join(self.format_usage().split())
+        self.exit(2, f"{self.prog}: {message} (expected {usage.removeprefix('usage: ')})\n")
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _cluster_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    cluster = sub.add_parser("cluster", help="build and run the local cluster")
+    csub = cluster.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    up = csub.add_parser("up", help="start the local cluster (builds what is missing)")
+    up.add_argument("--nodes", type=int, default=3, help="simulated nodes (default 3)")
+    up.add_argument("--zones", type=int, default=3, help="zones the nodes are spread over (default 3)")
+    csub.add_parser("build", help="compile and cache the cluster's binaries")
+    csub.add_parser("down", help="stop every process `up` started and remove the state")
+    csub.add_parser("status", help="show what runs")
+    csub.add_parser("env", help="print shell exports: KUBECONFIG and ORDINAL_DNS_SERVER")
+    logs = csub.add_parser("logs", help="print a component's log")
+    logs.add_argument("component")
+    gen = csub.add_parser("gen", help="regenerate the Go modules' pins from cluster/versions.json")
+    gen.add_argument("--check", action="store_true", help="fail if the committed go.mod files differ")
+    for leaf in csub.choices.values():
+        leaf.set_defaults(leaf=leaf)
+
+
+def _run_cluster(args: argparse.Namespace) -> int:
+    from ordinal.localcluster import build, cluster, gomod
+
+    if args.action == "up":
+        data = cluster.up(nodes=args.nodes, zones=args.zones, log=_say)
+        print(f"local cluster up in {data['seconds']}s; kubeconfig: {data['kubeconfig']}")
+        print(f"DNS: {data['dns']}   (eval \"$(ordinal cluster env)\" to use it)")
+    elif args.action == "build":
+        for built in build.build(log=_say).values():
+            note = "cached" if built.cached else f"built in {built.seconds:.0f}s"
+            print(f"{built.name}: {built.dir} ({note})")
+    elif args.action == "down":
+        if cluster.down(log=_say):
+            print("local cluster stopped")
+        else:
+            print("no local cluster running; nothing to stop")
+    elif args.action == "status":
+        info = cluster.status()
+        print(json.dumps(info, indent=2))
+        return 0 if info["running"] else 3
+    elif args.action == "env":
+        print("\n".join(cluster.env_lines()))
+    elif args.action == "logs":
+        sys.stdout.write(cluster.log_path(args.component).read_text(errors="replace"))
+    elif args.action == "gen":
+        changed = gomod.generate(check=args.check, log=_say)
+        if args.check and changed:
+            raise OrdinalError(
+                f"expected the Go modules to match cluster/versions.json, found differences in {', '.join(changed)} "
+                "(run `ordinal cluster gen`)"
+            )
+    return 0
+
+
+def build_parser() -> _Parser:
+    parser = _Parser(prog="ordinal", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _cluster_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args, extra = build_parser().parse_known_args(argv)
+    if extra:  # report against the subcommand that was meant, with its own usage
+        args.leaf.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        if args.command == "cluster":
+            return _run_cluster(args)
+    except OrdinalError as err:
+        _say(f"ordinal: {str(err).splitlines()[0]}")
+        return 1
+    except KeyboardInterrupt:
+        _say("ordinal: interrupted")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

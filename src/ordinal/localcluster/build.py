@@ -1,0 +1,208 @@
+"""Compile the local cluster's binaries once and cache them by what they are built from.
+
+Each artifact (the Kubernetes multi-call binary, etcd, CoreDNS, kwok, our provisioner) has
+its own cache key: the Go version, its pins and the bytes of its wrapper module. A warm
+``up`` finds every key present and compiles nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ordinal.errors import ClusterError
+from ordinal.localcluster import paths
+from ordinal.localcluster.versions import Versions, load
+
+#: Names the multi-call binary answers to (symlinks made next to it).
+KUBE_COMPONENTS = (
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kube-proxy",
+    "kubectl",
+)
+MIN_GO = (1, 26)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One cached build output: a binary (plus aliases) made from a module or a module@version."""
+
+    name: str
+    binaries: tuple[str, ...]
+    module_dir: str | None  # wrapper module under cluster/, or None for `go install pkg@version`
+    package: str  # package to build
+    ldflags: str = ""
+    aliases: tuple[str, ...] = ()
+
+
+def artifacts(v: Versions) -> list[Artifact]:
+    major, minor = v.kube_minor
+    stamp = " ".join(
+        f"-X {pkg}.{key}={val}"
+        for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
+        for key, val in (
+            ("gitVersion", v.kubernetes),
+            ("gitMajor", major),
+            ("gitMinor", minor),
+            ("gitTreeState", "clean"),
+            ("buildDate", "1970-01-01T00:00:00Z"),
+        )
+    )
+    return [
+        Artifact("kube", ("kube",), "kube", ".", ldflags=stamp, aliases=KUBE_COMPONENTS),
+        Artifact("etcd", ("etcd",), "etcd", "."),
+        Artifact("provisioner", ("ordinal-provisioner",), "provisioner", "."),
+        Artifact("coredns", ("coredns",), None, f"github.com/coredns/coredns@{v.coredns}"),
+        Artifact("kwok", ("kwok",), None, f"sigs.k8s.io/kwok/cmd/kwok@{v.kwok}"),
+    ]
+
+
+def go_env() -> dict[str, str]:
+    """Environment for every go command: no surprise toolchain download, static binaries."""
+    env = dict(os.environ)
+    env.update(GOTOOLCHAIN="local", CGO_ENABLED="0", GOFLAGS="-mod=mod -buildvcs=false")
+    return env
+
+
+def go_version() -> str:
+    """``go1.26.8``; raises a one-line error when no usable Go toolchain is on PATH."""
+    go = shutil.which("go")
+    if go is None:
+        raise ClusterError(
+            f"expected a Go toolchain >= go{MIN_GO[0]}.{MIN_GO[1]} on PATH to build the local cluster, "
+            "found no `go` (install Go, or run `ordinal cluster build` on a machine that has it)"
+        )
+    out = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, env=go_env())
+    version = out.stdout.strip()
+    try:
+        parts = tuple(int(p) for p in version.removeprefix("go").split(".")[:2])
+    except ValueError:
+        parts = (0, 0)
+    if out.returncode != 0 or parts < MIN_GO:
+        raise ClusterError(
+            f"expected Go >= go{MIN_GO[0]}.{MIN_GO[1]} to build the local cluster, found {version or out.stderr.strip()!r}"
+        )
+    return version
+
+
+def _module_files(module: Path) -> Iterable[Path]:
+    for path in sorted(module.rglob("*")):
+        if path.is_file() and (path.suffix == ".go" or path.name in ("go.mod", "go.sum")):
+            yield path
+
+
+def cache_key(art: Artifact, source: Path, goversion: str) -> str:
+    h = hashlib.sha256()
+    h.update(f"{art.name}\0{art.package}\0{art.ldflags}\0{goversion}\0".encode())
+    if art.module_dir is not None:
+        module = source / art.module_dir
+        for path in _module_files(module):
+            h.update(str(path.relative_to(module)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Built:
+    name: str
+    dir: Path
+    cached: bool
+    seconds: float
+    peak_rss_kib: int
+
+
+def _out_dir(art: Artifact, key: str) -> Path:
+    return paths.cache_dir() / "build" / f"{art.name}-{key}"
+
+
+def _find_cached(art: Artifact, source: Path) -> Path | None:
+    """A cached build for this artifact, found without needing Go (the key's Go part is recorded)."""
+    root = paths.cache_dir() / "build"
+    if not root.is_dir():
+        return None
+    for marker in sorted(root.glob(f"{art.name}-*/build.json"), key=lambda p: p.stat().st_mtime, reverse=True):
+        meta = json.loads(marker.read_text())
+        if meta.get("key") == cache_key(art, source, meta.get("go", "")):
+            return marker.parent
+    return None
+
+
+def _build_one(art: Artifact, source: Path, goversion: str, log: Callable[[str], None]) -> Built:
+    key = cache_key(art, source, goversion)
+    final = _out_dir(art, key)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{art.name}-", dir=final.parent))
+    env = go_env()
+    flags = ["-trimpath", "-ldflags", f"-s -w {art.ldflags}".strip()]
+    if art.module_dir is None:
+        env["GOBIN"] = str(tmp)
+        env["GOFLAGS"] = "-buildvcs=false"  # `go install pkg@version` refuses -mod
+        cmd = ["go", "install", *flags, art.package]
+        cwd = tmp
+    else:
+        cmd = ["go", "build", *flags, "-o", str(tmp / art.binaries[0]), art.package]
+        cwd = source / art.module_dir
+    log(f"building {art.name} ({' '.join(cmd[:2])} {art.package}) ...")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.monotonic()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    seconds = time.monotonic() - start
+    peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
+    if proc.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
+        raise ClusterError(f"expected `{' '.join(cmd)}` to build {art.name}, it failed: {tail}")
+    for alias in art.aliases:
+        (tmp / alias).symlink_to(art.binaries[0])
+    meta = {"key": key, "go": goversion, "seconds": round(seconds, 1), "peak_rss_kib": peak}
+    (tmp / "build.json").write_text(json.dumps(meta))
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+    log(f"built {art.name} in {seconds:.0f}s")
+    return Built(art.name, final, False, seconds, peak)
+
+
+def build(
+    source: Path | None = None,
+    only: Iterable[str] | None = None,
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> dict[str, Built]:
+    """Return every artifact's directory, building what is not cached."""
+    source = source or paths.source_dir()
+    versions = load(source)
+    wanted = set(only) if only else None
+    result: dict[str, Built] = {}
+    goversion: str | None = None
+    for art in artifacts(versions):
+        if wanted is not None and art.name not in wanted:
+            continue
+        cached = _find_cached(art, source)
+        if cached is not None:
+            result[art.name] = Built(art.name, cached, True, 0.0, 0)
+            continue
+        goversion = goversion or go_version()
+        result[art.name] = _build_one(art, source, goversion, log)
+    return result
+
+
+def binaries(source: Path | None = None) -> dict[str, Path]:
+    """Map of binary name → path for every component, building what is missing."""
+    out: dict[str, Path] = {}
+    for built in build(source).values():
+        for entry in built.dir.iterdir():
+            if entry.name != "build.json":
+                out[entry.name] = entry
+    return out

@@ -1,0 +1,192 @@
+"""``ordinal cluster up|down|status|env|logs``: start the components in order, gate each, undo on failure."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ordinal.errors import ClusterError, InvalidScenario
+from ordinal.kube.client import Target, api_client
+from ordinal.kube.rest import NODES, Kube
+from ordinal.localcluster import build, components, paths, pki, process, state
+from ordinal.localcluster.bootstrap import apply_all
+from ordinal.localcluster.context import LOOPBACK, Context, Ports
+from ordinal.localcluster.gates import wait_gate
+from ordinal.localcluster.nodes import NodeKind
+from ordinal.localcluster.nodes.kwok import KwokNodes
+from ordinal.localcluster.versions import load
+from ordinal.types import Obj
+from ordinal.waiting import Query, Verdict, condition, wait_for
+
+Log = Callable[[str], None]
+MAX_ZONES = 26
+
+
+def node_names(count: int) -> list[str]:
+    return [f"ordinal-node-{i}" for i in range(1, count + 1)]
+
+
+def _check_ports(ports: Ports) -> None:
+    import socket
+
+    for name, port in ports.named().items():
+        kinds = [socket.SOCK_STREAM] + ([socket.SOCK_DGRAM] if name == "dns" else [])
+        for kind in kinds:
+            if not process.port_free(LOOPBACK, port, kind):
+                proto = "udp" if kind == socket.SOCK_DGRAM else "tcp"
+                raise ClusterError(
+                    f"expected {LOOPBACK}:{port}/{proto} free for {name.replace('_', '-')}, "
+                    f"found it in use by {process.port_owner(port)}"
+                )
+
+
+def _admin(ctx: Context) -> Kube:
+    return Kube(api_client(Target(str(ctx.kubeconfig()), None, "local cluster", local=True)))
+
+
+def _nodes_ready(names: list[str]) -> Callable[[list[Obj]], Verdict[str]]:
+    def judge(nodes: list[Obj]) -> Verdict[str]:
+        ready = sorted(n["metadata"]["name"] for n in nodes if condition(n, "Ready") == "True")
+        wanted = [n for n in names if n not in ready]
+        return Verdict(not wanted, f"ready {ready or 'none'}, not ready {wanted or 'none'}")
+
+    return judge
+
+
+def up(*, nodes: int = 3, zones: int = 3, log: Log | None = None) -> dict[str, Any]:
+    """Build if needed, start everything, return the state written to ``cluster.json``."""
+    if nodes < 1:
+        raise InvalidScenario(f"expected --nodes >= 1, got {nodes}")
+    if not 1 <= zones <= min(nodes, MAX_ZONES):
+        raise InvalidScenario(f"expected 1 <= --zones <= min(--nodes, {MAX_ZONES}) = {min(nodes, MAX_ZONES)}, got {zones}")
+    say: Log = log or (lambda m: None)
+    where = paths.state_dir()
+    with state.locked(where):
+        if state.is_running(where):
+            data = state.read(where) or {}
+            raise ClusterError(
+                f"expected no local cluster running, found one up since {data.get('started', '?')} "
+                f"(state {where}); run `ordinal cluster down` first"
+            )
+        _remove(where, say)  # stale leftovers of a crashed run
+        bins = build.binaries(log=say)
+        ctx = Context(state=where, bins=bins, nodes=nodes, zones=zones, log=say)
+        _check_ports(ctx.ports)
+        where.mkdir(parents=True)
+        started = time.monotonic()
+        timings: dict[str, float] = {}
+        kinds: list[NodeKind] = [KwokNodes()]
+        try:
+            pki.make_pki(ctx.pki, apiserver_ips=(LOOPBACK,), apiserver_url=ctx.apiserver_url)
+            for make in (components.etcd, components.apiserver):
+                timings[make.__name__] = _start(ctx, make(ctx))
+            with _admin(ctx) as kube:
+                apply_all(kube)
+            for make in (components.controller_manager, components.scheduler):
+                timings[make.__name__] = _start(ctx, make(ctx))
+            names = node_names(nodes)
+            t0 = time.monotonic()
+            for kind in kinds:
+                kind.start(ctx, names)
+            with _admin(ctx) as kube:
+                wait_for(
+                    kube,
+                    Query(NODES),
+                    _nodes_ready(names),
+                    expect=f"{nodes} simulated nodes Ready",
+                    timeout=60,
+                )
+            timings["nodes"] = time.monotonic() - t0
+            for make in (components.coredns, components.provisioner):
+                timings[make.__name__] = _start(ctx, make(ctx))
+        except BaseException:
+            _teardown(where, kinds, say)
+            raise
+        data = {
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "seconds": round(time.monotonic() - started, 2),
+            "timings": {k: round(v, 2) for k, v in timings.items()},
+            "kubeconfig": str(ctx.kubeconfig()),
+            "context": pki.CONTEXT,
+            "dns": f"{LOOPBACK}:{ctx.ports.dns}",
+            "apiserver": ctx.apiserver_url,
+            "ports": ctx.ports.named(),
+            "nodes": node_names(nodes),
+            "zones": zones,
+            "node_kinds": [k.name for k in kinds],
+            "versions": vars(load(paths.source_dir())),
+        }
+        state.write(where, data)
+        return data
+
+
+def _start(ctx: Context, comp: components.Component) -> float:
+    ctx.log(f"starting {comp.name} ...")
+    record = process.spawn(comp.name, comp.argv, state=ctx.state)
+    seconds = wait_gate(comp.expect, comp.gate, timeout=comp.timeout, record=record)
+    ctx.log(f"{comp.name} ready in {seconds:.1f}s")
+    return seconds
+
+
+def _teardown(where: Path, kinds: list[NodeKind], say: Log) -> list[str]:
+    """Stop processes newest first, undo node-level changes, remove the state. Collect every error."""
+    errors: list[str] = []
+    for record in reversed(process.records(where)):
+        try:
+            if process.stop(record):
+                say(f"stopped {record.name} (pid {record.pid})")
+        except ClusterError as err:
+            errors.append(str(err))
+    ctx = Context(state=where, bins={})
+    for kind in kinds:
+        errors.extend(kind.teardown(ctx))
+    if not errors:
+        shutil.rmtree(where, ignore_errors=True)
+    return errors
+
+
+def _remove(where: Path, say: Log) -> None:
+    if where.exists():
+        errors = _teardown(where, [KwokNodes()], say)
+        if errors:
+            raise ClusterError("expected to clear a stale local cluster, but: " + "; ".join(errors))
+
+
+def down(*, log: Log | None = None) -> bool:
+    """Stop everything ``up`` started; True if something was running. Idempotent."""
+    say: Log = log or (lambda m: None)
+    where = paths.state_dir()
+    with state.locked(where):
+        if not where.exists():
+            return False
+        errors = _teardown(where, [KwokNodes()], say)
+        if errors:
+            raise ClusterError("expected a clean stop, but: " + "; ".join(errors))
+        return True
+
+
+def status() -> dict[str, Any]:
+    where = paths.state_dir()
+    data = state.read(where)
+    procs = {r.name: ("running" if r.alive() else "dead") + f" (pid {r.pid})" for r in process.records(where)}
+    return {"state": str(where), "running": state.is_running(where), "processes": procs, "cluster": data}
+
+
+def env_lines() -> list[str]:
+    data = state.read()
+    if data is None or not state.is_running():
+        raise ClusterError(f"expected a running local cluster, found none (state {paths.state_dir()}); run `ordinal cluster up`")
+    return [f"export KUBECONFIG={data['kubeconfig']}", f"export ORDINAL_DNS_SERVER={data['dns']}"]
+
+
+def log_path(component: str) -> Path:
+    where = paths.state_dir()
+    names = sorted(r.name for r in process.records(where))
+    if component not in names:
+        raise InvalidScenario(
+            f"expected a component name, one of {', '.join(names) or '(none: cluster not running)'}; got {component!r}"
+        )
+    return where / "logs" / f"{component}.log"

@@ -1,0 +1,174 @@
+"""The control-plane processes, in start order, each with its flags and readiness gate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ordinal.localcluster.context import LOOPBACK, Context
+from ordinal.localcluster.gates import http_check
+
+SERVICE_CIDR = "10.96.0.0/16"
+CLUSTER_DOMAIN = "cluster.local"
+ISSUER = f"https://kubernetes.default.svc.{CLUSTER_DOMAIN}"
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    argv: list[str]
+    gate: Callable[[], str | None]
+    expect: str  # what the gate waits for, in words
+    timeout: float = 60.0
+
+
+def etcd(ctx: Context) -> Component:
+    p = ctx.ports
+    data = ctx.state / "etcd"
+    return Component(
+        "etcd",
+        [
+            ctx.bin("etcd"),
+            "--name=ordinal",
+            f"--data-dir={data}",
+            f"--listen-client-urls=http://{LOOPBACK}:{p.etcd}",
+            f"--advertise-client-urls=http://{LOOPBACK}:{p.etcd}",
+            f"--listen-peer-urls=http://{LOOPBACK}:{p.etcd_peer}",
+            f"--initial-advertise-peer-urls=http://{LOOPBACK}:{p.etcd_peer}",
+            f"--initial-cluster=ordinal=http://{LOOPBACK}:{p.etcd_peer}",
+            "--unsafe-no-fsync",
+            "--quota-backend-bytes=2147483648",
+            "--log-level=warn",
+        ],
+        http_check(f"http://{LOOPBACK}:{p.etcd}/health", body='"health":"true"'),
+        "etcd /health to report healthy",
+    )
+
+
+def apiserver(ctx: Context) -> Component:
+    pki = ctx.pki
+    return Component(
+        "kube-apiserver",
+        [
+            ctx.bin("kube-apiserver"),
+            f"--etcd-servers=http://{LOOPBACK}:{ctx.ports.etcd}",
+            f"--bind-address={LOOPBACK}",
+            f"--advertise-address={LOOPBACK}",
+            f"--secure-port={ctx.ports.apiserver}",
+            f"--tls-cert-file={pki / 'apiserver.crt'}",
+            f"--tls-private-key-file={pki / 'apiserver.key'}",
+            f"--client-ca-file={pki / 'ca.crt'}",
+            f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+            f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
+            f"--service-account-issuer={ISSUER}",
+            f"--api-audiences={ISSUER}",
+            f"--service-account-key-file={pki / 'sa.pub'}",
+            f"--service-account-signing-key-file={pki / 'sa.key'}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--authorization-mode=Node,RBAC",
+            "--allow-privileged=true",
+            "--profiling=false",
+            "--v=1",
+        ],
+        http_check(
+            f"{ctx.apiserver_url}/readyz",
+            ca=pki / "ca.crt",
+            cert=(pki / "admin.crt", pki / "admin.key"),
+        ),
+        "kube-apiserver /readyz to answer 200",
+        timeout=90.0,
+    )
+
+
+def _component_auth(ctx: Context, identity: str) -> list[str]:
+    kubeconfig = ctx.kubeconfig(identity)
+    return [
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        f"--bind-address={LOOPBACK}",
+        "--leader-elect=false",
+    ]
+
+
+def controller_manager(ctx: Context) -> Component:
+    pki = ctx.pki
+    return Component(
+        "kube-controller-manager",
+        [
+            ctx.bin("kube-controller-manager"),
+            *_component_auth(ctx, "controller-manager"),
+            f"--secure-port={ctx.ports.controller_manager}",
+            f"--service-account-private-key-file={pki / 'sa.key'}",
+            f"--root-ca-file={pki / 'ca.crt'}",
+            f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+            f"--cluster-signing-key-file={pki / 'ca.key'}",
+            "--use-service-account-credentials=true",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--v=1",
+        ],
+        http_check(f"https://{LOOPBACK}:{ctx.ports.controller_manager}/healthz", insecure=True),
+        "kube-controller-manager /healthz to answer 200",
+    )
+
+
+def scheduler(ctx: Context) -> Component:
+    return Component(
+        "kube-scheduler",
+        [
+            ctx.bin("kube-scheduler"),
+            *_component_auth(ctx, "scheduler"),
+            f"--secure-port={ctx.ports.scheduler}",
+            "--v=1",
+        ],
+        http_check(f"https://{LOOPBACK}:{ctx.ports.scheduler}/healthz", insecure=True),
+        "kube-scheduler /healthz to answer 200",
+    )
+
+
+def corefile(ctx: Context) -> str:
+    p = ctx.ports
+    return "\n".join(
+        [
+            f".:{p.dns} {{",
+            f"    bind {LOOPBACK}",
+            "    errors",
+            f"    kubernetes {CLUSTER_DOMAIN} in-addr.arpa ip6.arpa {{",
+            f"        kubeconfig {ctx.kubeconfig('coredns')} ordinal-local",
+            "        pods insecure",
+            "        fallthrough in-addr.arpa ip6.arpa",
+            "        ttl 5",
+            "    }",
+            f"    ready {LOOPBACK}:{p.dns_ready}",
+            f"    health {LOOPBACK}:{p.dns_health}",
+            "}",
+            "",
+        ]
+    )
+
+
+def coredns(ctx: Context) -> Component:
+    path = ctx.state / "Corefile"
+    path.write_text(corefile(ctx))
+    return Component(
+        "coredns",
+        [ctx.bin("coredns"), "-conf", str(path)],
+        http_check(f"http://{LOOPBACK}:{ctx.ports.dns_ready}/ready"),
+        "CoreDNS /ready to answer 200 (kubernetes plugin synced)",
+    )
+
+
+def provisioner(ctx: Context) -> Component:
+    root = ctx.state / "volumes"
+    root.mkdir(exist_ok=True)
+    return Component(
+        "provisioner",
+        [
+            ctx.bin("ordinal-provisioner"),
+            f"--kubeconfig={ctx.kubeconfig('provisioner')}",
+            f"--root={root}",
+            f"--health-addr={LOOPBACK}:{ctx.ports.provisioner}",
+        ],
+        http_check(f"http://{LOOPBACK}:{ctx.ports.provisioner}/healthz"),
+        "the provisioner /healthz to answer 200",
+    )

@@ -1,0 +1,72 @@
+"""Simulated nodes: Node objects we create, kept alive (heartbeats, pod status) by kwok.
+
+kwok only manages nodes carrying ``ordinal.dev/node-kind=kwok``; removing that label from one
+node stops its heartbeats, which is how chaos experiments simulate losing a node.
+"""
+
+from __future__ import annotations
+
+from kubernetes import client
+
+from ordinal.kube.client import Target, api_client
+from ordinal.localcluster import process
+from ordinal.localcluster.context import LOOPBACK, Context
+from ordinal.localcluster.nodes import KIND_LABEL, ZONE_LABEL, zone_name
+from ordinal.localcluster.process import ProcessRecord
+
+POD_CIDR = "10.244.0.0/16"
+KIND = "kwok"
+
+
+def node_manifest(name: str, zone: str) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "node.kubernetes.io/instance-type": "ordinal-simulated",
+                ZONE_LABEL: zone,
+                "topology.kubernetes.io/region": "ordinal-local",
+                KIND_LABEL: KIND,
+                "type": "kwok",
+            },
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+        },
+        "spec": {},
+        "status": {
+            "allocatable": {"cpu": "16", "memory": "64Gi", "pods": "110"},
+            "capacity": {"cpu": "16", "memory": "64Gi", "pods": "110"},
+        },
+    }
+
+
+class KwokNodes:
+    name = KIND
+
+    def start(self, ctx: Context, names: list[str]) -> list[ProcessRecord]:
+        target = Target(str(ctx.kubeconfig()), None, "local cluster", local=True)
+        with api_client(target) as api:
+            core = client.CoreV1Api(api)
+            for index, name in enumerate(names):
+                core.create_node(node_manifest(name, zone_name(index, ctx.zones)))
+        record = process.spawn(
+            "kwok",
+            [
+                ctx.bin("kwok"),
+                f"--kubeconfig={ctx.kubeconfig('kwok')}",
+                f"--manage-nodes-with-label-selector={KIND_LABEL}={KIND}",
+                f"--cidr={POD_CIDR}",
+                f"--node-ip={LOOPBACK}",
+                f"--server-address={LOOPBACK}:{ctx.ports.kwok}",
+                "--v=-4",
+            ],
+            state=ctx.state,
+        )
+        return [record]
+
+    def teardown(self, ctx: Context) -> list[str]:
+        return []  # nothing outside the processes and the state directory

@@ -1,0 +1,141 @@
+"""Read-only accessors over API objects in their JSON form.
+
+Watches, timelines and checks all read the same handful of fields; keeping the
+lookups here means a missing field reads as "absent" the same way everywhere
+instead of raising ``KeyError`` deep inside a check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from ordinal.types import Obj
+
+#: Lower-case kind → the word used in finding subjects ("pod ns/web-1").
+_SUBJECT_WORDS = {
+    "Pod": "pod",
+    "PersistentVolumeClaim": "pvc",
+    "PersistentVolume": "pv",
+    "StatefulSet": "statefulset",
+    "Service": "service",
+    "EndpointSlice": "endpointslice",
+    "Node": "node",
+    "Event": "event",
+    "ControllerRevision": "controllerrevision",
+    "PodDisruptionBudget": "pdb",
+}
+
+
+def meta(obj: Obj) -> Obj:
+    value = obj.get("metadata")
+    return value if isinstance(value, dict) else {}
+
+
+def spec(obj: Obj) -> Obj:
+    value = obj.get("spec")
+    return value if isinstance(value, dict) else {}
+
+
+def status(obj: Obj) -> Obj:
+    value = obj.get("status")
+    return value if isinstance(value, dict) else {}
+
+
+def name(obj: Obj) -> str:
+    return str(meta(obj).get("name", ""))
+
+
+def namespace(obj: Obj) -> str:
+    return str(meta(obj).get("namespace", ""))
+
+
+def uid(obj: Obj) -> str:
+    return str(meta(obj).get("uid", ""))
+
+
+def labels(obj: Obj) -> dict[str, str]:
+    value = meta(obj).get("labels")
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def owner_refs(obj: Obj) -> list[Obj]:
+    value = meta(obj).get("ownerReferences")
+    return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
+
+
+def controller_ref(obj: Obj) -> Obj | None:
+    """The single ownerReference with ``controller: true``, if any."""
+    refs = [r for r in owner_refs(obj) if r.get("controller") is True]
+    return refs[0] if refs else None
+
+
+def ref(obj: Obj) -> str:
+    """``namespace/name``, or just ``name`` for cluster-scoped objects."""
+    ns = namespace(obj)
+    return f"{ns}/{name(obj)}" if ns else name(obj)
+
+
+def subject(obj: Obj, kind: str | None = None) -> str:
+    """The subject of a finding about ``obj``: ``pod ns/web-1``."""
+    kind = kind or str(obj.get("kind", "object"))
+    return f"{_SUBJECT_WORDS.get(kind, kind.lower())} {ref(obj)}"
+
+
+def terminating(obj: Obj) -> bool:
+    return meta(obj).get("deletionTimestamp") is not None
+
+
+def condition(obj: Obj, kind: str) -> Obj | None:
+    conditions = status(obj).get("conditions")
+    if not isinstance(conditions, list):
+        return None
+    for cond in conditions:
+        if isinstance(cond, dict) and cond.get("type") == kind:
+            return cond
+    return None
+
+
+def pod_ready(pod: Obj) -> bool:
+    """The Ready condition is True (what EndpointSlices and readyReplicas go by)."""
+    cond = condition(pod, "Ready")
+    return cond is not None and cond.get("status") == "True"
+
+
+def pod_running_ready(pod: Obj) -> bool:
+    """Running and Ready: the health the OrderedReady walk waits for."""
+    return status(pod).get("phase") == "Running" and pod_ready(pod)
+
+
+def pod_ip(pod: Obj) -> str | None:
+    value = status(pod).get("podIP")
+    return str(value) if value else None
+
+
+def node_ready(node: Obj) -> str:
+    """Status of the node's Ready condition: ``True``, ``False`` or ``Unknown`` (also when absent)."""
+    cond = condition(node, "Ready")
+    return str(cond.get("status", "Unknown")) if cond else "Unknown"
+
+
+def taint_keys(node: Obj) -> list[str]:
+    taints = spec(node).get("taints")
+    if not isinstance(taints, list):
+        return []
+    return [str(t.get("key", "")) for t in taints if isinstance(t, dict)]
+
+
+def parse_time(value: Any) -> float | None:
+    """RFC 3339 timestamp (``2026-01-02T03:04:05Z``) → POSIX seconds; None if absent or unparsable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def selector_matches(selector: Mapping[str, str], obj_labels: Mapping[str, str]) -> bool:
+    """Equality-based selector match; an empty selector matches nothing, as for Services."""
+    return bool(selector) and all(obj_labels.get(k) == v for k, v in selector.items())

@@ -1,0 +1,1 @@
+"""Observation: watch streams and the timeline they feed."""

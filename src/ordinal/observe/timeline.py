@@ -1,0 +1,482 @@
+"""The timeline model: watch events reduced to compact, ordered entries.
+
+Ordering promises are about *when* things happened relative to each other, so the
+checks read a recording of watch events rather than polling snapshots (which miss
+short-lived states). The recorder that feeds :meth:`Timeline.record` lives elsewhere;
+this module only stores, queries and prints. Each entry gets a sequence number in
+arrival order: "before/after" compares sequence numbers (a single watch delivers in
+resourceVersion order even when clock readings tie), durations use the seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, cast
+
+from ordinal import objects as o
+from ordinal.types import Obj
+from ordinal.workloads import REVISION_LABEL, parse_ordinal
+
+EventType = Literal["ADDED", "MODIFIED", "DELETED"]
+_EVENT_TYPES: tuple[EventType, ...] = ("ADDED", "MODIFIED", "DELETED")
+#: Node taints that mean the control plane no longer hears from the kubelet (or was told it is off).
+UNREACHABLE_TAINTS = frozenset(
+    {"node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready", "node.kubernetes.io/out-of-service"}
+)
+
+
+@dataclass(frozen=True, order=True)
+class Mark:
+    """A point in the recording: ``seq`` orders, ``t`` (recorder clock seconds) measures."""
+
+    seq: int
+    t: float
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One recorded watch event; ``detail`` holds the few per-kind fields the checks read."""
+
+    mark: Mark
+    event: EventType
+    kind: str
+    namespace: str
+    name: str
+    uid: str
+    resource_version: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> Obj:
+        return {
+            "seq": self.mark.seq,
+            "t": self.mark.t,
+            "event": self.event,
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+            "uid": self.uid,
+            "resourceVersion": self.resource_version,
+            "detail": dict(self.detail),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Entry:
+        return cls(
+            mark=Mark(int(data["seq"]), float(data["t"])),
+            event=_event_type(str(data["event"])),
+            kind=str(data["kind"]),
+            namespace=str(data.get("namespace", "")),
+            name=str(data["name"]),
+            uid=str(data.get("uid", "")),
+            resource_version=str(data.get("resourceVersion", "")),
+            detail=dict(data.get("detail") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class PodState:
+    """What one pod event said about the pod."""
+
+    phase: str | None
+    ready: bool
+    deleting: bool
+    node: str | None
+    ip: str | None
+    revision: str | None
+
+    @property
+    def running_ready(self) -> bool:
+        return self.phase == "Running" and self.ready
+
+    @classmethod
+    def of(cls, entry: Entry) -> PodState:
+        d = entry.detail
+        return cls(
+            phase=d.get("phase"),
+            ready=bool(d.get("ready")),
+            deleting=bool(d.get("deleting")) or entry.event == "DELETED",
+            node=d.get("node"),
+            ip=d.get("ip"),
+            revision=d.get("rev"),
+        )
+
+
+@dataclass(frozen=True)
+class Incarnation:
+    """One pod object (one UID) from first sight to removal."""
+
+    namespace: str
+    name: str
+    uid: str
+    first_seen: Mark
+    states: tuple[tuple[Mark, PodState], ...]
+    deletion_requested: Mark | None
+    gone: Mark | None
+    #: ``deletionGracePeriodSeconds`` on the last event seen (0 on a force delete).
+    deletion_grace: int | None
+
+    @property
+    def ready_at(self) -> Mark | None:
+        """First moment it was seen Running and Ready (and not terminating)."""
+        for mark, state in self.states:
+            if state.running_ready and not state.deleting:
+                return mark
+        return None
+
+    @property
+    def node(self) -> str | None:
+        nodes = [s.node for _, s in self.states if s.node]
+        return nodes[-1] if nodes else None
+
+    @property
+    def revision(self) -> str | None:
+        revisions = [s.revision for _, s in self.states if s.revision]
+        return revisions[-1] if revisions else None
+
+    def live_at(self, mark: Mark) -> bool:
+        return self.first_seen <= mark and (self.gone is None or mark < self.gone)
+
+    def state_at(self, mark: Mark) -> PodState | None:
+        current = None
+        for seen, state in self.states:
+            if seen > mark:
+                break
+            current = state
+        return current if self.live_at(mark) else None
+
+    def ready_since(self, mark: Mark) -> Mark | None:
+        """Start of the Running+Ready stretch that contains ``mark``, or None if not healthy then."""
+        since: Mark | None = None
+        for seen, state in self.states:
+            if seen > mark:
+                break
+            healthy = state.running_ready and not state.deleting
+            since = (since or seen) if healthy else None
+        return since if self.live_at(mark) else None
+
+    def healthy_at(self, mark: Mark, min_ready_seconds: float = 0.0, slack: float = 0.0) -> bool:
+        """Running, Ready, not terminating and Ready for ``min_ready_seconds`` (less ``slack``)."""
+        since = self.ready_since(mark)
+        return since is not None and mark.t - since.t >= min_ready_seconds - slack
+
+    def describe_at(self, mark: Mark) -> str:
+        """Short state for a finding's ``seen``: ``web-0 phase=Running ready=False``."""
+        state = self.state_at(mark)
+        if state is None:
+            return f"{self.name} absent"
+        flags = f"phase={state.phase} ready={state.ready}"
+        return f"{self.name} {flags}" + (" terminating" if state.deleting else "")
+
+
+class Timeline:
+    """Ordered, de-duplicated record of watch events over several kinds."""
+
+    def __init__(self, t0: float | None = None) -> None:
+        self._entries: list[Entry] = []
+        self._seen: set[tuple[str, str, str, str]] = set()
+        self._t0 = t0
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        return tuple(self._entries)
+
+    @property
+    def t0(self) -> float:
+        """Origin of the relative seconds in :meth:`excerpt` (first entry unless given)."""
+        if self._t0 is not None:
+            return self._t0
+        return self._entries[0].mark.t if self._entries else 0.0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def record(self, event_type: str, obj: Obj, t: float, kind: str | None = None) -> Entry | None:
+        """Add one watch event; ``kind`` for list items, which carry none. Returns None if skipped.
+
+        BOOKMARK/ERROR events and repeats of an already recorded (kind, uid, resourceVersion,
+        type) are skipped, so a recorder may replay after a reconnect without doubling entries.
+        """
+        if event_type not in _EVENT_TYPES:
+            return None
+        kind = kind or str(obj.get("kind", ""))
+        rv = str(o.meta(obj).get("resourceVersion", ""))
+        key = (kind, o.uid(obj) or o.ref(obj), rv, event_type)
+        if rv and key in self._seen:
+            return None
+        self._seen.add(key)
+        entry = Entry(
+            mark=Mark(len(self._entries), t),
+            event=_event_type(event_type),
+            kind=kind,
+            namespace=o.namespace(obj),
+            name=o.name(obj),
+            uid=o.uid(obj),
+            resource_version=rv,
+            detail=_DETAILS.get(kind, _no_detail)(obj),
+        )
+        self._entries.append(entry)
+        return entry
+
+    def of_kind(self, kind: str, namespace: str | None = None) -> list[Entry]:
+        return [e for e in self._entries if e.kind == kind and _in_ns(e, namespace)]
+
+    def pods(self, set_name: str | None = None, namespace: str | None = None) -> list[str]:
+        """Pod names in first-seen order; with ``set_name``, only names that set would use."""
+        names: dict[str, None] = {}
+        for entry in self.of_kind("Pod", namespace):
+            if set_name is None or parse_ordinal(entry.name, set_name) is not None:
+                names.setdefault(entry.name, None)
+        return list(names)
+
+    def incarnations(self, name: str, namespace: str | None = None) -> list[Incarnation]:
+        """Every UID that carried pod ``name``, in first-seen order."""
+        by_uid: dict[str, list[Entry]] = {}
+        for entry in self.of_kind("Pod", namespace):
+            if entry.name == name:
+                by_uid.setdefault(entry.uid or f"{entry.namespace}/{entry.name}", []).append(entry)
+        return [_incarnation(uid, entries) for uid, entries in by_uid.items()]
+
+    def set_incarnations(self, set_name: str, namespace: str | None = None) -> dict[int, list[Incarnation]]:
+        """Incarnations of every pod name of ``set_name``, keyed by ordinal."""
+        found: dict[int, list[Incarnation]] = {}
+        for pod in self.pods(set_name, namespace):
+            ordinal = parse_ordinal(pod, set_name)
+            if ordinal is not None:
+                found[ordinal] = self.incarnations(pod, namespace)
+        return dict(sorted(found.items()))
+
+    def live_intervals(self, name: str, namespace: str | None = None) -> list[tuple[str, Mark, Mark | None]]:
+        """``(uid, first seen, gone or None)`` per incarnation of pod ``name``."""
+        return [(i.uid, i.first_seen, i.gone) for i in self.incarnations(name, namespace)]
+
+    def node_unreachable_at(self, node: str, mark: Mark) -> bool | None:
+        """Was ``node`` NotReady, tainted unreachable/out-of-service or gone at ``mark``? None: unknown."""
+        last = None
+        for entry in self.of_kind("Node"):
+            if entry.name == node and entry.mark <= mark:
+                last = entry
+        if last is None:
+            return None
+        if last.event == "DELETED":
+            return True
+        taints = set(last.detail.get("taints") or ())
+        return last.detail.get("ready") != "True" or bool(taints & UNREACHABLE_TAINTS)
+
+    def mark_at(self, t: float) -> Mark:
+        """A mark after every entry recorded at or before ``t`` (for checks taking seconds)."""
+        seq = sum(1 for e in self._entries if e.mark.t <= t)
+        return Mark(seq - 1, t) if seq else Mark(-1, t)
+
+    def excerpt(
+        self, names: Collection[str] | None = None, around: float | None = None, limit: int = 40
+    ) -> str:
+        """Human-readable lines, one per entry, seconds relative to :attr:`t0`.
+
+        ``names`` keeps entries about those objects (and their claims, volumes, nodes and
+        events); ``around`` centres the window on that time, else the latest entries show.
+        """
+        keep = None if names is None else _related(self._entries, names)
+        chosen = [e for e in self._entries if keep is None or e.mark.seq in keep]
+        total = len(chosen)
+        if total > limit:
+            if around is None:
+                start = total - limit
+            else:
+                centre = next((i for i, e in enumerate(chosen) if e.mark.t >= around), total - 1)
+                start = max(0, min(centre - limit // 2, total - limit))
+            chosen = chosen[start : start + limit]
+        else:
+            start = 0
+        lines = [f"timeline: {len(chosen)} of {total} entries, seconds from t0={self.t0:.3f}"]
+        if start:
+            lines.append(f"  … {start} earlier entries")
+        lines += [self._line(e) for e in chosen]
+        if start + len(chosen) < total:
+            lines.append(f"  … {total - start - len(chosen)} later entries")
+        return "\n".join(lines)
+
+    def to_json(self) -> Obj:
+        return {"t0": self.t0, "entries": [e.to_json() for e in self._entries]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Timeline:
+        """Rebuild a timeline saved by :meth:`to_json` (recorded runs double as test fixtures)."""
+        timeline = cls(t0=data.get("t0"))
+        for raw in data.get("entries", []):
+            entry = Entry.from_json(raw)
+            entry = replace(entry, mark=Mark(len(timeline._entries), entry.mark.t))
+            timeline._entries.append(entry)
+            timeline._seen.add((entry.kind, entry.uid, entry.resource_version, entry.event))
+        return timeline
+
+    def _line(self, entry: Entry) -> str:
+        where = f"{entry.namespace}/{entry.name}" if entry.namespace else entry.name
+        parts = [
+            f"  {entry.mark.t - self.t0:+9.3f}s",
+            f"{entry.event:<8}",
+            f"{entry.kind} {where}",
+            f"uid={entry.uid[:8]}" if entry.uid else "",
+            f"rv={entry.resource_version}" if entry.resource_version else "",
+        ]
+        parts += [f"{k}={_fmt(v)}" for k, v in entry.detail.items() if v not in (None, "", [], False)]
+        return " ".join(p for p in parts if p)
+
+
+def _event_type(value: str) -> EventType:
+    if value not in _EVENT_TYPES:
+        raise ValueError(f"expected a watch event type {_EVENT_TYPES}, got {value!r}")
+    return cast(EventType, value)
+
+
+def _in_ns(entry: Entry, namespace: str | None) -> bool:
+    return namespace is None or entry.namespace == namespace
+
+
+def _incarnation(uid: str, entries: list[Entry]) -> Incarnation:
+    requested = next((e.mark for e in entries if e.detail.get("deleting") or e.event == "DELETED"), None)
+    gone = next((e.mark for e in entries if e.event == "DELETED"), None)
+    grace = entries[-1].detail.get("grace")
+    return Incarnation(
+        namespace=entries[0].namespace,
+        name=entries[0].name,
+        uid=uid,
+        first_seen=entries[0].mark,
+        states=tuple((e.mark, PodState.of(e)) for e in entries),
+        deletion_requested=requested,
+        gone=gone,
+        deletion_grace=int(grace) if grace is not None else None,
+    )
+
+
+def _related(entries: Iterable[Entry], names: Collection[str]) -> set[int]:
+    """Sequence numbers of entries about the named pods or what hangs off them."""
+    wanted = set(names)
+    nodes = {
+        str(e.detail["node"])
+        for e in entries
+        if e.kind == "Pod" and e.name in wanted and e.detail.get("node")
+    }
+    related: set[int] = set()
+    for e in entries:
+        if (
+            e.name in wanted
+            or (e.kind == "Node" and e.name in nodes)
+            or (e.kind == "PersistentVolumeClaim" and any(e.name.endswith(f"-{n}") for n in wanted))
+            or (
+                e.kind == "PersistentVolume"
+                and any(str(e.detail.get("claim", "")).endswith(f"-{n}") for n in wanted)
+            )
+            or (e.kind == "Event" and str(e.detail.get("object", "")).split("/")[-1] in wanted)
+            or (e.kind == "EndpointSlice" and any(ep[0] in wanted for ep in e.detail.get("endpoints") or ()))
+        ):
+            related.add(e.mark.seq)
+    return related
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(_fmt(v) for v in value)
+    if isinstance(value, tuple):
+        return "/".join(str(v) for v in value)
+    return str(value)
+
+
+def _no_detail(obj: Obj) -> dict[str, Any]:
+    return {}
+
+
+def _pod_detail(pod: Obj) -> dict[str, Any]:
+    owner = o.controller_ref(pod)
+    set_name = owner.get("name") if owner and owner.get("kind") == "StatefulSet" else None
+    disruption = o.condition(pod, "DisruptionTarget")
+    return {
+        "phase": o.status(pod).get("phase"),
+        "ready": o.pod_ready(pod),
+        "deleting": o.terminating(pod),
+        "grace": o.meta(pod).get("deletionGracePeriodSeconds"),
+        "node": o.spec(pod).get("nodeName"),
+        "ip": o.pod_ip(pod),
+        "rev": o.labels(pod).get(REVISION_LABEL),
+        "set": set_name,
+        "ordinal": parse_ordinal(o.name(pod), str(set_name)) if set_name else None,
+        "disruption": disruption.get("reason") if disruption and disruption.get("status") == "True" else None,
+    }
+
+
+def _pvc_detail(pvc: Obj) -> dict[str, Any]:
+    return {
+        "phase": o.status(pvc).get("phase"),
+        "volume": o.spec(pvc).get("volumeName"),
+        "deleting": o.terminating(pvc),
+        "owners": [f"{r.get('kind')}/{r.get('name')}" for r in o.owner_refs(pvc)],
+    }
+
+
+def _pv_detail(pv: Obj) -> dict[str, Any]:
+    claim = o.spec(pv).get("claimRef") or {}
+    return {
+        "phase": o.status(pv).get("phase"),
+        "claim": f"{claim.get('namespace')}/{claim.get('name')}" if claim else None,
+        "deleting": o.terminating(pv),
+    }
+
+
+def _slice_detail(eps: Obj) -> dict[str, Any]:
+    endpoints = []
+    for ep in eps.get("endpoints") or ():
+        addresses = ep.get("addresses") or [None]
+        conditions = ep.get("conditions") or {}
+        endpoints.append([ep.get("hostname"), addresses[0], conditions.get("ready")])
+    return {"service": o.labels(eps).get("kubernetes.io/service-name"), "endpoints": endpoints}
+
+
+def _set_detail(sts: Obj) -> dict[str, Any]:
+    st = o.status(sts)
+    return {
+        "generation": o.meta(sts).get("generation"),
+        "observed": st.get("observedGeneration"),
+        "replicas": o.spec(sts).get("replicas"),
+        "ready": st.get("readyReplicas"),
+        "available": st.get("availableReplicas"),
+        "current": st.get("currentReplicas"),
+        "updated": st.get("updatedReplicas"),
+        "currentRevision": st.get("currentRevision"),
+        "updateRevision": st.get("updateRevision"),
+        "deleting": o.terminating(sts),
+    }
+
+
+def _event_detail(event: Obj) -> dict[str, Any]:
+    involved = event.get("involvedObject") or event.get("regarding") or {}
+    message = str(event.get("message") or event.get("note") or "")
+    return {
+        "type": event.get("type"),
+        "reason": event.get("reason"),
+        "object": f"{involved.get('kind')}/{involved.get('name')}",
+        "message": message[:160],
+    }
+
+
+def _node_detail(node: Obj) -> dict[str, Any]:
+    return {
+        "ready": o.node_ready(node),
+        "unschedulable": bool(o.spec(node).get("unschedulable")),
+        "taints": o.taint_keys(node),
+    }
+
+
+def _revision_detail(rev: Obj) -> dict[str, Any]:
+    return {"revision": rev.get("revision")}
+
+
+_DETAILS: dict[str, Callable[[Obj], dict[str, Any]]] = {
+    "Pod": _pod_detail,
+    "PersistentVolumeClaim": _pvc_detail,
+    "PersistentVolume": _pv_detail,
+    "EndpointSlice": _slice_detail,
+    "StatefulSet": _set_detail,
+    "Event": _event_detail,
+    "Node": _node_detail,
+    "ControllerRevision": _revision_detail,
+}

@@ -86,6 +86,9 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         "dns.service-a-records": Rule(_ERROR, "<svc>.<ns>.svc.<zone> A has exactly one record per Ready pod"),
         "dns.srv-targets": Rule(_ERROR, "SRV for each named port targets the Ready pods' FQDNs"),
         "dns.ptr-record": Rule(_ERROR, "PTR of a Ready pod's IP is the pod's FQDN"),
+        "dns.endpoint-slice": Rule(
+            _ERROR, "the Service's EndpointSlices list each pod with IP, hostname, readiness"
+        ),
         "dns.no-records-without-service": Rule(
             _ERROR, "no per-pod records when serviceName has no headless Service"
         ),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from ordinal import objects as o
 from ordinal.types import Obj
@@ -174,7 +174,7 @@ class Timeline:
 
     def __init__(self, t0: float | None = None) -> None:
         self._entries: list[Entry] = []
-        self._seen: set[tuple[str, str, str, str]] = set()
+        self._seen: set[tuple[str, str, str]] = set()
         self._t0 = t0
 
     @property
@@ -194,26 +194,70 @@ class Timeline:
     def record(self, event_type: str, obj: Obj, t: float, kind: str | None = None) -> Entry | None:
         """Add one watch event; ``kind`` for list items, which carry none. Returns None if skipped.
 
-        BOOKMARK/ERROR events and repeats of an already recorded (kind, uid, resourceVersion,
-        type) are skipped, so a recorder may replay after a reconnect without doubling entries.
+        BOOKMARK/ERROR events and repeats of an already recorded (kind, uid, resourceVersion)
+        are skipped: one resourceVersion is one state, so a recorder may replay or re-list
+        after a reconnect without doubling entries.
         """
         if event_type not in _EVENT_TYPES:
             return None
         kind = kind or str(obj.get("kind", ""))
         rv = str(o.meta(obj).get("resourceVersion", ""))
-        key = (kind, o.uid(obj) or o.ref(obj), rv, event_type)
+        key = (kind, _identity(o.namespace(obj), o.name(obj), o.uid(obj)), rv)
         if rv and key in self._seen:
             return None
         self._seen.add(key)
+        return self._append(
+            event_type,
+            kind,
+            o.namespace(obj),
+            o.name(obj),
+            o.uid(obj),
+            rv,
+            _DETAILS.get(kind, _no_detail)(obj),
+            t,
+        )
+
+    def relist(self, kind: str, items: Iterable[Obj], t: float, namespace: str | None = None) -> list[Entry]:
+        """Record a fresh list (after 410 Gone): objects missing from it get a synthetic DELETED first.
+
+        Without this, a pod deleted while the watch was down would stay "live" forever and
+        its successor would look like a second live pod with the same identity.
+        """
+        items = list(items)
+        present = {_identity(o.namespace(i), o.name(i), o.uid(i)) for i in items}
+        added: list[Entry] = []
+        for last in self.live(kind, namespace):
+            if _identity(last.namespace, last.name, last.uid) not in present:
+                detail = {**last.detail, "synthetic": True}
+                added.append(
+                    self._append("DELETED", kind, last.namespace, last.name, last.uid, "", detail, t)
+                )
+        for item in items:
+            entry = self.record("ADDED", item, t, kind)
+            if entry is not None:
+                added.append(entry)
+        return added
+
+    def live(self, kind: str, namespace: str | None = None) -> list[Entry]:
+        """Latest entry of every object of ``kind`` not (yet) seen DELETED."""
+        latest: dict[str, Entry] = {}
+        for entry in self.of_kind(kind, namespace):
+            latest[_identity(entry.namespace, entry.name, entry.uid)] = entry
+        return [e for e in latest.values() if e.event != "DELETED"]
+
+    def _append(
+        self,
+        event_type: str,
+        kind: str,
+        namespace: str,
+        name: str,
+        uid: str,
+        rv: str,
+        detail: Mapping[str, Any],
+        t: float,
+    ) -> Entry:
         entry = Entry(
-            mark=Mark(len(self._entries), t),
-            event=_event_type(event_type),
-            kind=kind,
-            namespace=o.namespace(obj),
-            name=o.name(obj),
-            uid=o.uid(obj),
-            resource_version=rv,
-            detail=_DETAILS.get(kind, _no_detail)(obj),
+            Mark(len(self._entries), t), _event_type(event_type), kind, namespace, name, uid, rv, detail
         )
         self._entries.append(entry)
         return entry
@@ -234,7 +278,7 @@ class Timeline:
         by_uid: dict[str, list[Entry]] = {}
         for entry in self.of_kind("Pod", namespace):
             if entry.name == name:
-                by_uid.setdefault(entry.uid or f"{entry.namespace}/{entry.name}", []).append(entry)
+                by_uid.setdefault(_identity(entry.namespace, entry.name, entry.uid), []).append(entry)
         return [_incarnation(uid, entries) for uid, entries in by_uid.items()]
 
     def set_incarnations(self, set_name: str, namespace: str | None = None) -> dict[int, list[Incarnation]]:
@@ -288,7 +332,7 @@ class Timeline:
             chosen = chosen[start : start + limit]
         else:
             start = 0
-        lines = [f"timeline: {len(chosen)} of {total} entries, seconds from t0={self.t0:.3f}"]
+        lines = [f"{len(chosen)} of {total} entries, seconds from t0={self.t0:.3f}"]
         if start:
             lines.append(f"  … {start} earlier entries")
         lines += [self._line(e) for e in chosen]
@@ -307,7 +351,9 @@ class Timeline:
             entry = Entry.from_json(raw)
             entry = replace(entry, mark=Mark(len(timeline._entries), entry.mark.t))
             timeline._entries.append(entry)
-            timeline._seen.add((entry.kind, entry.uid, entry.resource_version, entry.event))
+            timeline._seen.add(
+                (entry.kind, _identity(entry.namespace, entry.name, entry.uid), entry.resource_version)
+            )
         return timeline
 
     def _line(self, entry: Entry) -> str:
@@ -316,17 +362,23 @@ class Timeline:
             f"  {entry.mark.t - self.t0:+9.3f}s",
             f"{entry.event:<8}",
             f"{entry.kind} {where}",
-            f"uid={entry.uid[:8]}" if entry.uid else "",
+            f"uid={_short_uid(entry.uid)}" if entry.uid else "",
             f"rv={entry.resource_version}" if entry.resource_version else "",
         ]
-        parts += [f"{k}={_fmt(v)}" for k, v in entry.detail.items() if v not in (None, "", [], False)]
+        parts += [f"{k}={_fmt(v)}" for k, v in entry.detail.items() if _shown(k, v)]
         return " ".join(p for p in parts if p)
 
 
 def _event_type(value: str) -> EventType:
-    if value not in _EVENT_TYPES:
-        raise ValueError(f"expected a watch event type {_EVENT_TYPES}, got {value!r}")
-    return cast(EventType, value)
+    for known in _EVENT_TYPES:
+        if value == known:
+            return known
+    raise ValueError(f"expected a watch event type {_EVENT_TYPES}, got {value!r}")
+
+
+def _identity(namespace: str, name: str, uid: str) -> str:
+    """What tells two objects apart: the UID, or ``namespace/name`` when a fixture has none."""
+    return uid or (f"{namespace}/{name}" if namespace else name)
 
 
 def _in_ns(entry: Entry, namespace: str | None) -> bool:
@@ -372,6 +424,21 @@ def _related(entries: Iterable[Entry], names: Collection[str]) -> set[int]:
         ):
             related.add(e.mark.seq)
     return related
+
+
+def _short_uid(uid: str) -> str:
+    """First block of a server UUID (unique enough within one test); other ids as they are."""
+    return uid[:8] if len(uid) == 36 and uid.count("-") == 4 else uid
+
+
+def _shown(key: str, value: Any) -> bool:
+    """Leave out empty fields and flags that are off by default, to keep one entry on one line."""
+    if value is None or value == "" or value == []:
+        return False
+    return not (value is False and key in _QUIET_FLAGS)
+
+
+_QUIET_FLAGS = frozenset({"deleting", "unschedulable", "synthetic"})
 
 
 def _fmt(value: Any) -> str:

@@ -1,0 +1,125 @@
+"""Feed a :class:`Timeline` from watches, one thread per resource kind.
+
+Each thread lists (recording what exists as ADDED), then watches from the list's
+resourceVersion, resuming from the last version it saw after a dropped connection and
+re-listing after 410 Gone. ``start()`` returns once every initial list is in, so a test
+that starts recording before it acts cannot miss the first event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+from ordinal.errors import TransientApiError
+from ordinal.kube.rest import (
+    CONTROLLER_REVISIONS,
+    ENDPOINT_SLICES,
+    EVENTS,
+    NODES,
+    PODS,
+    PVCS,
+    PVS,
+    STATEFULSETS,
+    Gone,
+    Kube,
+    Resource,
+)
+from ordinal.observe.timeline import Timeline
+from ordinal.types import MONOTONIC, Clock, Obj
+
+log = logging.getLogger(__name__)
+
+NAMESPACED = (PODS, PVCS, STATEFULSETS, ENDPOINT_SLICES, EVENTS, CONTROLLER_REVISIONS)
+CLUSTER_WIDE = (PVS, NODES)
+WATCH_SECONDS = 300  # server-side timeout of one watch request; the thread re-opens it
+
+
+class Recorder:
+    """Record watch events of ``kinds`` in ``namespace`` (and cluster-wide kinds) into a timeline."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        namespace: str,
+        *,
+        kinds: Iterable[Resource] = NAMESPACED + CLUSTER_WIDE,
+        clock: Clock = MONOTONIC,
+        timeline: Timeline | None = None,
+    ) -> None:
+        self.kube = kube
+        self.namespace = namespace
+        self.kinds = tuple(kinds)
+        self.clock = clock
+        self.timeline = timeline or Timeline(t0=clock())
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._responses: dict[str, Any] = {}
+        self._synced: dict[str, threading.Event] = {r.plural: threading.Event() for r in self.kinds}
+        self.errors: list[str] = []
+
+    def record(self, event_type: str, obj: Obj) -> None:
+        with self._lock:
+            self.timeline.record(event_type, obj, self.clock())
+
+    def start(self, timeout: float = 30.0) -> Recorder:
+        for res in self.kinds:
+            thread = threading.Thread(target=self._run, args=(res,), name=f"record-{res.plural}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        for plural, synced in self._synced.items():
+            if not synced.wait(timeout):
+                self.stop()
+                raise TransientApiError(f"recorder: expected the initial list of {plural} within {timeout:.0f}s")
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for resp in list(self._responses.values()):
+            with contextlib.suppress(Exception):
+                resp.shutdown()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> Recorder:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _run(self, res: Resource) -> None:
+        namespace = self.namespace if res.namespaced else None
+        rv = ""
+        while not self._stop.is_set():
+            try:
+                if not rv:
+                    items, rv = self.kube.list(res, namespace)
+                    for item in items:
+                        self.record("ADDED", item)
+                    self._synced[res.plural].set()
+                for event_type, obj in self.kube.watch(
+                    res,
+                    namespace,
+                    resource_version=rv,
+                    timeout_seconds=WATCH_SECONDS,
+                    on_open=lambda resp, key=res.plural: self._responses.__setitem__(key, resp),
+                ):
+                    rv = obj.get("metadata", {}).get("resourceVersion", rv)
+                    self.record(event_type, obj)
+                    if self._stop.is_set():
+                        return
+            except Gone:
+                rv = ""
+            except Exception as err:  # noqa: BLE001 - a recorder must outlive transient trouble
+                if self._stop.is_set():
+                    return
+                self.errors.append(f"{res.plural}: {err}")
+                log.debug("recorder %s: %s; resuming from %s", res.plural, err, rv)
+                self._stop.wait(0.5)

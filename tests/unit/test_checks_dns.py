@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+from factories import NS, endpoint_slice, pod, pods, rules, service
+
+from ordinal.checks.dns import (
+    NOT_QUERIED,
+    DnsAnswers,
+    check_dns,
+    check_endpoint_slices,
+    check_pod_records,
+    check_ptr_records,
+    check_service_records,
+    check_srv_records,
+    expected_queries,
+    pod_fqdn,
+    reverse_name,
+)
+from ordinal.types import Obj
+
+SVC = f"web.{NS}.svc.cluster.local"
+SRV = f"_peer._tcp.{SVC}"
+
+
+def answers_for(members: list[Obj], *, publish: set[str] | None = None) -> DnsAnswers:
+    """What a correct DNS server says for ``members``; ``publish`` names the pods it lists."""
+    shown = [p for p in members if publish is None or p["metadata"]["name"] in publish]
+    a: dict[str, list[str] | None] = {SVC: [p["status"]["podIP"] for p in shown] or None}
+    for p in members:
+        name = p["metadata"]["name"]
+        a[f"{name}.{SVC}."] = [p["status"]["podIP"]] if p in shown else None
+    srv = {SRV: [f"0 33 8080 {p['metadata']['name']}.{SVC}." for p in shown] or None}
+    ptr = {reverse_name(p["status"]["podIP"]): [f"{p['metadata']['name']}.{SVC}."] for p in shown}
+    return DnsAnswers(a=a, srv=srv, ptr=ptr)
+
+
+def test_dns_for_ready_pods_passes() -> None:
+    """Per-pod A, set-wide A, SRV and PTR MUST match the Ready pods."""
+    members = pods(3)
+    assert check_dns(answers_for(members), service(), members) == []
+
+
+def test_names_are_case_and_dot_insensitive() -> None:
+    """DNS names MUST compare case-insensitively, with or without the trailing dot."""
+    members = pods(1)
+    answers = answers_for(members)
+    shouting = DnsAnswers(a={k.upper(): v for k, v in answers.a.items()}, srv=answers.srv, ptr=answers.ptr)
+    assert check_dns(shouting, service(), members) == []
+
+
+def test_missing_per_pod_record_is_reported() -> None:
+    """NXDOMAIN for a Ready pod's name MUST be reported with the expected IP."""
+    members = pods(3)
+    answers = answers_for(members)
+    answers.a[f"web-1.{SVC}."] = None  # type: ignore[index]
+    (finding,) = check_pod_records(answers.a, service(), members)
+    assert finding.rule == "dns.per-pod-a-record"
+    assert finding.subject == f"dns web-1.{SVC} A"
+    assert finding.path == f"{NS}/web-1"
+    assert (finding.expected, finding.seen) == (["10.244.0.11"], [])
+
+
+def test_stale_per_pod_ip_is_reported() -> None:
+    """After a replacement the per-pod name MUST follow the new IP."""
+    members = [pod(0, ip="10.244.3.7")]
+    answers = {f"web-0.{SVC}": ["10.244.0.10"]}
+    (finding,) = check_pod_records(answers, service(), members)
+    assert (finding.expected, finding.seen) == (["10.244.3.7"], ["10.244.0.10"])
+
+
+def test_extra_a_record_for_a_not_ready_pod_is_reported() -> None:
+    """An A record for an unready pod MUST be reported both as a wrong count and as the pod's own finding."""
+    members = [pod(0), pod(1, ready=False), pod(2)]
+    answers = answers_for(members)  # a broken server publishing everyone
+    findings = check_service_records(answers.a, service(), members)
+    assert [(f.rule, f.subject) for f in findings] == [
+        ("dns.service-a-records", f"dns {SVC} A"),
+        ("dns.not-ready-absent", f"dns {SVC} A"),
+    ]
+    assert findings[0].expected == ["10.244.0.10", "10.244.0.12"]
+    assert findings[0].seen == ["10.244.0.10", "10.244.0.11", "10.244.0.12"]
+    assert findings[1].path == f"{NS}/web-1"
+    assert "web-1 is Ready=False" in findings[1].seen
+    (own,) = check_pod_records(answers.a, service(), members)
+    assert own.rule == "dns.not-ready-absent"
+    assert own.subject == f"dns web-1.{SVC} A"
+
+
+def test_not_ready_pods_are_absent() -> None:
+    """A correct server that leaves the unready pod out MUST pass."""
+    members = [pod(0), pod(1, ready=False), pod(2, deleting=True)]
+    assert check_dns(answers_for(members, publish={"web-0"}), service(), members) == []
+
+
+def test_publish_not_ready_addresses_lists_every_pod() -> None:
+    """With publishNotReadyAddresses unready and terminating pods MUST be published too."""
+    members = [pod(0), pod(1, ready=False), pod(2, deleting=True)]
+    svc = service(publish_not_ready=True)
+    assert check_dns(answers_for(members), svc, members) == []
+    findings = check_dns(answers_for(members, publish={"web-0"}), svc, members)
+    assert sorted(set(rules(findings))) == [
+        "dns.per-pod-a-record",
+        "dns.ptr-record",
+        "dns.service-a-records",
+        "dns.srv-targets",
+    ]
+
+
+def test_no_ready_pods_means_nxdomain() -> None:
+    """At zero Ready pods the set-wide name MUST be NXDOMAIN."""
+    members = [pod(0, ready=False)]
+    assert check_service_records({SVC: None}, service(), members) == []
+    (finding,) = check_service_records({SVC: ["10.244.0.10"]}, service(), members)[:1]
+    assert (finding.expected, finding.seen) == ("NXDOMAIN", ["10.244.0.10"])
+
+
+def test_srv_targets_are_the_pod_fqdns() -> None:
+    """SRV for a named port MUST target exactly the Ready pods' FQDNs."""
+    members = pods(3)
+    srv = {SRV: [f"0 50 8080 web-0.{SVC}.", f"0 50 8080 web-1.{SVC}."]}
+    (finding,) = check_srv_records(srv, service(), members)
+    assert finding.rule == "dns.srv-targets"
+    assert finding.subject == f"dns {SRV} SRV"
+    assert finding.expected == [pod_fqdn(f"web-{i}", "web", NS) for i in range(3)]
+    assert finding.seen == [f"web-0.{SVC}", f"web-1.{SVC}"]
+
+
+def test_ptr_of_pod_ip_names_the_pod() -> None:
+    """Reverse lookup of a Ready pod IP MUST give its FQDN."""
+    members = pods(2)
+    ptr = {reverse_name("10.244.0.10"): [f"web-0.{SVC}."], reverse_name("10.244.0.11"): None}
+    (finding,) = check_ptr_records(ptr, service(), members)
+    assert finding.rule == "dns.ptr-record"
+    assert finding.subject == "dns 11.0.244.10.in-addr.arpa PTR"
+    assert (finding.expected, finding.seen) == (f"web-1.{SVC}", [])
+
+
+def test_no_per_pod_records_without_a_headless_service() -> None:
+    """With no Service behind serviceName, per-pod names MUST NOT resolve."""
+    members = pods(2)
+    answers = {f"web-0.{SVC}": None, f"web-1.{SVC}": ["10.244.0.11"]}
+    (finding,) = check_pod_records(answers, None, members, service_name="web", namespace=NS)
+    assert finding.rule == "dns.no-records-without-service"
+    assert (finding.expected, finding.seen) == ("NXDOMAIN", ["10.244.0.11"])
+    clusterip = service(headless=False)
+    assert rules(check_pod_records(answers, clusterip, members)) == ["dns.no-records-without-service"]
+    assert (
+        check_dns(
+            DnsAnswers(a={f"web-0.{SVC}": None, f"web-1.{SVC}": None}),
+            None,
+            members,
+            service_name="web",
+            namespace=NS,
+        )
+        == []
+    )
+
+
+def test_unqueried_names_are_findings_not_passes() -> None:
+    """A name the checks need but nobody asked MUST be reported, never silently passed."""
+    members = pods(1)
+    findings = check_dns(DnsAnswers(), service(), members)
+    assert rules(findings) == [
+        "dns.per-pod-a-record",
+        "dns.service-a-records",
+        "dns.srv-targets",
+        "dns.ptr-record",
+    ]
+    assert all(f.seen == NOT_QUERIED for f in findings)
+
+
+def test_expected_queries_cover_every_check() -> None:
+    """expected_queries MUST list the names the checks read, so a prober asks exactly those."""
+    members = pods(2)
+    queries = expected_queries(service(), members)
+    assert queries == {
+        "A": [SVC, f"web-0.{SVC}", f"web-1.{SVC}"],
+        "SRV": [SRV],
+        "PTR": ["10.0.244.10.in-addr.arpa", "11.0.244.10.in-addr.arpa"],
+    }
+
+
+def test_endpoint_slices_match_pods() -> None:
+    """EndpointSlices MUST list each selected pod with its IP, hostname and readiness."""
+    members = [pod(0), pod(1, ready=False)]
+    svc = service()
+    assert check_endpoint_slices(svc, members, [endpoint_slice(svc, members)]) == []
+    stale = endpoint_slice(svc, [pod(0, ip="10.244.9.9"), pod(1, ready=False)])
+    (finding,) = check_endpoint_slices(svc, members, [stale])
+    assert finding.rule == "dns.endpoint-slice"
+    assert finding.subject == f"pod {NS}/web-0"
+    assert finding.seen["addresses"] == ["10.244.9.9"]
+    (missing,) = check_endpoint_slices(svc, members, [endpoint_slice(svc, members[1:])])
+    assert missing.seen is None

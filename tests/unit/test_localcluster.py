@@ -1,0 +1,116 @@
+"""Pure parts of the launcher: certificates, process records, ports, cache keys, the CLI's errors."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from ordinal import cli
+from ordinal.errors import ClusterError
+from ordinal.localcluster import build, pki, process
+from ordinal.localcluster.nodes import zone_name
+from ordinal.localcluster.versions import Versions
+
+
+def test_pki_signs_every_identity_with_one_ca(tmp_path: Path) -> None:
+    pki.make_pki(tmp_path, apiserver_ips=("127.0.0.1",), apiserver_url="https://127.0.0.1:6443")
+    ca = x509.load_pem_x509_certificate((tmp_path / "ca.crt").read_bytes())
+    serving = x509.load_pem_x509_certificate((tmp_path / "apiserver.crt").read_bytes())
+    serving.verify_directly_issued_by(ca)
+    sans = serving.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "kubernetes.default.svc.cluster.local" in sans.get_values_for_type(x509.DNSName)
+    for ident in pki.IDENTITIES:
+        cert = x509.load_pem_x509_certificate((tmp_path / f"{ident.name}.crt").read_bytes())
+        cert.verify_directly_issued_by(ca)
+        assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == ident.user
+        orgs = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+        assert orgs == list(ident.groups)
+        usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        assert ExtendedKeyUsageOID.CLIENT_AUTH in usage
+        config = yaml.safe_load((tmp_path / f"{ident.name}.kubeconfig").read_text())
+        assert config["current-context"] == pki.CONTEXT
+        assert (tmp_path / f"{ident.name}.key").stat().st_mode & 0o077 == 0
+
+
+def test_spawned_process_is_recorded_and_stopped_by_pid(tmp_path: Path) -> None:
+    record = process.spawn("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"], state=tmp_path)
+    assert record.alive()
+    assert [r.pid for r in process.records(tmp_path)] == [record.pid]
+    assert process.stop(record, grace=5)
+    assert not record.alive()
+    assert not process.stop(record)  # idempotent
+
+
+def test_a_record_whose_pid_was_reused_is_never_signalled(tmp_path: Path) -> None:
+    record = process.spawn("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"], state=tmp_path)
+    stale = process.ProcessRecord(record.name, record.pid, record.start_ticks + 1, record.argv, record.log)
+    assert not stale.alive()
+    assert not process.stop(stale)
+    assert record.alive()
+    process.stop(record)
+
+
+def test_port_owner_names_the_listening_process() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        assert not process.port_free("127.0.0.1", port)
+        assert process.port_owner(port).startswith("pid ")
+
+
+def test_cache_key_changes_with_the_module_and_the_go_version(tmp_path: Path) -> None:
+    module = tmp_path / "kube"
+    module.mkdir()
+    (module / "go.mod").write_text("module x\n")
+    art = build.Artifact("kube", ("kube",), "kube", ".")
+    key = build.cache_key(art, tmp_path, "go1.26.8")
+    assert build.cache_key(art, tmp_path, "go1.26.9") != key
+    (module / "main.go").write_text("package main\n")
+    assert build.cache_key(art, tmp_path, "go1.26.8") != key
+
+
+def test_kube_binary_is_version_stamped_for_both_version_packages() -> None:
+    v = Versions("1.26", "v1.37.2", "v3.6.16", "v1.15.0", "v0.8.0", "lib@v1")
+    kube = next(a for a in build.artifacts(v) if a.name == "kube")
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        assert f"-X {pkg}.gitVersion=v1.37.2" in kube.ldflags
+        assert f"-X {pkg}.gitMinor=37" in kube.ldflags
+    assert v.staging == "v0.37.2"
+    assert "kubectl" in kube.aliases and "kube-apiserver" in kube.aliases
+
+
+def test_missing_go_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ClusterError, match=r"expected a Go toolchain >= go1\.26 on PATH"):
+        build.go_version()
+
+
+def test_zones_are_assigned_round_robin() -> None:
+    assert [zone_name(i, 3) for i in range(5)] == ["zone-a", "zone-b", "zone-c", "zone-a", "zone-b"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["cluster", "up", "--bogus"], ["cluster", "up", "--nodes", "many"], ["cluster"], ["frobnicate"]],
+)
+def test_cli_rejects_bad_input_in_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "(expected ordinal" in err
+
+
+def test_cli_down_with_nothing_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ORDINAL_CLUSTER_DIR", str(tmp_path / "none"))
+    assert cli.main(["cluster", "down"]) == 0
+    assert "nothing to stop" in capsys.readouterr().out

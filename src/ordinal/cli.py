@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -29,6 +30,12 @@ def _cluster_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     up = csub.add_parser("up", help="start the local cluster (builds what is missing)")
     up.add_argument("--nodes", type=int, default=3, help="simulated nodes (default 3)")
     up.add_argument("--zones", type=int, default=3, help="zones the nodes are spread over (default 3)")
+    up.add_argument(
+        "--port-offset",
+        type=int,
+        default=int(os.environ.get("ORDINAL_PORT_OFFSET", "0") or 0),
+        help="shift every port, to run a second cluster (own ORDINAL_CLUSTER_DIR); env ORDINAL_PORT_OFFSET",
+    )
     csub.add_parser("build", help="compile and cache the cluster's binaries")
     csub.add_parser("down", help="stop every process `up` started and remove the state")
     csub.add_parser("status", help="show what runs")
@@ -45,9 +52,9 @@ def _run_cluster(args: argparse.Namespace) -> int:
     from ordinal.localcluster import build, cluster, gomod
 
     if args.action == "up":
-        data = cluster.up(nodes=args.nodes, zones=args.zones, log=_say)
+        data = cluster.up(nodes=args.nodes, zones=args.zones, port_offset=args.port_offset, log=_say)
         print(f"local cluster up in {data['seconds']}s; kubeconfig: {data['kubeconfig']}")
-        print(f"DNS: {data['dns']}   (eval \"$(ordinal cluster env)\" to use it)")
+        print(f'DNS: {data["dns"]}   (eval "$(ordinal cluster env)" to use it)')
     elif args.action == "build":
         for built in build.build(log=_say).values():
             note = "cached" if built.cached else f"built in {built.seconds:.0f}s"
@@ -69,7 +76,8 @@ def _run_cluster(args: argparse.Namespace) -> int:
         changed = gomod.generate(check=args.check, log=_say)
         if args.check and changed:
             raise OrdinalError(
-                f"expected the Go modules to match cluster/versions.json, found differences in {', '.join(changed)} "
+                "expected the Go modules to match cluster/versions.json, "
+                f"found differences in {', '.join(changed)} "
                 "(run `ordinal cluster gen`)"
             )
     return 0

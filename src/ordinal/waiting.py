@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from ordinal.errors import InvariantViolated, TransientApiError, WaitTimeout
-from ordinal.kube.rest import Gone, Kube, Resource
+from ordinal.kube.rest import STATEFULSETS, Gone, Kube, Resource
 from ordinal.types import MONOTONIC, Clock, Obj
 
 T = TypeVar("T")
@@ -135,9 +135,50 @@ def _key(obj: Obj) -> str:
 # -- named waiters ----------------------------------------------------------------------------
 
 
-def condition(obj: Obj, kind: str) -> str | None:
-    for cond in obj.get("status", {}).get("conditions") or []:
-        if cond.get("type") == kind:
-            status: str = cond.get("status", "")
-            return status
-    return None
+def set_status_line(sts: Obj) -> str:
+    st, meta = sts.get("status") or {}, sts.get("metadata") or {}
+    return (
+        f"replicas {st.get('replicas', 0)}, ready {st.get('readyReplicas', 0)}, "
+        f"available {st.get('availableReplicas', 0)}, updated {st.get('updatedReplicas', 0)}, "
+        f"observedGeneration {st.get('observedGeneration', 0)}/{meta.get('generation', '?')}"
+    )
+
+
+def wait_for_set_ready(kube: Kube, namespace: str, name: str, replicas: int, *, timeout: float) -> Obj:
+    """Wait until the set has observed its spec and reports ``replicas`` ready and available."""
+
+    def judge(items: list[Obj]) -> Verdict[Obj | str]:
+        if not items:
+            return Verdict(False, "no StatefulSet")
+        sts = items[0]
+        st = sts.get("status") or {}
+        done = (
+            st.get("observedGeneration", 0) >= sts["metadata"].get("generation", 1)
+            and st.get("readyReplicas", 0) == replicas
+            and st.get("availableReplicas", 0) == replicas
+            and st.get("replicas", 0) == replicas
+        )
+        return Verdict(done, sts if done else set_status_line(sts))
+
+    seen = wait_for(
+        kube,
+        Query(STATEFULSETS, namespace, field_selector=f"metadata.name={name}"),
+        judge,
+        expect=f"StatefulSet {namespace}/{name} with {replicas} ready replicas",
+        timeout=timeout,
+    )
+    assert isinstance(seen, dict)
+    return seen
+
+
+def wait_for_gone(
+    kube: Kube, res: Resource, namespace: str | None, names: list[str], *, timeout: float
+) -> None:
+    """Wait until none of ``names`` exists any more."""
+
+    def judge(items: list[Obj]) -> Verdict[list[str]]:
+        left = sorted(i["metadata"]["name"] for i in items if i["metadata"]["name"] in names)
+        return Verdict(not left, left)
+
+    where = f" in {namespace}" if namespace else ""
+    wait_for(kube, Query(res, namespace), judge, expect=f"{res.plural} {names}{where} gone", timeout=timeout)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
@@ -76,8 +76,22 @@ CLUSTER_ROLE_BINDINGS = Resource(
 _BY_KIND = {
     r.kind: r
     for r in (
-        PODS, PVCS, PVS, SERVICES, NAMESPACES, NODES, EVENTS, SERVICE_ACCOUNTS, STATEFULSETS, DEPLOYMENTS,
-        CONTROLLER_REVISIONS, ENDPOINT_SLICES, PDBS, STORAGE_CLASSES, LEASES, CLUSTER_ROLES,
+        PODS,
+        PVCS,
+        PVS,
+        SERVICES,
+        NAMESPACES,
+        NODES,
+        EVENTS,
+        SERVICE_ACCOUNTS,
+        STATEFULSETS,
+        DEPLOYMENTS,
+        CONTROLLER_REVISIONS,
+        ENDPOINT_SLICES,
+        PDBS,
+        STORAGE_CLASSES,
+        LEASES,
+        CLUSTER_ROLES,
         CLUSTER_ROLE_BINDINGS,
     )
 }
@@ -125,6 +139,12 @@ class Kube:
 
     def close(self) -> None:
         self.api.close()
+
+    def __enter__(self) -> Kube:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- raw --------------------------------------------------------------------------------------
 
@@ -198,6 +218,11 @@ class Kube:
         query = {"dryRun": "All"} if dry_run else None
         result: Obj = self.request("POST", res.path(namespace), body=obj, query=query)
         return result
+
+    def create_object(self, obj: Obj) -> Obj:
+        """Create a manifest, finding its resource and namespace from the object itself."""
+        res = resource_for(obj)
+        return self.create(res, obj, obj.get("metadata", {}).get("namespace") if res.namespaced else None)
 
     def replace(self, res: Resource, obj: Obj, namespace: str | None = None, sub: str | None = None) -> Obj:
         result: Obj = self.request("PUT", res.path(namespace, obj["metadata"]["name"], sub), body=obj)
@@ -276,8 +301,12 @@ class Kube:
         timeout_seconds: float,
         label_selector: str = "",
         field_selector: str = "",
+        on_open: Callable[[Any], None] | None = None,
     ) -> Iterator[tuple[str, Obj]]:
         """Yield (type, object) from ``resource_version`` for at most ``timeout_seconds``.
+
+        ``on_open`` receives the raw response, so another thread can ``shutdown()`` it to
+        end the stream at once.
 
         Bookmarks are consumed to advance nothing but liveness; a 410 raises :class:`Gone`.
         The server-side timeout ends the stream; the HTTP read timeout is only a safety net.
@@ -297,6 +326,8 @@ class Kube:
         resp = self._send("GET", path, query=query, timeout=(10.0, seconds + 15.0))
         if not 200 <= resp.status <= 299:
             raise _error_from("GET", path, resp.status, resp.read())
+        if on_open is not None:
+            on_open(resp.response)
         try:
             for line in iter_resp_lines(resp.response):
                 event = json.loads(line)

@@ -11,7 +11,7 @@ SHARED_CLASS = "ordinal-shared"
 
 
 def storage_classes() -> list[Obj]:
-    """``ordinal-local`` (default): node-pinned like a local disk; ``ordinal-shared``: like network storage."""
+    """``ordinal-local`` (default): pinned like a local disk; ``ordinal-shared``: like network storage."""
     return [
         {
             "apiVersion": "storage.k8s.io/v1",
@@ -45,8 +45,14 @@ def rbac() -> list[Obj]:
             "apiVersion": rbac_v1,
             "kind": "ClusterRoleBinding",
             "metadata": {"name": "ordinal:addons"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "ordinal:addons"}],
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "cluster-admin",
+            },
+            "subjects": [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "ordinal:addons"}
+            ],
         },
         {
             # What CoreDNS's kubernetes plugin reads, and nothing more.
@@ -54,16 +60,26 @@ def rbac() -> list[Obj]:
             "kind": "ClusterRole",
             "metadata": {"name": "ordinal:coredns"},
             "rules": [
-                {"apiGroups": [""], "resources": ["services", "pods", "namespaces"], "verbs": ["list", "watch"]},
-                {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
+                {"apiGroups": [""], "resources": ["services", "namespaces"], "verbs": ["list", "watch"]},
+                {
+                    "apiGroups": ["discovery.k8s.io"],
+                    "resources": ["endpointslices"],
+                    "verbs": ["list", "watch"],
+                },
             ],
         },
         {
             "apiVersion": rbac_v1,
             "kind": "ClusterRoleBinding",
             "metadata": {"name": "ordinal:coredns"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "ordinal:coredns"},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "ordinal:coredns"}],
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "ordinal:coredns",
+            },
+            "subjects": [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "ordinal:coredns"}
+            ],
         },
     ]
 
@@ -71,4 +87,3 @@ def rbac() -> list[Obj]:
 def apply_all(kube: Kube) -> None:
     for obj in [*rbac(), *storage_classes()]:
         kube.create(resource_for(obj), obj)
-

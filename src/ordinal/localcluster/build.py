@@ -93,7 +93,8 @@ def go_version() -> str:
         parts = (0, 0)
     if out.returncode != 0 or parts < MIN_GO:
         raise ClusterError(
-            f"expected Go >= go{MIN_GO[0]}.{MIN_GO[1]} to build the local cluster, found {version or out.stderr.strip()!r}"
+            f"expected Go >= go{MIN_GO[0]}.{MIN_GO[1]} to build the local cluster, "
+            f"found {version or out.stderr.strip()!r}"
         )
     return version
 
@@ -132,7 +133,9 @@ def _find_cached(art: Artifact, source: Path) -> Path | None:
     root = paths.cache_dir() / "build"
     if not root.is_dir():
         return None
-    for marker in sorted(root.glob(f"{art.name}-*/build.json"), key=lambda p: p.stat().st_mtime, reverse=True):
+    for marker in sorted(
+        root.glob(f"{art.name}-*/build.json"), key=lambda p: p.stat().st_mtime, reverse=True
+    ):
         meta = json.loads(marker.read_text())
         if meta.get("key") == cache_key(art, source, meta.get("go", "")):
             return marker.parent
@@ -198,10 +201,12 @@ def build(
     return result
 
 
-def binaries(source: Path | None = None) -> dict[str, Path]:
+def binaries(
+    source: Path | None = None, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
+) -> dict[str, Path]:
     """Map of binary name → path for every component, building what is missing."""
     out: dict[str, Path] = {}
-    for built in build(source).values():
+    for built in build(source, log=log).values():
         for entry in built.dir.iterdir():
             if entry.name != "build.json":
                 out[entry.name] = entry

@@ -18,8 +18,9 @@ from ordinal.localcluster.gates import wait_gate
 from ordinal.localcluster.nodes import NodeKind
 from ordinal.localcluster.nodes.kwok import KwokNodes
 from ordinal.localcluster.versions import load
+from ordinal.objects import node_ready
 from ordinal.types import Obj
-from ordinal.waiting import Query, Verdict, condition, wait_for
+from ordinal.waiting import Query, Verdict, wait_for
 
 Log = Callable[[str], None]
 MAX_ZONES = 26
@@ -49,19 +50,23 @@ def _admin(ctx: Context) -> Kube:
 
 def _nodes_ready(names: list[str]) -> Callable[[list[Obj]], Verdict[str]]:
     def judge(nodes: list[Obj]) -> Verdict[str]:
-        ready = sorted(n["metadata"]["name"] for n in nodes if condition(n, "Ready") == "True")
+        ready = sorted(n["metadata"]["name"] for n in nodes if node_ready(n) == "True")
         wanted = [n for n in names if n not in ready]
         return Verdict(not wanted, f"ready {ready or 'none'}, not ready {wanted or 'none'}")
 
     return judge
 
 
-def up(*, nodes: int = 3, zones: int = 3, log: Log | None = None) -> dict[str, Any]:
+def up(*, nodes: int = 3, zones: int = 3, port_offset: int = 0, log: Log | None = None) -> dict[str, Any]:
     """Build if needed, start everything, return the state written to ``cluster.json``."""
     if nodes < 1:
         raise InvalidScenario(f"expected --nodes >= 1, got {nodes}")
     if not 1 <= zones <= min(nodes, MAX_ZONES):
-        raise InvalidScenario(f"expected 1 <= --zones <= min(--nodes, {MAX_ZONES}) = {min(nodes, MAX_ZONES)}, got {zones}")
+        raise InvalidScenario(
+            f"expected 1 <= --zones <= min(--nodes, {MAX_ZONES}) = {min(nodes, MAX_ZONES)}, got {zones}"
+        )
+    if not 0 <= port_offset <= 50000:
+        raise InvalidScenario(f"expected 0 <= --port-offset <= 50000, got {port_offset}")
     say: Log = log or (lambda m: None)
     where = paths.state_dir()
     with state.locked(where):
@@ -73,7 +78,9 @@ def up(*, nodes: int = 3, zones: int = 3, log: Log | None = None) -> dict[str, A
             )
         _remove(where, say)  # stale leftovers of a crashed run
         bins = build.binaries(log=say)
-        ctx = Context(state=where, bins=bins, nodes=nodes, zones=zones, log=say)
+        ctx = Context(
+            state=where, bins=bins, ports=Ports().shifted(port_offset), nodes=nodes, zones=zones, log=say
+        )
         _check_ports(ctx.ports)
         where.mkdir(parents=True)
         started = time.monotonic()
@@ -102,8 +109,11 @@ def up(*, nodes: int = 3, zones: int = 3, log: Log | None = None) -> dict[str, A
             timings["nodes"] = time.monotonic() - t0
             for make in (components.coredns, components.provisioner):
                 timings[make.__name__] = _start(ctx, make(ctx))
-        except BaseException:
+        except BaseException as err:
+            kept = _keep_logs(where)
             _teardown(where, kinds, say)
+            if isinstance(err, ClusterError):
+                raise ClusterError(f"{str(err).splitlines()[0]} (logs kept in {kept})") from err
             raise
         data = {
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -121,6 +131,15 @@ def up(*, nodes: int = 3, zones: int = 3, log: Log | None = None) -> dict[str, A
         }
         state.write(where, data)
         return data
+
+
+def _keep_logs(where: Path) -> Path:
+    """Copy the logs of a failed start next to the state dir: the state itself must go."""
+    kept = where.parent / f"{where.name}.last-failure"
+    shutil.rmtree(kept, ignore_errors=True)
+    if (where / "logs").is_dir():
+        shutil.copytree(where / "logs", kept)
+    return kept
 
 
 def _start(ctx: Context, comp: components.Component) -> float:
@@ -178,7 +197,10 @@ def status() -> dict[str, Any]:
 def env_lines() -> list[str]:
     data = state.read()
     if data is None or not state.is_running():
-        raise ClusterError(f"expected a running local cluster, found none (state {paths.state_dir()}); run `ordinal cluster up`")
+        raise ClusterError(
+            f"expected a running local cluster, found none (state {paths.state_dir()}); "
+            "run `ordinal cluster up`"
+        )
     return [f"export KUBECONFIG={data['kubeconfig']}", f"export ORDINAL_DNS_SERVER={data['dns']}"]
 
 
@@ -187,6 +209,7 @@ def log_path(component: str) -> Path:
     names = sorted(r.name for r in process.records(where))
     if component not in names:
         raise InvalidScenario(
-            f"expected a component name, one of {', '.join(names) or '(none: cluster not running)'}; got {component!r}"
+            f"expected a component name, one of {', '.join(names) or '(none: cluster not running)'}; "
+            f"got {component!r}"
         )
     return where / "logs" / f"{component}.log"

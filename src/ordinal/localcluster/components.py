@@ -54,6 +54,8 @@ def apiserver(ctx: Context) -> Component:
             f"--etcd-servers=http://{LOOPBACK}:{ctx.ports.etcd}",
             f"--bind-address={LOOPBACK}",
             f"--advertise-address={LOOPBACK}",
+            # The `kubernetes` Service may not point at loopback; pods on simulated nodes never call it.
+            "--endpoint-reconciler-type=none",
             f"--secure-port={ctx.ports.apiserver}",
             f"--tls-cert-file={pki / 'apiserver.crt'}",
             f"--tls-private-key-file={pki / 'apiserver.key'}",
@@ -130,7 +132,8 @@ def corefile(ctx: Context) -> str:
     p = ctx.ports
     return "\n".join(
         [
-            f".:{p.dns} {{",
+            # Zone-scoped: names outside the cluster are REFUSED, never forwarded anywhere.
+            f"{CLUSTER_DOMAIN}:{p.dns} in-addr.arpa:{p.dns} ip6.arpa:{p.dns} {{",
             f"    bind {LOOPBACK}",
             "    errors",
             f"    kubernetes {CLUSTER_DOMAIN} in-addr.arpa ip6.arpa {{",

@@ -28,6 +28,10 @@ class Ports:
     def named(self) -> dict[str, int]:
         return dict(vars(self))
 
+    def shifted(self, offset: int) -> Ports:
+        """Every port moved by ``offset``: lets a second cluster (another state dir) run beside the first."""
+        return Ports(**{name: port + offset for name, port in self.named().items()})
+
 
 @dataclass
 class Context:

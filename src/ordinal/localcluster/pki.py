@@ -42,7 +42,7 @@ IDENTITIES = (
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def _key() -> ec.EllipticCurvePrivateKey:

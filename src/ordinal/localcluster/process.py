@@ -85,7 +85,7 @@ def records(state: Path) -> list[ProcessRecord]:
     for path in sorted((state / "pids").glob("*.json")):
         with contextlib.suppress(ValueError, TypeError, OSError):
             out.append(ProcessRecord(**json.loads(path.read_text())))
-    return out
+    return sorted(out, key=lambda r: r.start_ticks)  # start order; teardown walks it backwards
 
 
 def _reap(pid: int) -> None:
@@ -112,7 +112,9 @@ def stop(record: ProcessRecord, *, grace: float = 10.0) -> bool:
                 _reap(record.pid)
                 return True
             time.sleep(0.05)
-    raise ClusterError(f"expected {record.name} (pid {record.pid}) to exit after SIGKILL, it is still running")
+    raise ClusterError(
+        f"expected {record.name} (pid {record.pid}) to exit after SIGKILL, it is still running"
+    )
 
 
 def exited(record: ProcessRecord) -> bool:

@@ -21,7 +21,7 @@ class Versions:
     @property
     def staging(self) -> str:
         """Version of the k8s.io staging modules that ship with ``kubernetes`` (v1.37.2 → v0.37.2)."""
-        major, minor, patch = self.kubernetes.lstrip("v").split(".")
+        _, minor, patch = self.kubernetes.lstrip("v").split(".")
         return f"v0.{minor}.{patch}"
 
     @property

@@ -9,6 +9,7 @@ that starts recording before it acts cannot miss the first event.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import Iterable
@@ -75,7 +76,9 @@ class Recorder:
         for plural, synced in self._synced.items():
             if not synced.wait(timeout):
                 self.stop()
-                raise TransientApiError(f"recorder: expected the initial list of {plural} within {timeout:.0f}s")
+                raise TransientApiError(
+                    f"recorder: expected the initial list of {plural} within {timeout:.0f}s"
+                )
         return self
 
     def stop(self) -> None:
@@ -101,15 +104,15 @@ class Recorder:
             try:
                 if not rv:
                     items, rv = self.kube.list(res, namespace)
-                    for item in items:
-                        self.record("ADDED", item)
+                    with self._lock:  # a re-list also closes out objects deleted while we were away
+                        self.timeline.relist(res.kind, items, self.clock(), namespace)
                     self._synced[res.plural].set()
                 for event_type, obj in self.kube.watch(
                     res,
                     namespace,
                     resource_version=rv,
                     timeout_seconds=WATCH_SECONDS,
-                    on_open=lambda resp, key=res.plural: self._responses.__setitem__(key, resp),
+                    on_open=functools.partial(self._responses.__setitem__, res.plural),
                 ):
                     rv = obj.get("metadata", {}).get("resourceVersion", rv)
                     self.record(event_type, obj)
@@ -117,7 +120,7 @@ class Recorder:
                         return
             except Gone:
                 rv = ""
-            except Exception as err:  # noqa: BLE001 - a recorder must outlive transient trouble
+            except Exception as err:
                 if self._stop.is_set():
                     return
                 self.errors.append(f"{res.plural}: {err}")

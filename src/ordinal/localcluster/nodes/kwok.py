@@ -6,19 +6,21 @@ node stops its heartbeats, which is how chaos experiments simulate losing a node
 
 from __future__ import annotations
 
-from kubernetes import client
+import os
 
 from ordinal.kube.client import Target, api_client
+from ordinal.kube.rest import NODES, Kube
 from ordinal.localcluster import process
 from ordinal.localcluster.context import LOOPBACK, Context
-from ordinal.localcluster.nodes import KIND_LABEL, ZONE_LABEL, zone_name
+from ordinal.localcluster.nodes import KIND_LABEL, ZONE_LABEL, kwok_stages, zone_name
 from ordinal.localcluster.process import ProcessRecord
+from ordinal.types import Obj
 
 POD_CIDR = "10.244.0.0/16"
 KIND = "kwok"
 
 
-def node_manifest(name: str, zone: str) -> dict[str, object]:
+def node_manifest(name: str, zone: str) -> Obj:
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -49,22 +51,25 @@ class KwokNodes:
 
     def start(self, ctx: Context, names: list[str]) -> list[ProcessRecord]:
         target = Target(str(ctx.kubeconfig()), None, "local cluster", local=True)
-        with api_client(target) as api:
-            core = client.CoreV1Api(api)
+        with Kube(api_client(target)) as kube:
             for index, name in enumerate(names):
-                core.create_node(node_manifest(name, zone_name(index, ctx.zones)))
+                kube.create(NODES, node_manifest(name, zone_name(index, ctx.zones)))
+        config = ctx.state / "kwok.yaml"
+        config.write_text(kwok_stages.render())
         record = process.spawn(
             "kwok",
             [
                 ctx.bin("kwok"),
                 f"--kubeconfig={ctx.kubeconfig('kwok')}",
+                f"--config={config}",
                 f"--manage-nodes-with-label-selector={KIND_LABEL}={KIND}",
                 f"--cidr={POD_CIDR}",
                 f"--node-ip={LOOPBACK}",
                 f"--server-address={LOOPBACK}:{ctx.ports.kwok}",
-                "--v=-4",
             ],
             state=ctx.state,
+            # kwok would also read ~/.kwok/kwok.yaml; keep it to our own configuration.
+            env={**os.environ, "KWOK_WORKDIR": str(ctx.state / "kwok")},
         )
         return [record]
 

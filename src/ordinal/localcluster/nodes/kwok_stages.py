@@ -1,0 +1,184 @@
+"""The behaviour of simulated nodes and pods, as kwok Stages (kwok has none built in).
+
+Nodes turn Ready at once; their Lease, renewed by kwok, is the heartbeat. A node kwok stops
+managing (its ``ordinal.dev/node-kind`` label removed) stops heartbeating and the node
+lifecycle controller marks it unreachable: that is how experiments lose a node.
+
+Pods turn Running and Ready at once with a pod IP, unless labelled
+``ordinal.dev/simulate=unready``, which keeps (or turns) them Running but not Ready — the
+simulated equivalent of a failing readiness probe. A pod with a deletionTimestamp is removed
+at once, as a kubelet that finished shutting it down would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+SIMULATE_LABEL = "ordinal.dev/simulate"
+UNREADY = "unready"
+LEASE_SECONDS = 40
+
+_NODE_STATUS = """\
+{{ $now := Now }}
+conditions:
+{{ range $c := list (list "Ready" "True" "KubeletReady") \
+  (list "MemoryPressure" "False" "KubeletHasSufficientMemory") \
+  (list "DiskPressure" "False" "KubeletHasNoDiskPressure") \
+  (list "PIDPressure" "False" "KubeletHasSufficientPID") \
+  (list "NetworkUnavailable" "False" "RouteCreated") }}
+- type: {{ index $c 0 }}
+  status: {{ index $c 1 | Quote }}
+  reason: {{ index $c 2 }}
+  message: simulated by kwok for ordinal
+  lastHeartbeatTime: {{ $now | Quote }}
+  lastTransitionTime: {{ $now | Quote }}
+{{ end }}
+addresses:
+{{ with NodeIP }}
+- {type: InternalIP, address: {{ . | Quote }}}
+{{ end }}
+- {type: Hostname, address: {{ .metadata.name | Quote }}}
+{{ with NodePort }}
+daemonEndpoints:
+  kubeletEndpoint:
+    Port: {{ . }}
+{{ end }}
+{{ with .status.allocatable }}
+allocatable:
+{{ YAML . 1 }}
+{{ end }}
+{{ with .status.capacity }}
+capacity:
+{{ YAML . 1 }}
+{{ end }}
+nodeInfo:
+  architecture: amd64
+  operatingSystem: linux
+  kubeletVersion: {{ printf "kwok-%s" Version | Quote }}
+  kubeProxyVersion: {{ printf "kwok-%s" Version | Quote }}
+  containerRuntimeVersion: {{ printf "kwok-%s" Version | Quote }}
+  kernelVersion: {{ printf "kwok-%s" Version | Quote }}
+  osImage: ordinal simulated node
+  machineID: ""
+  bootID: ""
+  systemUUID: ""
+phase: Running
+"""
+
+_POD_STATUS = """\
+{{ $now := Now }}
+conditions:
+- {type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }}}
+- {type: PodScheduled, status: "True", lastTransitionTime: {{ $now | Quote }}}
+- {type: ContainersReady, status: "READY", lastTransitionTime: {{ $now | Quote }}}
+- {type: Ready, status: "READY", lastTransitionTime: {{ $now | Quote }}}
+{{ range .spec.readinessGates }}
+- {type: {{ .conditionType | Quote }}, status: "True", lastTransitionTime: {{ $now | Quote }}}
+{{ end }}
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  ready: READY_BOOL
+  started: true
+  restartCount: 0
+  state:
+    running:
+      startedAt: {{ $now | Quote }}
+{{ end }}
+{{ with NodeIPsWith .spec.nodeName }}
+hostIP: {{ index . 0 | Quote }}
+hostIPs:
+{{ range . }}
+- ip: {{ . | Quote }}
+{{ end }}
+{{ end }}
+{{ with PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) \
+  ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}
+podIP: {{ index . 0 | Quote }}
+podIPs:
+{{ range . }}
+- ip: {{ . | Quote }}
+{{ end }}
+{{ end }}
+phase: Running
+startTime: {{ or .status.startTime $now | Quote }}
+"""
+
+
+def _stage(name: str, kind: str, expressions: list[dict[str, Any]], nxt: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "Stage",
+        "metadata": {"name": name},
+        "spec": {
+            "resourceRef": {"apiGroup": "v1", "kind": kind},
+            "selector": {"matchExpressions": expressions},
+            "next": nxt,
+        },
+    }
+
+
+def _ready_is_not(value: str) -> dict[str, Any]:
+    return {
+        "key": '.status.conditions.[] | select( .type == "Ready" ) | .status',
+        "operator": "NotIn",
+        "values": [value],
+    }
+
+
+_NOT_DELETING = {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"}
+_LABEL_KEY = f'.metadata.labels["{SIMULATE_LABEL}"]'
+
+
+def _pod_status(ready: bool) -> str:
+    word = "True" if ready else "False"
+    return _POD_STATUS.replace('"READY"', f'"{word}"').replace("READY_BOOL", word.lower())
+
+
+def stages() -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+            "kind": "KwokConfiguration",
+            # A config file replaces kwok's defaults wholesale, so the parallelism settings are spelled out.
+            "options": {
+                "nodeLeaseDurationSeconds": LEASE_SECONDS,
+                "nodeLeaseParallelism": 4,
+                "nodePlayStageParallelism": 4,
+                "podPlayStageParallelism": 4,
+                "podsOnNodeSyncParallelism": 1,
+                "enablePodsOnNodeSyncListPager": True,
+            },
+        },
+        _stage("ordinal-node-ready", "Node", [_ready_is_not("True")], {"statusTemplate": _NODE_STATUS}),
+        _stage(
+            "ordinal-pod-ready",
+            "Pod",
+            [_NOT_DELETING, {"key": _LABEL_KEY, "operator": "DoesNotExist"}, _ready_is_not("True")],
+            {"statusTemplate": _pod_status(True)},
+        ),
+        _stage(
+            "ordinal-pod-unready",
+            "Pod",
+            [
+                _NOT_DELETING,
+                {"key": _LABEL_KEY, "operator": "In", "values": [UNREADY]},
+                _ready_is_not("False"),
+            ],
+            {"statusTemplate": _pod_status(False)},
+        ),
+        _stage(
+            "ordinal-pod-delete",
+            "Pod",
+            [{"key": ".metadata.deletionTimestamp", "operator": "Exists"}],
+            {"delete": True},
+        ),
+    ]
+
+
+def render() -> str:
+    text: str = yaml.safe_dump_all(stages(), sort_keys=False)
+    return text

@@ -1,0 +1,59 @@
+"""One local cluster for the whole test session: reused when already up, else started and stopped here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ordinal import hygiene
+from ordinal.kube.client import Target, api_client
+from ordinal.kube.rest import Kube
+from ordinal.localcluster import cluster, state
+
+
+@pytest.fixture(scope="session")
+def local_cluster() -> Iterator[dict[str, Any]]:
+    started_here = False
+    if not state.is_running():
+        cluster.up(nodes=3, zones=3, log=print)
+        started_here = True
+    data = state.read()
+    assert data is not None
+    yield data
+    if started_here:
+        cluster.down(log=print)
+
+
+@pytest.fixture(scope="session")
+def kube(local_cluster: dict[str, Any]) -> Iterator[Kube]:
+    target = Target(local_cluster["kubeconfig"], None, "local cluster", local=True)
+    client = Kube(api_client(target))
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    return hygiene.new_run_id()
+
+
+@pytest.fixture
+def namespace(kube: Kube, run_id: str) -> Iterator[str]:
+    name = hygiene.create_namespace(kube, run_id, prefix="ordtest")
+    yield name
+    errors = hygiene.delete_namespace(kube, name)
+    assert not errors, f"cleanup of {name} left: {errors}"
+
+
+@pytest.fixture
+def dns_server(local_cluster: dict[str, Any]) -> tuple[str, int]:
+    host, port = local_cluster["dns"].rsplit(":", 1)
+    return host, int(port)
+
+
+@pytest.fixture
+def state_dir() -> Path:
+    return Path(state.paths.state_dir())

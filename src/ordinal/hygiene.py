@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from typing import Any
 
 from ordinal.errors import OrdinalError
 from ordinal.kube.rest import NAMESPACES, NODES, PVS, SERVICE_ACCOUNTS, ApiError, Kube
@@ -17,7 +18,7 @@ from ordinal.types import Obj
 from ordinal.waiting import Query, Verdict, wait_for, wait_for_gone
 from ordinal.workloads import CREATED_BY_LABEL, CREATED_BY_VALUE, RUN_LABEL, run_labels
 
-LEDGER = "ordinal.dev/ledger"  # node annotation: JSON {"run": id, "cordoned": bool, "taints": [keys]}
+LEDGER = "ordinal.dev/ledger"  # node annotation: JSON {"run": id, "cordoned": true, "lost": true}
 
 
 def new_run_id() -> str:
@@ -66,10 +67,7 @@ def _delete_pvs_of(kube: Kube, namespace: str, *, timeout: float) -> list[str]:
         pvs, _ = kube.list(PVS)
         mine = [pv for pv in pvs if (pv.get("spec", {}).get("claimRef") or {}).get("namespace") == namespace]
         for pv in mine:
-            if (
-                pv["spec"].get("persistentVolumeReclaimPolicy") != "Delete"
-                or pv["status"].get("phase") == "Failed"
-            ):
+            if pv["spec"].get("persistentVolumeReclaimPolicy") != "Delete" or pv["status"].get("phase") == "Failed":
                 kube.delete(PVS, pv["metadata"]["name"])
         if mine:
             wait_for_gone(kube, PVS, None, [pv["metadata"]["name"] for pv in mine], timeout=timeout)
@@ -81,7 +79,8 @@ def _delete_pvs_of(kube: Kube, namespace: str, *, timeout: float) -> list[str]:
 # -- node ledger ------------------------------------------------------------------------------
 
 
-def _ledger(node: Obj) -> dict[str, object]:
+def ledger(node: Obj) -> dict[str, Any]:
+    """What ordinal changed on this node and has not undone yet: {"run": id, "cordoned": true, "lost": true}."""
     raw = (node.get("metadata", {}).get("annotations") or {}).get(LEDGER)
     try:
         data = json.loads(raw) if raw else {}
@@ -90,35 +89,55 @@ def _ledger(node: Obj) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
+def _write_ledger(kube: Kube, node: str, data: dict[str, Any], extra: Obj | None = None) -> None:
+    changes = {k: v for k, v in data.items() if k != "run"}
+    value = json.dumps(data) if changes else None
+    kube.patch(NODES, node, {**(extra or {}), "metadata": {"annotations": {LEDGER: value}}})
+
+
+def record_node_change(kube: Kube, node: str, run_id: str, **changes: bool) -> None:
+    """Note a change *before* making it, so a crash in between still leaves a trace for the sweep."""
+    current = kube.get(NODES, node)
+    _write_ledger(kube, node, {**ledger(current), "run": run_id, **changes})
+
+
+def clear_node_change(kube: Kube, node: str, key: str, extra: Obj | None = None) -> None:
+    current = kube.get_or_none(NODES, node)
+    if current is None:
+        return
+    data = {k: v for k, v in ledger(current).items() if k != key}
+    _write_ledger(kube, node, data, extra)
+
+
 def cordon(kube: Kube, node: str, run_id: str) -> bool:
-    """Cordon ``node`` and note it in the ledger; False if it was already unschedulable (not ours to undo)."""
+    """Cordon ``node`` and note it; False if it was already unschedulable (then it is not ours to undo)."""
     current = kube.get(NODES, node)
     if current.get("spec", {}).get("unschedulable"):
         return False
-    ledger = {**_ledger(current), "run": run_id, "cordoned": True}
-    kube.patch(
-        NODES,
-        node,
-        {"spec": {"unschedulable": True}, "metadata": {"annotations": {LEDGER: json.dumps(ledger)}}},
-    )
+    record_node_change(kube, node, run_id, cordoned=True)
+    kube.patch(NODES, node, {"spec": {"unschedulable": True}})
     return True
 
 
 def uncordon(kube: Kube, node: str) -> None:
-    """Undo a cordon ordinal made (and only that), clearing the ledger."""
+    """Undo a cordon ordinal made (and only that)."""
     current = kube.get_or_none(NODES, node)
-    if current is None or not _ledger(current).get("cordoned"):
+    if current is None or not ledger(current).get("cordoned"):
         return
-    kube.patch(NODES, node, {"spec": {"unschedulable": None}, "metadata": {"annotations": {LEDGER: None}}})
+    clear_node_change(kube, node, "cordoned", extra={"spec": {"unschedulable": None}})
 
 
 def ledger_nodes(kube: Kube, run_id: str | None = None) -> list[str]:
     nodes, _ = kube.list(NODES)
-    return [
-        n["metadata"]["name"]
-        for n in nodes
-        if _ledger(n) and (run_id is None or _ledger(n).get("run") == run_id)
-    ]
+    return [n["metadata"]["name"] for n in nodes if ledger(n) and (run_id is None or ledger(n).get("run") == run_id)]
+
+
+def restore_node(kube: Kube, node: str) -> None:
+    """Undo every recorded change on ``node``: cordon, and silenced heartbeats of a simulated node."""
+    from ordinal.disrupt import restore_heartbeats  # disrupt builds on hygiene, not the other way
+
+    uncordon(kube, node)
+    restore_heartbeats(kube, node)
 
 
 # -- sweep ------------------------------------------------------------------------------------
@@ -138,8 +157,8 @@ def sweep(kube: Kube, run_id: str | None = None, *, timeout: float = 300) -> tup
             removed.append(f"namespace/{name}")
     for node in ledger_nodes(kube, run_id):
         try:
-            uncordon(kube, node)
-            removed.append(f"cordon on node/{node}")
+            restore_node(kube, node)
+            removed.append(f"changes on node/{node}")
         except (OrdinalError, ApiError) as err:
             errors.append(f"node/{node}: {err}")
     return removed, errors
@@ -150,5 +169,5 @@ def leaks(kube: Kube, run_id: str) -> list[str]:
     selector = f"{CREATED_BY_LABEL}={CREATED_BY_VALUE},{RUN_LABEL}={run_id}"
     namespaces, _ = kube.list(NAMESPACES, label_selector=selector)
     found = [f"namespace/{n['metadata']['name']}" for n in namespaces]
-    found += [f"cordon on node/{n}" for n in ledger_nodes(kube, run_id)]
+    found += [f"changes on node/{n}" for n in ledger_nodes(kube, run_id)]
     return found

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 #: A Kubernetes object in its JSON (camelCase) form, as the API server sends it.
@@ -28,6 +29,25 @@ class Finding:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: Query name (any case, trailing dot optional) → records, or None for NXDOMAIN.
+Answers = Mapping[str, Sequence[str] | None]
+
+
+@dataclass(frozen=True)
+class DnsAnswers:
+    """DNS answers by record type: what resolvers return and the DNS checks read.
+
+    SRV records as ``dig +short`` prints them: ``prio weight port target``.
+    """
+
+    a: Answers = field(default_factory=dict)
+    srv: Answers = field(default_factory=dict)
+    ptr: Answers = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"A": dict(self.a), "SRV": dict(self.srv), "PTR": dict(self.ptr)}
 
 
 class Clock(Protocol):

@@ -171,9 +171,7 @@ def wait_for_set_ready(kube: Kube, namespace: str, name: str, replicas: int, *, 
     return seen
 
 
-def wait_for_gone(
-    kube: Kube, res: Resource, namespace: str | None, names: list[str], *, timeout: float
-) -> None:
+def wait_for_gone(kube: Kube, res: Resource, namespace: str | None, names: list[str], *, timeout: float) -> None:
     """Wait until none of ``names`` exists any more."""
 
     def judge(items: list[Obj]) -> Verdict[list[str]]:

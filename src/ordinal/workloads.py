@@ -314,6 +314,4 @@ def _require_label(what: str, value: str) -> None:
 
 def _require_label_value(what: str, value: str) -> None:
     if not value or len(value) > 63 or not _LABEL_VALUE_RE.match(value):
-        raise InvalidScenario(
-            f"expected {what} to be a non-empty label value (≤63 characters), got {value!r}"
-        )
+        raise InvalidScenario(f"expected {what} to be a non-empty label value (≤63 characters), got {value!r}")

@@ -63,10 +63,7 @@ def test_up_with_a_port_in_use_names_the_port_and_its_owner(
     result = run("cluster", "up", env=other_state)
     assert result.returncode == 1
     line = one_line(result.stderr.replace("\r", ""))
-    assert (
-        f"expected 127.0.0.1:{local_cluster['ports']['etcd']}/tcp free for etcd, found it in use by pid"
-        in line
-    )
+    assert f"expected 127.0.0.1:{local_cluster['ports']['etcd']}/tcp free for etcd, found it in use by pid" in line
     assert not (tmp_path / "second").exists()
     assert processes_under(tmp_path / "second") == []
 
@@ -81,10 +78,7 @@ def test_up_with_a_port_held_by_a_stranger_says_so(tmp_path: Path) -> None:
         result = run("cluster", "up", env=env)
     assert result.returncode == 1
     line = one_line(result.stderr)
-    assert (
-        f"expected 127.0.0.1:{6443 + offset}/tcp free for apiserver, found it in use by pid {os.getpid()}"
-        in line
-    )
+    assert f"expected 127.0.0.1:{6443 + offset}/tcp free for apiserver, found it in use by pid {os.getpid()}" in line
     assert not (tmp_path / "third").exists()
     assert processes_under(tmp_path / "third") == []
 
@@ -114,9 +108,7 @@ def test_unknown_flags_are_refused_in_one_line(args: tuple[str, ...]) -> None:
     assert "expected ordinal" in one_line(result.stderr)
 
 
-@pytest.mark.parametrize(
-    ("nodes", "zones"), [("0", "1"), ("2", "3")], ids=["no-nodes", "more-zones-than-nodes"]
-)
+@pytest.mark.parametrize(("nodes", "zones"), [("0", "1"), ("2", "3")], ids=["no-nodes", "more-zones-than-nodes"])
 def test_impossible_topologies_are_refused(nodes: str, zones: str, other_state: dict[str, str]) -> None:
     result = run("cluster", "up", "--nodes", nodes, "--zones", zones, env=other_state)
     assert result.returncode == 1

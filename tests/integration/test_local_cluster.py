@@ -27,13 +27,9 @@ SET = "web"
 TIMEOUT = 120
 
 
-def deploy(
-    kube: Kube, namespace: str, *, replicas: int = 3, storage_class: str | None = None, **kw: Any
-) -> None:
+def deploy(kube: Kube, namespace: str, *, replicas: int = 3, storage_class: str | None = None, **kw: Any) -> None:
     kube.create_object(headless_service_manifest(SET, namespace, selector_labels(SET)))
-    kube.create_object(
-        statefulset_manifest(SET, namespace, replicas=replicas, storage_class=storage_class, **kw)
-    )
+    kube.create_object(statefulset_manifest(SET, namespace, replicas=replicas, storage_class=storage_class, **kw))
 
 
 def pods_by_name(kube: Kube, namespace: str) -> dict[str, dict[str, Any]]:
@@ -113,9 +109,7 @@ def test_each_ordinal_gets_its_own_bound_claim_and_volume(kube: Kube, namespace:
         assert terms[0]["matchExpressions"][0]["values"] == [node]
 
 
-def test_coredns_answers_per_pod_and_service_records(
-    kube: Kube, namespace: str, dns_server: tuple[str, int]
-) -> None:
+def test_coredns_answers_per_pod_and_service_records(kube: Kube, namespace: str, dns_server: tuple[str, int]) -> None:
     deploy(kube, namespace)
     wait_for_set_ready(kube, namespace, SET, 3, timeout=TIMEOUT)
     pods = pods_by_name(kube, namespace)
@@ -124,9 +118,7 @@ def test_coredns_answers_per_pod_and_service_records(
     from ordinal.kube.rest import ENDPOINT_SLICES
 
     def slice_ready(items: list[dict[str, Any]]) -> Verdict[int]:
-        ready = [
-            e for s in items for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready")
-        ]
+        ready = [e for s in items for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready")]
         return Verdict(len(ready) == 3, len(ready))
 
     wait_for(
@@ -176,9 +168,7 @@ def _drain_setup(kube: Kube, namespace: str, storage_class: str) -> tuple[dict[s
     return target, target["spec"]["nodeName"]
 
 
-def test_drain_honours_the_pdb_and_the_pod_returns_elsewhere_with_its_claim(
-    kube: Kube, namespace: str
-) -> None:
+def test_drain_honours_the_pdb_and_the_pod_returns_elsewhere_with_its_claim(kube: Kube, namespace: str) -> None:
     """With network-like storage an evicted ordinal MUST come back, same name and claim, on another node."""
     from ordinal import hygiene
 
@@ -193,9 +183,7 @@ def test_drain_honours_the_pdb_and_the_pod_returns_elsewhere_with_its_claim(
 
         def on_other_node(pod: dict[str, Any]) -> tuple[bool, str]:
             where = pod["spec"].get("nodeName")
-            return bool(
-                where and where != node and o.pod_running_ready(pod)
-            ), f"node {where}, ready {o.pod_ready(pod)}"
+            return bool(where and where != node and o.pod_running_ready(pod)), f"node {where}, ready {o.pod_ready(pod)}"
 
         _pod_recreated(kube, namespace, "web-1", o.uid(target), on_other_node)
         assert o.uid(claims_by_name(kube, namespace)["data-web-1"]) == claim_uid
@@ -231,9 +219,7 @@ def test_drain_leaves_a_node_pinned_pod_pending_until_its_node_returns(kube: Kub
             timeout=TIMEOUT,
         )
         pending = pods_by_name(kube, namespace)["web-1"]
-        assert o.status(pending).get("phase") == "Pending" and not pending["spec"].get("nodeName"), pending[
-            "status"
-        ]
+        assert o.status(pending).get("phase") == "Pending" and not pending["spec"].get("nodeName"), pending["status"]
     finally:
         hygiene.uncordon(kube, node)
 
@@ -264,7 +250,5 @@ def test_retention_policy_delete_removes_the_claims(kube: Kube, namespace: str) 
     wait_for_gone(kube, PVCS, namespace, claims, timeout=TIMEOUT)
 
 
-def test_state_dir_holds_no_stray_files_outside_the_cluster(
-    state_dir: Path, local_cluster: dict[str, Any]
-) -> None:
+def test_state_dir_holds_no_stray_files_outside_the_cluster(state_dir: Path, local_cluster: dict[str, Any]) -> None:
     assert Path(local_cluster["kubeconfig"]).is_relative_to(state_dir)

@@ -142,8 +142,7 @@ def pod(
         "subdomain": service or set_name,
         "containers": [{"name": "main", "image": "busybox"}],
         "volumes": [
-            {"name": t, "persistentVolumeClaim": {"claimName": pvc_name(t, set_name, ordinal)}}
-            for t in templates
+            {"name": t, "persistentVolumeClaim": {"claimName": pvc_name(t, set_name, ordinal)}} for t in templates
         ],
     }
     if node:
@@ -206,11 +205,7 @@ def pv(claim: Obj, *, name: str | None = None, node: str | None = None) -> Obj:
         spec["nodeAffinity"] = {
             "required": {
                 "nodeSelectorTerms": [
-                    {
-                        "matchExpressions": [
-                            {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}
-                        ]
-                    }
+                    {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}
                 ]
             }
         }
@@ -232,9 +227,7 @@ def service(
     publish_not_ready: bool = False,
     headless: bool = True,
 ) -> Obj:
-    svc = headless_service_manifest(
-        name, namespace, selector_labels(set_name), publish_not_ready=publish_not_ready
-    )
+    svc = headless_service_manifest(name, namespace, selector_labels(set_name), publish_not_ready=publish_not_ready)
     svc["metadata"]["uid"] = f"uid-svc-{name}"
     if not headless:
         svc["spec"]["clusterIP"] = "10.96.0.20"

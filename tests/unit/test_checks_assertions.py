@@ -26,9 +26,7 @@ def test_every_finding_and_the_timeline_go_into_the_error() -> None:
     with pytest.raises(
         InvariantViolated, match=r"^StatefulSet ord-test/web scales up in order: 2 broken promises; first: "
     ) as err:
-        assert_no_findings(
-            findings, what="StatefulSet ord-test/web scales up in order", timeline=rec.timeline
-        )
+        assert_no_findings(findings, what="StatefulSet ord-test/web scales up in order", timeline=rec.timeline)
     text = str(err.value)
     first_line = text.splitlines()[0]
     assert "[ordering.created-after-ready] pod ord-test/web-1 creation" in first_line
@@ -44,9 +42,7 @@ def test_excerpt_is_cut_to_the_subjects() -> None:
     """The timeline in the error MUST focus on the pods the findings name."""
     rec = Recording().up(0, 1, 2, 3).delete(3).create(3).gone(3, birth=1)
     with pytest.raises(InvariantViolated) as err:
-        assert_no_findings(
-            check_at_most_one_live(rec.timeline), what="one pod per identity", timeline=rec.timeline
-        )
+        assert_no_findings(check_at_most_one_live(rec.timeline), what="one pod per identity", timeline=rec.timeline)
     assert "web-3" in err.value.timeline
     assert "web-0" not in err.value.timeline
 

@@ -107,9 +107,7 @@ def test_controller_ref_must_point_at_the_set(refs: list[dict[str, object]]) -> 
         return
     (finding,) = findings
     assert finding.rule == "identity.controller-ref"
-    assert finding.expected == [
-        {k: v for k, v in set_ref(statefulset()).items() if k != "blockOwnerDeletion"}
-    ]
+    assert finding.expected == [{k: v for k, v in set_ref(statefulset()).items() if k != "blockOwnerDeletion"}]
 
 
 def test_owned_pod_with_a_foreign_name_is_reported() -> None:

@@ -21,9 +21,7 @@ def _imports(path: Path) -> set[str]:
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module:
-            names = (
-                [f"{node.module}.{a.name}" for a in node.names] if node.module == "ordinal" else [node.module]
-            )
+            names = [f"{node.module}.{a.name}" for a in node.names] if node.module == "ordinal" else [node.module]
             found.update(names)
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names)

@@ -158,9 +158,7 @@ def test_rolling_update_that_does_not_wait_is_reported() -> None:
 def test_rolling_update_below_partition_is_reported() -> None:
     """With partition=2 only web-2 may be replaced."""
     rec, since = _rollout((2, 1))
-    (finding,) = check_rolling_update(
-        rec.timeline, "web", replicas=3, update_revision=REV2, partition=2, since=since
-    )
+    (finding,) = check_rolling_update(rec.timeline, "web", replicas=3, update_revision=REV2, partition=2, since=since)
     assert finding.rule == "ordering.update-below-partition"
     assert finding.subject == f"pod {NS}/web-1"
     assert finding.expected == "only ordinals ≥ 2 (start 0 + partition 2) replaced"

@@ -105,9 +105,7 @@ def test_scale_down_with_retain_keeps_every_claim() -> None:
     sts = statefulset()
     before = pvcs(3)
     assert check_after_scale_down(sts, before, before, replicas_after=1) == []
-    assert rules(check_after_scale_down(sts, before, before[:2], replicas_after=1)) == [
-        "retention.when-scaled"
-    ]
+    assert rules(check_after_scale_down(sts, before, before[:2], replicas_after=1)) == ["retention.when-scaled"]
 
 
 @pytest.mark.parametrize(

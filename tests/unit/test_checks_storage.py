@@ -64,9 +64,7 @@ def test_pv_claim_ref_must_name_the_claim() -> None:
     assert finding.rule == "storage.volume-claim-ref"
     assert finding.subject == "pv pvc-data-web-1"
     assert finding.seen["uid"] == "uid-old-claim"
-    assert rules(check_claims(statefulset(replicas=2), pods(2), claims, volumes[:1])) == [
-        "storage.volume-claim-ref"
-    ]
+    assert rules(check_claims(statefulset(replicas=2), pods(2), claims, volumes[:1])) == ["storage.volume-claim-ref"]
 
 
 def test_reattached_claims_pass() -> None:
@@ -109,11 +107,7 @@ def test_volume_node_affinity_reads_node_labels_when_given() -> None:
     volume["spec"]["nodeAffinity"] = {
         "required": {
             "nodeSelectorTerms": [
-                {
-                    "matchExpressions": [
-                        {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["a"]}
-                    ]
-                }
+                {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["a"]}]}
             ]
         }
     }
@@ -130,8 +124,6 @@ def test_unpinned_volume_and_unscheduled_pod_are_not_judged() -> None:
     """Network volumes (no nodeAffinity) and pods without a node MUST NOT produce findings."""
     claims = pvcs(2)
     assert (
-        check_pod_on_volume_node(
-            statefulset(replicas=2), [pod(0), pod(1, node=None)], claims, [pv(c) for c in claims]
-        )
+        check_pod_on_volume_node(statefulset(replicas=2), [pod(0), pod(1, node=None)], claims, [pv(c) for c in claims])
         == []
     )

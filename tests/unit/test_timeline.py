@@ -114,10 +114,7 @@ def test_excerpt_is_readable_and_filtered() -> None:
     text = rec.timeline.excerpt(names=["web-1"])
     lines = text.splitlines()
     assert lines[0].startswith("4 of 4 entries")
-    assert (
-        "ADDED    Pod ord-test/web-1 uid=uid-web-1-1 rv=5003 phase=Pending ready=False node=node-1"
-        in lines[1]
-    )
+    assert "ADDED    Pod ord-test/web-1 uid=uid-web-1-1 rv=5003 phase=Pending ready=False node=node-1" in lines[1]
     assert lines[1].lstrip().startswith("+0.300s")
     assert "ready=True" in lines[2]
     assert "PersistentVolumeClaim ord-test/data-web-1" in lines[3]
@@ -151,7 +148,4 @@ def test_json_round_trip() -> None:
     again = Timeline.from_json(data)
     assert again.entries == rec.timeline.entries
     assert again.t0 == 0.0
-    assert (
-        again.record("DELETED", {"kind": "Pod", "metadata": {"name": "x", "uid": "uid-web-1-1"}}, 1)
-        is not None
-    )
+    assert again.record("DELETED", {"kind": "Pod", "metadata": {"name": "x", "uid": "uid-web-1-1"}}, 1) is not None

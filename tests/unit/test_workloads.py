@@ -126,9 +126,7 @@ def test_statefulset_manifest_options() -> None:
 
 def test_statefulset_manifest_without_storage_or_probe() -> None:
     """claim_template=None and readiness_file=None MUST drop the volume and the probe."""
-    sts = statefulset_manifest(
-        "web", "ns", claim_template=None, readiness_file=None, update_strategy="OnDelete"
-    )
+    sts = statefulset_manifest("web", "ns", claim_template=None, readiness_file=None, update_strategy="OnDelete")
     container = sts["spec"]["template"]["spec"]["containers"][0]
     assert "volumeClaimTemplates" not in sts["spec"]
     assert "volumeMounts" not in container

@@ -13,31 +13,15 @@ port targeting pod FQDNs, PTR of a published pod IP back to its FQDN.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from ordinal import objects as o
-from ordinal.types import Finding, Obj
+from ordinal.types import Answers, DnsAnswers, Finding, Obj
 
 DEFAULT_ZONE = "cluster.local"
 TOLERATE_UNREADY = "service.alpha.kubernetes.io/tolerate-unready-endpoints"
 NOT_QUERIED = "<not queried>"
-
-#: Query name (any case, trailing dot optional) → records, or None for NXDOMAIN.
-Answers = Mapping[str, Sequence[str] | None]
-
-
-@dataclass(frozen=True)
-class DnsAnswers:
-    """Answers by record type. SRV records as ``dig +short`` prints them: ``prio weight port target``."""
-
-    a: Answers = field(default_factory=dict)
-    srv: Answers = field(default_factory=dict)
-    ptr: Answers = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"A": dict(self.a), "SRV": dict(self.srv), "PTR": dict(self.ptr)}
 
 
 def normalize(name: str) -> str:
@@ -145,9 +129,7 @@ def check_pod_records(
         subject = f"dns {name} A"
         if not headless(service):
             if o.spec(pod).get("subdomain") == svc and seen != []:
-                findings.append(
-                    Finding("dns.no-records-without-service", subject, o.ref(pod), "NXDOMAIN", seen)
-                )
+                findings.append(Finding("dns.no-records-without-service", subject, o.ref(pod), "NXDOMAIN", seen))
         elif has_own_record(service, pod):
             if seen != [o.pod_ip(pod)]:
                 findings.append(Finding("dns.per-pod-a-record", subject, o.ref(pod), [o.pod_ip(pod)], seen))
@@ -178,15 +160,11 @@ def check_service_records(
     records = sorted(seen)
     findings: list[Finding] = []
     if records != want:
-        findings.append(
-            Finding("dns.service-a-records", subject, "answer", want or "NXDOMAIN", records or "NXDOMAIN")
-        )
+        findings.append(Finding("dns.service-a-records", subject, "answer", want or "NXDOMAIN", records or "NXDOMAIN"))
     for pod in pods:
         ip = o.pod_ip(pod)
         if ip in records and _selected(service, pod) and not published(service, pod):
-            findings.append(
-                Finding("dns.not-ready-absent", subject, o.ref(pod), f"no record {ip}", _why(pod, records))
-            )
+            findings.append(Finding("dns.not-ready-absent", subject, o.ref(pod), f"no record {ip}", _why(pod, records)))
     return findings
 
 
@@ -208,13 +186,9 @@ def check_srv_records(
     for port, proto in _named_ports(service):
         name = srv_name(port, proto, svc, ns, zone)
         seen = _lookup(srv, name)
-        targets = (
-            seen if seen == NOT_QUERIED else sorted({normalize(r.split()[-1]) for r in seen if r.split()})
-        )
+        targets = seen if seen == NOT_QUERIED else sorted({normalize(r.split()[-1]) for r in seen if r.split()})
         if targets != want:
-            findings.append(
-                Finding("dns.srv-targets", f"dns {name} SRV", "targets", want or "NXDOMAIN", targets)
-            )
+            findings.append(Finding("dns.srv-targets", f"dns {name} SRV", "targets", want or "NXDOMAIN", targets))
     return findings
 
 
@@ -278,9 +252,7 @@ def check_endpoint_slices(service: Obj, pods: Sequence[Obj], slices: Sequence[Ob
             else None
         )
         if seen != want:
-            findings.append(
-                Finding("dns.endpoint-slice", o.subject(pod, "Pod"), f"endpointslices[{svc}]", want, seen)
-            )
+            findings.append(Finding("dns.endpoint-slice", o.subject(pod, "Pod"), f"endpointslices[{svc}]", want, seen))
     return findings
 
 
@@ -296,11 +268,7 @@ def _named_ports(service: Obj | None) -> list[tuple[str, str]]:
     if service is None:
         return []
     ports = o.spec(service).get("ports") or ()
-    return [
-        (str(p["name"]), str(p.get("protocol") or "TCP"))
-        for p in ports
-        if isinstance(p, dict) and p.get("name")
-    ]
+    return [(str(p["name"]), str(p.get("protocol") or "TCP")) for p in ports if isinstance(p, dict) and p.get("name")]
 
 
 def _selected(service: Obj, pod: Obj) -> bool:

@@ -96,9 +96,7 @@ def _pod_identity(sts: Obj, pod: Obj, ordinal: int, pod_index_label: bool) -> li
                 labels.get(POD_INDEX_LABEL),
             )
         )
-    findings += [
-        Finding(rule, subject, path, want, got) for rule, path, want, got in expectations if want != got
-    ]
+    findings += [Finding(rule, subject, path, want, got) for rule, path, want, got in expectations if want != got]
     want_ref = {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
@@ -109,9 +107,7 @@ def _pod_identity(sts: Obj, pod: Obj, ordinal: int, pod_index_label: bool) -> li
     controllers = [r for r in o.owner_refs(pod) if r.get("controller") is True]
     seen = [{k: r.get(k) for k in want_ref} for r in controllers]
     if seen != [want_ref]:
-        findings.append(
-            Finding("identity.controller-ref", subject, "metadata.ownerReferences", [want_ref], seen)
-        )
+        findings.append(Finding("identity.controller-ref", subject, "metadata.ownerReferences", [want_ref], seen))
     return findings
 
 
@@ -207,9 +203,7 @@ def _overlap_finding(timeline: Timeline, earlier: Incarnation, later: Incarnatio
     )
 
 
-def _forced_finding(
-    timeline: Timeline, earlier: Incarnation, later: Incarnation, node: str, gone: Mark
-) -> Finding:
+def _forced_finding(timeline: Timeline, earlier: Incarnation, later: Incarnation, node: str, gone: Mark) -> Finding:
     return Finding(
         "identity.overlap-after-force-delete",
         _subject(earlier),

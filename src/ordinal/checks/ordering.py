@@ -63,8 +63,7 @@ def check_ordered_scale_up(
                     "ordering.created-after-ready",
                     _subject(inc),
                     "creation",
-                    f"ordinals {start}..{n - 1} Running+Ready{_for(min_ready_seconds)} "
-                    f"before {inc.name} is created",
+                    f"ordinals {start}..{n - 1} Running+Ready{_for(min_ready_seconds)} before {inc.name} is created",
                     f"at {_rel(timeline, inc.first_seen)}: " + "; ".join(unhealthy),
                 )
             )

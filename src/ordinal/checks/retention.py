@@ -45,11 +45,7 @@ def set_claims(sts: Obj, pvcs: Iterable[Obj]) -> dict[int, list[Obj]]:
 
 def foreign_owners(sts: Obj, claim: Obj) -> list[str]:
     """Owners other than this set (by UID) and its pods: they keep the claim whatever the policy."""
-    return [
-        f"{r.get('kind')}/{r.get('name')} uid={r.get('uid')}"
-        for r in o.owner_refs(claim)
-        if not _ours(sts, r)
-    ]
+    return [f"{r.get('kind')}/{r.get('name')} uid={r.get('uid')}" for r in o.owner_refs(claim) if not _ours(sts, r)]
 
 
 def _ours(sts: Obj, ref: Obj) -> bool:
@@ -86,9 +82,7 @@ def expected_after_scale_down(sts: Obj, claims_before: Sequence[Obj], *, replica
     return _fate(_on_scale_down(sts, claims_before, replicas_after))
 
 
-def check_after_set_deleted(
-    sts: Obj, claims_before: Sequence[Obj], pvcs_after: Sequence[Obj]
-) -> list[Finding]:
+def check_after_set_deleted(sts: Obj, claims_before: Sequence[Obj], pvcs_after: Sequence[Obj]) -> list[Finding]:
     """After deleting ``sts`` (as last seen alive): whenDeleted=Retain keeps every claim, Delete removes them.
 
     ``claims_before``: the set's claims just before deletion. A claim that is
@@ -143,9 +137,7 @@ def _fate(decisions: list[tuple[Obj, bool]]) -> ClaimFate:
 def _kept_or_removed(
     rule: str, sts: Obj, claim: Obj, pvcs_after: Sequence[Obj], keep: bool, policy: Policy
 ) -> list[Finding]:
-    now = next(
-        (c for c in pvcs_after if o.name(c) == o.name(claim) and o.namespace(c) == o.namespace(claim)), None
-    )
+    now = next((c for c in pvcs_after if o.name(c) == o.name(claim) and o.namespace(c) == o.namespace(claim)), None)
     same = now is not None and o.uid(now) == o.uid(claim)
     if same and now is not None and o.terminating(now):
         seen = "terminating"

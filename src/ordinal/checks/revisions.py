@@ -47,13 +47,9 @@ def check_partition(sts: Obj, pods: Sequence[Obj], *, settled: bool = True) -> l
         rev = o.labels(pod).get(REVISION_LABEL)
         index = ordinal - start
         if index < part and current != update and rev != current:
-            findings.append(
-                Finding("revisions.partition-pinned", o.subject(pod, "Pod"), _REV_PATH, current, rev)
-            )
+            findings.append(Finding("revisions.partition-pinned", o.subject(pod, "Pod"), _REV_PATH, current, rev))
         elif settled and index >= part and rev != update:
-            findings.append(
-                Finding("revisions.partition-updated", o.subject(pod, "Pod"), _REV_PATH, update, rev)
-            )
+            findings.append(Finding("revisions.partition-updated", o.subject(pod, "Pod"), _REV_PATH, update, rev))
     if settled:
         replicas = len(set_window(sts))
         want = replicas if current == update else max(0, replicas - part)
@@ -195,9 +191,7 @@ def check_revision_status(sts: Obj, pods: Sequence[Obj], *, settled: bool = True
         if want != seen:
             findings.append(Finding("revisions.status-counts", subject, path, want, seen))
     if strategy(sts) == "RollingUpdate" and partition(sts) == 0 and current != update:
-        findings.append(
-            Finding("revisions.current-equals-update", subject, "status.currentRevision", update, current)
-        )
+        findings.append(Finding("revisions.current-equals-update", subject, "status.currentRevision", update, current))
     return findings
 
 

@@ -48,75 +48,51 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         "ordering.created-after-ready": Rule(
             _ERROR, "OrderedReady creates a pod only once every lower ordinal is Running+Ready+available"
         ),
-        "ordering.deleted-descending": Rule(
-            _ERROR, "OrderedReady scale-down deletes the highest ordinal first"
-        ),
+        "ordering.deleted-descending": Rule(_ERROR, "OrderedReady scale-down deletes the highest ordinal first"),
         "ordering.deleted-one-at-a-time": Rule(
             _ERROR, "OrderedReady deletes the next pod only after the previous one is gone"
         ),
-        "ordering.halted-behind-unhealthy": Rule(
-            _ERROR, "OrderedReady does not scale down past an unhealthy pod"
-        ),
+        "ordering.halted-behind-unhealthy": Rule(_ERROR, "OrderedReady does not scale down past an unhealthy pod"),
         "ordering.update-descending": Rule(_ERROR, "a rolling update replaces the highest ordinal first"),
         "ordering.update-one-at-a-time": Rule(
             _ERROR, "a rolling update deletes only while fewer than maxUnavailable pods are unavailable"
         ),
         "ordering.update-below-partition": Rule(_ERROR, "a rolling update never deletes below the partition"),
-        "ordering.parallel-serialized": Rule(
-            _INFO, "Parallel created pods one by one, each after the last was Ready"
-        ),
+        "ordering.parallel-serialized": Rule(_INFO, "Parallel created pods one by one, each after the last was Ready"),
         # storage
         "storage.claim-per-ordinal": Rule(_ERROR, "each ordinal has a PVC <template>-<set>-<ordinal>"),
         "storage.claim-bound": Rule(_ERROR, "each per-ordinal PVC is Bound"),
         "storage.distinct-volume": Rule(_ERROR, "each per-ordinal PVC is bound to its own PV"),
         "storage.volume-claim-ref": Rule(_ERROR, "the PV's claimRef names that PVC (namespace, name, uid)"),
-        "storage.pod-mounts-own-claim": Rule(
-            _ERROR, "the pod's template volume references its ordinal's PVC"
-        ),
-        "storage.reattached-claim": Rule(
-            _ERROR, "after a disruption the ordinal gets the same PVC (same UID)"
-        ),
+        "storage.pod-mounts-own-claim": Rule(_ERROR, "the pod's template volume references its ordinal's PVC"),
+        "storage.reattached-claim": Rule(_ERROR, "after a disruption the ordinal gets the same PVC (same UID)"),
         "storage.reattached-volume": Rule(_ERROR, "after a disruption the ordinal's PVC is on the same PV"),
         "storage.pod-on-volume-node": Rule(_ERROR, "with a node-pinned volume the pod runs on the PV's node"),
         # dns
         "dns.per-pod-a-record": Rule(_ERROR, "<pod>.<svc>.<ns>.svc.<zone> A is the pod's IP"),
-        "dns.not-ready-absent": Rule(
-            _ERROR, "not-Ready pods have no records unless publishNotReadyAddresses"
-        ),
+        "dns.not-ready-absent": Rule(_ERROR, "not-Ready pods have no records unless publishNotReadyAddresses"),
         "dns.service-a-records": Rule(_ERROR, "<svc>.<ns>.svc.<zone> A has exactly one record per Ready pod"),
         "dns.srv-targets": Rule(_ERROR, "SRV for each named port targets the Ready pods' FQDNs"),
         "dns.ptr-record": Rule(_ERROR, "PTR of a Ready pod's IP is the pod's FQDN"),
-        "dns.endpoint-slice": Rule(
-            _ERROR, "the Service's EndpointSlices list each pod with IP, hostname, readiness"
-        ),
-        "dns.no-records-without-service": Rule(
-            _ERROR, "no per-pod records when serviceName has no headless Service"
-        ),
+        "dns.endpoint-slice": Rule(_ERROR, "the Service's EndpointSlices list each pod with IP, hostname, readiness"),
+        "dns.no-records-without-service": Rule(_ERROR, "no per-pod records when serviceName has no headless Service"),
         # retention
         "retention.when-deleted": Rule(_ERROR, "after set deletion PVCs follow whenDeleted"),
         "retention.when-scaled": Rule(_ERROR, "after scale-down PVCs follow whenScaled; in-range PVCs stay"),
         "retention.owner-refs": Rule(_ERROR, "PVC ownerReferences match the retention policy table"),
         # revisions
         "revisions.partition-pinned": Rule(_ERROR, "ordinals below the partition keep the current revision"),
-        "revisions.partition-updated": Rule(
-            _ERROR, "at rest, ordinals at or above the partition run the update"
-        ),
+        "revisions.partition-updated": Rule(_ERROR, "at rest, ordinals at or above the partition run the update"),
         "revisions.updated-replicas": Rule(_ERROR, "at rest, updatedReplicas = replicas - partition"),
         "revisions.on-delete-untouched": Rule(_ERROR, "OnDelete replaces no pod the user did not delete"),
-        "revisions.on-delete-replaced-updated": Rule(
-            _ERROR, "OnDelete recreates deleted pods at updateRevision"
-        ),
+        "revisions.on-delete-replaced-updated": Rule(_ERROR, "OnDelete recreates deleted pods at updateRevision"),
         "revisions.rollback-reuses": Rule(_ERROR, "rolling back re-uses the earlier revision, creating none"),
         "revisions.pod-revision-known": Rule(_ERROR, "every pod runs the current or the update revision"),
         "revisions.current-equals-update": Rule(
             _ERROR, "a finished RollingUpdate has currentRevision = updateRevision"
         ),
-        "revisions.status-counts": Rule(
-            _ERROR, "currentReplicas/updatedReplicas count pods at those revisions"
-        ),
-        "revisions.observed-generation": Rule(
-            _ERROR, "status.observedGeneration has caught up with the spec"
-        ),
+        "revisions.status-counts": Rule(_ERROR, "currentReplicas/updatedReplicas count pods at those revisions"),
+        "revisions.observed-generation": Rule(_ERROR, "status.observedGeneration has caught up with the spec"),
     }
 )
 

@@ -77,9 +77,7 @@ def check_claims(
 
 
 def _pod_mounts(pod: Obj, template: str, claim: str) -> list[Finding]:
-    volumes = [
-        v for v in o.spec(pod).get("volumes") or () if isinstance(v, dict) and v.get("name") == template
-    ]
+    volumes = [v for v in o.spec(pod).get("volumes") or () if isinstance(v, dict) and v.get("name") == template]
     seen = (volumes[0].get("persistentVolumeClaim") or {}).get("claimName") if volumes else None
     if seen == claim:
         return []
@@ -93,11 +91,7 @@ def _claim_ref(claim: Obj, volume: str, pv: Obj | None) -> list[Finding]:
     seen = {k: ref.get(k) for k in want} if isinstance(ref, dict) else None
     if seen == want:
         return []
-    return [
-        Finding(
-            "storage.volume-claim-ref", f"pv {volume}", "spec.claimRef", want, seen if pv else "PV missing"
-        )
-    ]
+    return [Finding("storage.volume-claim-ref", f"pv {volume}", "spec.claimRef", want, seen if pv else "PV missing")]
 
 
 @dataclass(frozen=True)
@@ -151,9 +145,7 @@ def check_reattached(
             continue
         volume = o.spec(claim).get("volumeName")
         if volume != snap.volume:
-            findings.append(
-                Finding("storage.reattached-volume", subject, "spec.volumeName", snap.volume, volume)
-            )
+            findings.append(Finding("storage.reattached-volume", subject, "spec.volumeName", snap.volume, volume))
     return findings
 
 

@@ -52,11 +52,7 @@ def resolve(kubeconfig: str | None = None, context: str | None = None) -> Target
         first = path.split(os.pathsep)[0]
         if not Path(first).is_file():
             raise InvalidScenario(f"expected a kubeconfig file at {first!r} (from {source}), found none")
-        is_local = (
-            local is not None
-            and Path(first).resolve() == local.resolve()
-            and context in (None, "ordinal-local")
-        )
+        is_local = local is not None and Path(first).resolve() == local.resolve() and context in (None, "ordinal-local")
         return Target(path, context, source, local=is_local)
     if local is not None:
         if context not in (None, "ordinal-local"):
@@ -81,7 +77,5 @@ def api_client(target: Target) -> client.ApiClient:
         )
         loader.load_and_set(cfg)
     else:
-        config.load_kube_config(
-            config_file=target.kubeconfig, context=target.context, client_configuration=cfg
-        )
+        config.load_kube_config(config_file=target.kubeconfig, context=target.context, client_configuration=cfg)
     return client.ApiClient(cfg)

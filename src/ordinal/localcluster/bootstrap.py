@@ -50,9 +50,7 @@ def rbac() -> list[Obj]:
                 "kind": "ClusterRole",
                 "name": "cluster-admin",
             },
-            "subjects": [
-                {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "ordinal:addons"}
-            ],
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "ordinal:addons"}],
         },
         {
             # What CoreDNS's kubernetes plugin reads, and nothing more.
@@ -77,9 +75,7 @@ def rbac() -> list[Obj]:
                 "kind": "ClusterRole",
                 "name": "ordinal:coredns",
             },
-            "subjects": [
-                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "ordinal:coredns"}
-            ],
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "ordinal:coredns"}],
         },
     ]
 

@@ -133,9 +133,7 @@ def _find_cached(art: Artifact, source: Path) -> Path | None:
     root = paths.cache_dir() / "build"
     if not root.is_dir():
         return None
-    for marker in sorted(
-        root.glob(f"{art.name}-*/build.json"), key=lambda p: p.stat().st_mtime, reverse=True
-    ):
+    for marker in sorted(root.glob(f"{art.name}-*/build.json"), key=lambda p: p.stat().st_mtime, reverse=True):
         meta = json.loads(marker.read_text())
         if meta.get("key") == cache_key(art, source, meta.get("go", "")):
             return marker.parent

@@ -78,9 +78,7 @@ def up(*, nodes: int = 3, zones: int = 3, port_offset: int = 0, log: Log | None 
             )
         _remove(where, say)  # stale leftovers of a crashed run
         bins = build.binaries(log=say)
-        ctx = Context(
-            state=where, bins=bins, ports=Ports().shifted(port_offset), nodes=nodes, zones=zones, log=say
-        )
+        ctx = Context(state=where, bins=bins, ports=Ports().shifted(port_offset), nodes=nodes, zones=zones, log=say)
         _check_ports(ctx.ports)
         where.mkdir(parents=True)
         started = time.monotonic()
@@ -198,8 +196,7 @@ def env_lines() -> list[str]:
     data = state.read()
     if data is None or not state.is_running():
         raise ClusterError(
-            f"expected a running local cluster, found none (state {paths.state_dir()}); "
-            "run `ordinal cluster up`"
+            f"expected a running local cluster, found none (state {paths.state_dir()}); run `ordinal cluster up`"
         )
     return [f"export KUBECONFIG={data['kubeconfig']}", f"export ORDINAL_DNS_SERVER={data['dns']}"]
 
@@ -209,7 +206,6 @@ def log_path(component: str) -> Path:
     names = sorted(r.name for r in process.records(where))
     if component not in names:
         raise InvalidScenario(
-            f"expected a component name, one of {', '.join(names) or '(none: cluster not running)'}; "
-            f"got {component!r}"
+            f"expected a component name, one of {', '.join(names) or '(none: cluster not running)'}; got {component!r}"
         )
     return where / "logs" / f"{component}.log"

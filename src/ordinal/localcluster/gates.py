@@ -62,8 +62,7 @@ def wait_gate(
             return time.monotonic() - start
         if record is not None and exited(record):
             raise ClusterError(
-                f"expected {what}, but {record.name} exited: {log_tail(record) or 'no output'} "
-                f"(log {record.log})"
+                f"expected {what}, but {record.name} exited: {log_tail(record) or 'no output'} (log {record.log})"
             )
         time.sleep(0.2)
     raise ClusterError(f"expected {what} within {timeout:.0f}s, last saw: {last}")

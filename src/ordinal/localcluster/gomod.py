@@ -22,9 +22,7 @@ from ordinal.localcluster.versions import Versions, load
 def _go(args: list[str], cwd: Path) -> str:
     proc = subprocess.run(["go", *args], cwd=cwd, env=go_env(), capture_output=True, text=True)
     if proc.returncode != 0:
-        raise ClusterError(
-            f"expected `go {' '.join(args)}` to succeed in {cwd}, got: {proc.stderr.strip()[-300:]}"
-        )
+        raise ClusterError(f"expected `go {' '.join(args)}` to succeed in {cwd}, got: {proc.stderr.strip()[-300:]}")
     return proc.stdout
 
 
@@ -38,9 +36,7 @@ def staging_modules(v: Versions, cwd: Path) -> list[str]:
     info = json.loads(_go(["mod", "download", "-json", f"k8s.io/kubernetes@{v.kubernetes}"], cwd))
     upstream = json.loads(_go(["mod", "edit", "-json", info["GoMod"]], cwd))
     return sorted(
-        r["Path"]
-        for r in upstream.get("Require") or []
-        if r["Path"].startswith("k8s.io/") and r["Version"] == "v0.0.0"
+        r["Path"] for r in upstream.get("Require") or [] if r["Path"].startswith("k8s.io/") and r["Version"] == "v0.0.0"
     )
 
 
@@ -69,10 +65,7 @@ def desired(v: Versions, source: Path) -> dict[str, tuple[dict[str, str], dict[s
 def _differences(module: Path, requires: dict[str, str], replaces: dict[str, str]) -> list[str]:
     mod = _modfile(module)
     have_req = {r["Path"]: r["Version"] for r in mod.get("Require") or []}
-    have_rep = {
-        r["Old"]["Path"]: f"{r['New']['Path']}@{r['New'].get('Version', '')}"
-        for r in mod.get("Replace") or []
-    }
+    have_rep = {r["Old"]["Path"]: f"{r['New']['Path']}@{r['New'].get('Version', '')}" for r in mod.get("Replace") or []}
     diffs = [
         f"{module.name}: require {p} {have_req.get(p, 'missing')} != {want}"
         for p, want in requires.items()

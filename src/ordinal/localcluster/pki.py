@@ -51,9 +51,7 @@ def _key() -> ec.EllipticCurvePrivateKey:
 
 def _write_key(path: Path, key: Key) -> None:
     path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     path.chmod(0o600)
 
@@ -89,9 +87,7 @@ def _sign(
         .not_valid_before(_now() - datetime.timedelta(minutes=5))
         .not_valid_after(_now() + datetime.timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True
-        )
+        .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True)
         .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
     )
     if server_names or server_ips:
@@ -115,9 +111,7 @@ def make_pki(pki: Path, *, apiserver_ips: tuple[str, ...], apiserver_url: str) -
         .not_valid_before(_now() - datetime.timedelta(minutes=5))
         .not_valid_after(_now() + datetime.timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
-        )
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
     _write_key(pki / "ca.key", ca_key)
@@ -140,9 +134,7 @@ def make_pki(pki: Path, *, apiserver_ips: tuple[str, ...], apiserver_url: str) -
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     _write_key(pki / "sa.key", sa_key)
     (pki / "sa.pub").write_bytes(
-        sa_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        sa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     for ident in IDENTITIES:
         key = _key()

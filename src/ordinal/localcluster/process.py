@@ -112,9 +112,7 @@ def stop(record: ProcessRecord, *, grace: float = 10.0) -> bool:
                 _reap(record.pid)
                 return True
             time.sleep(0.05)
-    raise ClusterError(
-        f"expected {record.name} (pid {record.pid}) to exit after SIGKILL, it is still running"
-    )
+    raise ClusterError(f"expected {record.name} (pid {record.pid}) to exit after SIGKILL, it is still running")
 
 
 def exited(record: ProcessRecord) -> bool:

@@ -76,9 +76,7 @@ class Recorder:
         for plural, synced in self._synced.items():
             if not synced.wait(timeout):
                 self.stop()
-                raise TransientApiError(
-                    f"recorder: expected the initial list of {plural} within {timeout:.0f}s"
-                )
+                raise TransientApiError(f"recorder: expected the initial list of {plural} within {timeout:.0f}s")
         return self
 
     def stop(self) -> None:

@@ -229,9 +229,7 @@ class Timeline:
         for last in self.live(kind, namespace):
             if _identity(last.namespace, last.name, last.uid) not in present:
                 detail = {**last.detail, "synthetic": True}
-                added.append(
-                    self._append("DELETED", kind, last.namespace, last.name, last.uid, "", detail, t)
-                )
+                added.append(self._append("DELETED", kind, last.namespace, last.name, last.uid, "", detail, t))
         for item in items:
             entry = self.record("ADDED", item, t, kind)
             if entry is not None:
@@ -256,9 +254,7 @@ class Timeline:
         detail: Mapping[str, Any],
         t: float,
     ) -> Entry:
-        entry = Entry(
-            Mark(len(self._entries), t), _event_type(event_type), kind, namespace, name, uid, rv, detail
-        )
+        entry = Entry(Mark(len(self._entries), t), _event_type(event_type), kind, namespace, name, uid, rv, detail)
         self._entries.append(entry)
         return entry
 
@@ -312,9 +308,7 @@ class Timeline:
         seq = sum(1 for e in self._entries if e.mark.t <= t)
         return Mark(seq - 1, t) if seq else Mark(-1, t)
 
-    def excerpt(
-        self, names: Collection[str] | None = None, around: float | None = None, limit: int = 40
-    ) -> str:
+    def excerpt(self, names: Collection[str] | None = None, around: float | None = None, limit: int = 40) -> str:
         """Human-readable lines, one per entry, seconds relative to :attr:`t0`.
 
         ``names`` keeps entries about those objects (and their claims, volumes, nodes and
@@ -351,9 +345,7 @@ class Timeline:
             entry = Entry.from_json(raw)
             entry = replace(entry, mark=Mark(len(timeline._entries), entry.mark.t))
             timeline._entries.append(entry)
-            timeline._seen.add(
-                (entry.kind, _identity(entry.namespace, entry.name, entry.uid), entry.resource_version)
-            )
+            timeline._seen.add((entry.kind, _identity(entry.namespace, entry.name, entry.uid), entry.resource_version))
         return timeline
 
     def _line(self, entry: Entry) -> str:
@@ -404,21 +396,14 @@ def _incarnation(uid: str, entries: list[Entry]) -> Incarnation:
 def _related(entries: Iterable[Entry], names: Collection[str]) -> set[int]:
     """Sequence numbers of entries about the named pods or what hangs off them."""
     wanted = set(names)
-    nodes = {
-        str(e.detail["node"])
-        for e in entries
-        if e.kind == "Pod" and e.name in wanted and e.detail.get("node")
-    }
+    nodes = {str(e.detail["node"]) for e in entries if e.kind == "Pod" and e.name in wanted and e.detail.get("node")}
     related: set[int] = set()
     for e in entries:
         if (
             e.name in wanted
             or (e.kind == "Node" and e.name in nodes)
             or (e.kind == "PersistentVolumeClaim" and any(e.name.endswith(f"-{n}") for n in wanted))
-            or (
-                e.kind == "PersistentVolume"
-                and any(str(e.detail.get("claim", "")).endswith(f"-{n}") for n in wanted)
-            )
+            or (e.kind == "PersistentVolume" and any(str(e.detail.get("claim", "")).endswith(f"-{n}") for n in wanted))
             or (e.kind == "Event" and str(e.detail.get("object", "")).split("/")[-1] in wanted)
             or (e.kind == "EndpointSlice" and any(ep[0] in wanted for ep in e.detail.get("endpoints") or ()))
         ):

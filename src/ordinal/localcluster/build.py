@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -140,6 +139,12 @@ def _find_cached(art: Artifact, source: Path) -> Path | None:
     return None
 
 
+_MEASURE = (
+    "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)"
+)
+
+
 def _build_one(art: Artifact, source: Path, goversion: str, log: Callable[[str], None]) -> Built:
     key = cache_key(art, source, goversion)
     final = _out_dir(art, key)
@@ -156,14 +161,15 @@ def _build_one(art: Artifact, source: Path, goversion: str, log: Callable[[str],
         cmd = ["go", "build", *flags, "-o", str(tmp / art.binaries[0]), art.package]
         cwd = source / art.module_dir
     log(f"building {art.name} ({' '.join(cmd[:2])} {art.package}) ...")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    # Run go under a tiny Python parent so RUSAGE_CHILDREN covers this build alone (peak RSS).
+    proc = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], cwd=cwd, env=env, capture_output=True, text=True)
     seconds = time.monotonic() - start
-    peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
+    lines = proc.stderr.strip().splitlines()
+    peak = int(lines[-1]) if lines and lines[-1].isdigit() else 0
     if proc.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
-        tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
+        tail = " | ".join(lines[-4:-1])
         raise ClusterError(f"expected `{' '.join(cmd)}` to build {art.name}, it failed: {tail}")
     for alias in art.aliases:
         (tmp / alias).symlink_to(art.binaries[0])

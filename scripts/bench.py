@@ -1,0 +1,122 @@
+"""Figures for the local cluster (``tox -e bench`` / ``make bench``); prints, never asserts.
+
+- cold build: wall time and peak RSS of each artifact, as recorded when it was compiled
+  (``--cold`` recompiles everything into a throw-away cache to measure afresh);
+- warm ``up``: wall time of ``ordinal cluster up`` with every binary cached;
+- idle RSS of the whole cluster (sum over its processes, after a settle period);
+- time for a 3-replica OrderedReady StatefulSet to become Ready, from create to readyReplicas=3.
+
+Runs its own cluster (separate state dir, ports shifted) so it never disturbs one that is up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def cold_build(figures: dict[str, Any]) -> None:
+    from ordinal.localcluster import build
+
+    with tempfile.TemporaryDirectory(prefix="ordinal-bench-cache-") as tmp:
+        os.environ["XDG_CACHE_HOME"] = tmp
+        os.environ["GOCACHE"] = str(Path(tmp) / "go-build")  # modules stay cached: this times compiling
+        start = time.monotonic()
+        built = build.build(log=lambda m: print(m, file=sys.stderr))
+        figures["cold_build_total_s"] = round(time.monotonic() - start, 1)
+        for name, b in built.items():
+            figures[f"cold_build_{name}_s"] = round(b.seconds, 1)
+            figures[f"cold_build_{name}_peak_rss_mib"] = round(b.peak_rss_kib / 1024)
+
+
+def recorded_build(figures: dict[str, Any]) -> None:
+    from ordinal.localcluster import build, paths
+
+    total = 0.0
+    for art in build.artifacts(build.load(paths.source_dir())):
+        cached = build._find_cached(art, paths.source_dir())
+        if cached is None:
+            figures[f"cold_build_{art.name}_s"] = "not built"
+            continue
+        meta = json.loads((cached / "build.json").read_text())
+        figures[f"cold_build_{art.name}_s"] = meta["seconds"]
+        figures[f"cold_build_{art.name}_peak_rss_mib"] = round(meta["peak_rss_kib"] / 1024)
+        total += meta["seconds"]
+    figures["cold_build_total_s (sum of recorded)"] = round(total, 1)
+
+
+def cluster_figures(figures: dict[str, Any], settle: float) -> None:
+    from ordinal import hygiene
+    from ordinal.kube.client import Target, api_client
+    from ordinal.kube.rest import Kube
+    from ordinal.localcluster import cluster, process, state
+    from ordinal.waiting import wait_for_set_ready
+    from ordinal.workloads import headless_service_manifest, selector_labels, statefulset_manifest
+
+    with tempfile.TemporaryDirectory(prefix="ordinal-bench-state-") as tmp:
+        os.environ["ORDINAL_CLUSTER_DIR"] = str(Path(tmp) / "cluster")
+        start = time.monotonic()
+        data = cluster.up(nodes=3, zones=3, port_offset=7000)
+        figures["warm_up_s"] = round(time.monotonic() - start, 2)
+        try:
+            time.sleep(settle)  # idle means idle: let start-up caches and first syncs settle
+            records = process.records(Path(os.environ["ORDINAL_CLUSTER_DIR"]))
+            per = {r.name: rss_kib(r.pid) for r in records}
+            figures["idle_rss_total_mib"] = round(sum(per.values()) / 1024)
+            for name, kib in sorted(per.items()):
+                figures[f"idle_rss_{name}_mib"] = round(kib / 1024)
+            kube = Kube(api_client(Target(data["kubeconfig"], None, "local cluster", local=True)))
+            run = hygiene.new_run_id()
+            ns = hygiene.create_namespace(kube, run, prefix="bench")
+            try:
+                kube.create_object(headless_service_manifest("web", ns, selector_labels("web")))
+                start = time.monotonic()
+                kube.create_object(statefulset_manifest("web", ns, replicas=3))
+                wait_for_set_ready(kube, ns, "web", 3, timeout=120)
+                figures["statefulset_3_ordered_ready_s"] = round(time.monotonic() - start, 2)
+            finally:
+                hygiene.delete_namespace(kube, ns)
+                kube.close()
+            assert state.is_running()
+        finally:
+            cluster.down()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cold", action="store_true", help="recompile everything into a throw-away cache")
+    parser.add_argument("--settle", type=float, default=15.0, help="seconds to idle before measuring RSS")
+    args = parser.parse_args()
+    figures: dict[str, Any] = {}
+    if args.cold:
+        cold_build(figures)
+    else:
+        recorded_build(figures)
+    cluster_figures(figures, args.settle)
+    width = max(len(k) for k in figures)
+    for key, value in figures.items():
+        print(f"{key:<{width}}  {value}")
+    out = Path("reports") / "bench.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

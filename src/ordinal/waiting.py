@@ -7,6 +7,7 @@ a known-bad state, which ends the wait at once with :class:`InvariantViolated`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from ordinal.errors import InvariantViolated, TransientApiError, WaitTimeout
-from ordinal.kube.rest import STATEFULSETS, Gone, Kube, Resource
+from ordinal.kube.rest import PODS, STATEFULSETS, Gone, Kube, Resource
 from ordinal.types import MONOTONIC, Clock, Obj
 
 T = TypeVar("T")
@@ -180,3 +181,96 @@ def wait_for_gone(kube: Kube, res: Resource, namespace: str | None, names: list[
 
     where = f" in {namespace}" if namespace else ""
     wait_for(kube, Query(res, namespace), judge, expect=f"{res.plural} {names}{where} gone", timeout=timeout)
+
+
+def hold(
+    kube: Kube,
+    query: Query,
+    judge: Judge[T],
+    *,
+    expect: str,
+    seconds: float,
+    clock: Clock = MONOTONIC,
+) -> T | None:
+    """Watch for ``seconds`` that something does *not* happen; return what was last seen.
+
+    The judge's ``failed`` ends the window at once with :class:`InvariantViolated` (the
+    promise broke); ``done`` is ignored. This is how "the set must not scale past an unhealthy
+    pod" is observed: a watch over a bounded window, not a sleep followed by one look.
+    """
+    last: list[T] = []
+
+    def keep_going(items: list[Obj]) -> Verdict[T]:
+        verdict = judge(items)
+        last[:] = [verdict.seen]
+        return Verdict(False, verdict.seen, verdict.failed)
+
+    with contextlib.suppress(WaitTimeout):  # the window passed without a violation
+        wait_for(kube, query, keep_going, expect=f"{expect} for {seconds:g}s", timeout=seconds, clock=clock)
+    return last[0] if last else None
+
+
+def wait_for_pod_recreated(
+    kube: Kube, namespace: str, name: str, old_uid: str, *, timeout: float, ready: bool = True
+) -> Obj:
+    """Wait until pod ``name`` exists with a UID other than ``old_uid`` (Running+Ready when ``ready``)."""
+
+    def judge(items: list[Obj]) -> Verdict[Obj | str]:
+        pod = items[0] if items else None
+        if pod is None:
+            return Verdict(False, "absent")
+        meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+        conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or ()}
+        fresh = meta.get("uid") != old_uid and not meta.get("deletionTimestamp")
+        healthy = status.get("phase") == "Running" and conditions.get("Ready") == "True"
+        seen = f"uid {meta.get('uid')}, phase {status.get('phase')}, ready {conditions.get('Ready')}"
+        return Verdict(fresh and (healthy or not ready), pod if fresh and (healthy or not ready) else seen)
+
+    seen = wait_for(
+        kube,
+        Query(PODS, namespace, field_selector=f"metadata.name={name}"),
+        judge,
+        expect=f"pod {namespace}/{name} recreated with a new UID" + (" and Ready" if ready else ""),
+        timeout=timeout,
+    )
+    assert isinstance(seen, dict)
+    return seen
+
+
+def wait_for_rollout_complete(
+    kube: Kube, namespace: str, name: str, *, timeout: float, partition: int | None = None
+) -> Obj:
+    """Wait until a RollingUpdate has finished: every pod at or above the partition updated and ready.
+
+    Without a partition: ``currentRevision == updateRevision`` and all replicas updated, ready
+    and available. With one: ``updatedReplicas == replicas - partition`` and all ready.
+    """
+
+    def judge(items: list[Obj]) -> Verdict[Obj | str]:
+        if not items:
+            return Verdict(False, "no StatefulSet")
+        sts = items[0]
+        st, spec = sts.get("status") or {}, sts.get("spec") or {}
+        replicas = int(spec.get("replicas", 1))
+        observed = st.get("observedGeneration", 0) >= sts["metadata"].get("generation", 1)
+        ready = st.get("readyReplicas", 0) == replicas and st.get("availableReplicas", 0) == replicas
+        if partition:
+            updated = st.get("updatedReplicas", 0) == max(0, replicas - partition)
+        else:
+            updated = st.get("updatedReplicas", 0) == replicas and st.get("currentRevision") == st.get("updateRevision")
+        done = observed and ready and updated and st.get("replicas", 0) == replicas
+        return Verdict(done, sts if done else set_status_line(sts) + f", revisions {_revisions(st)}")
+
+    seen = wait_for(
+        kube,
+        Query(STATEFULSETS, namespace, field_selector=f"metadata.name={name}"),
+        judge,
+        expect=f"StatefulSet {namespace}/{name} rolled out" + (f" down to partition {partition}" if partition else ""),
+        timeout=timeout,
+    )
+    assert isinstance(seen, dict)
+    return seen
+
+
+def _revisions(status: Obj) -> str:
+    return f"{status.get('currentRevision')}→{status.get('updateRevision')}"

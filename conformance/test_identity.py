@@ -1,0 +1,181 @@
+"""Identity: ``web-1`` is always the same member: its name, hostname, labels and owner, never two at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from ordinal import disrupt
+from ordinal import objects as o
+from ordinal.capabilities import ClusterInfo
+from ordinal.checks.assertions import assert_no_findings
+from ordinal.checks.identity import check_at_most_one_live, check_pod_identity, check_replaced, snapshot_uids
+from ordinal.harness import Workload
+from ordinal.kube.rest import NODES, PODS
+from ordinal.observe.recorder import Recorder
+from ordinal.reporting import step
+from ordinal.waiting import Query, Verdict, wait_for
+from ordinal.workloads import SET_LABEL, pod_name
+
+pytestmark = pytest.mark.promise("Identity")
+
+
+@pytest.mark.promise(feature="Names, hostnames and labels")
+def test_pods_carry_their_ordinal_identity(workload: Workload, cluster_info: ClusterInfo, recorder: Recorder) -> None:
+    """Each pod MUST be named <set>-<ordinal>, with hostname, subdomain, identity labels and owner to match."""
+    with step(f"Create StatefulSet {workload.name} ({workload.replicas} replicas) and its headless Service"):
+        sts = workload.deploy()
+    with step("Check the identity of every pod"):
+        findings = check_pod_identity(sts, workload.pods(), pod_index_label=cluster_info.pod_index_label)
+        what = f"StatefulSet {workload.namespace}/{workload.name}"
+        assert_no_findings(findings, what=what, timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="Replacement keeps the name")
+@pytest.mark.parametrize("how", ["delete", "evict"])
+def test_replaced_pod_keeps_its_name_with_a_new_uid(
+    how: str, workload: Workload, cluster_info: ClusterInfo, recorder: Recorder, run_id: str
+) -> None:
+    """A pod that is deleted or evicted MUST come back under the same name as a new object (new UID)."""
+    with step("Create the set and wait until it is Ready"):
+        workload.deploy()
+        before = snapshot_uids(workload.pods())
+    with step(f"{how.capitalize()} pod {pod_name(workload.name, 1)}"):
+        hit = workload.disrupt_pod(how, 1, run_id)  # type: ignore[arg-type]
+    with step(f"Wait for {hit[0].name} to return Ready"):
+        workload.wait_recreated(1, hit[0].uid)
+        sts = workload.wait_ready()
+    with step("Check names, UIDs and that no identity was ever live twice"):
+        pods = workload.pods()
+        findings = (
+            check_replaced(before, pods, {hit[0].name}, namespace=workload.namespace)
+            + check_pod_identity(sts, pods, pod_index_label=cluster_info.pod_index_label)
+            + check_at_most_one_live(recorder.timeline, set_name=workload.name)
+        )
+        assert_no_findings(findings, what=f"{how} of {hit[0].name}", timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="Replacement keeps the name", story="drain")
+@pytest.mark.disruptive
+@pytest.mark.needs("nodes:2")
+def test_pod_drained_off_its_node_returns_under_its_name(
+    workload: Workload, cluster_info: ClusterInfo, recorder: Recorder, run_id: str
+) -> None:
+    """A pod evicted by a node drain MUST come back under the same name as a new object, on another node."""
+    with step("Create the set and wait until it is Ready"):
+        workload.deploy()
+        before = snapshot_uids(workload.pods())
+    with step(f"Drain the node of {pod_name(workload.name, 1)}"), workload.draining(1, run_id) as drained:
+        for hit in drained.evicted:
+            with step(f"Wait for {hit.name} to return Ready on another node"):
+                ordinal = int(hit.name.rsplit("-", 1)[1])
+                workload.wait_pod(
+                    ordinal,
+                    lambda p, h=hit: o.uid(p) != h.uid and o.pod_ready(p) and o.spec(p).get("nodeName") != h.node,
+                    expect=f"back Ready off node {hit.node}",
+                )
+        sts = workload.wait_ready()
+    with step("Check names, UIDs and that no identity was ever live twice"):
+        pods = workload.pods()
+        findings = (
+            check_replaced(before, pods, {h.name for h in drained.evicted}, namespace=workload.namespace)
+            + check_pod_identity(sts, pods, pod_index_label=cluster_info.pod_index_label)
+            + check_at_most_one_live(recorder.timeline, set_name=workload.name)
+        )
+        assert_no_findings(findings, what=f"drain of node {drained.node}", timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="Adoption and release")
+@pytest.mark.parametrize("how", ["labels", "owner-reference"])
+def test_orphaned_pod_is_adopted_back_with_the_same_uid(
+    how: str, workload: Workload, cluster_info: ClusterInfo, recorder: Recorder
+) -> None:
+    """A pod released from its set (labels or ownerReference removed) MUST be adopted back unchanged once it matches."""
+    with step("Create the set and wait until it is Ready"):
+        sts = workload.deploy()
+        before = snapshot_uids(workload.pods())
+        name = pod_name(workload.name, 1)
+    if how == "labels":
+        with step(f"Change {name}'s {SET_LABEL} label so the selector no longer matches"):
+            workload.kube.patch(PODS, name, {"metadata": {"labels": {SET_LABEL: "released"}}}, workload.namespace)
+        with step(f"Wait until the set releases {name} (no controller ownerReference)"):
+            workload.wait_pod(1, lambda p: o.controller_ref(p) is None, expect="released by its set")
+        with step("Put the label back"):
+            workload.kube.patch(PODS, name, {"metadata": {"labels": {SET_LABEL: workload.name}}}, workload.namespace)
+    else:
+        with step(f"Remove {name}'s ownerReferences"):
+            workload.kube.patch(PODS, name, {"metadata": {"ownerReferences": None}}, workload.namespace)
+    with step(f"Wait until the set adopts {name} again"):
+        workload.wait_pod(
+            1,
+            lambda p: (o.controller_ref(p) or {}).get("uid") == o.uid(sts),
+            expect=f"adopted by StatefulSet {workload.name} uid {o.uid(sts)}",
+        )
+        sts = workload.wait_ready()
+    with step("Check that every pod kept its UID and identity"):
+        pods = workload.pods()
+        findings = check_replaced(before, pods, set(), namespace=workload.namespace) + check_pod_identity(
+            sts, pods, pod_index_label=cluster_info.pod_index_label
+        )
+        assert_no_findings(findings, what=f"release and adoption of {name}", timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="Ordinal window (spec.ordinals.start)")
+@pytest.mark.min_version("1.27")
+def test_pods_follow_the_ordinals_start_window(
+    workload: Workload, cluster_info: ClusterInfo, recorder: Recorder
+) -> None:
+    """With ordinals.start=S the pods MUST be <set>-S … <set>-(S+N-1), and MUST move when the window moves."""
+    replicas = workload.replicas
+    with step(f"Create the set with ordinals.start=2 and {replicas} replicas"):
+        sts = workload.deploy(ordinals_start=2)
+    with step("Check pods are numbered from 2"):
+        findings = check_pod_identity(sts, workload.pods(), pod_index_label=cluster_info.pod_index_label)
+        assert_no_findings(findings, what="ordinals.start=2", timeline=recorder.timeline)
+    with step("Move the window back to start at 0"):
+        workload.patch({"spec": {"ordinals": {"start": 0}}})
+        workload.wait_pods_gone(range(max(replicas, 2), replicas + 2))
+        sts = workload.wait_ready()
+    with step("Check pods are numbered from 0"):
+        findings = check_pod_identity(sts, workload.pods(), pod_index_label=cluster_info.pod_index_label)
+        findings += check_at_most_one_live(recorder.timeline, set_name=workload.name)
+        assert_no_findings(findings, what="ordinals.start 2 → 0", timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="At most one pod per identity", story="force delete on a lost node")
+@pytest.mark.chaos
+@pytest.mark.disruptive
+@pytest.mark.needs("node-loss", "nodes:2")
+def test_force_delete_on_a_lost_node_is_reported_as_an_identity_overlap(
+    workload: Workload, recorder: Recorder, run_id: str
+) -> None:
+    """Two pods of one identity MUST NOT be live at once; one force-deleted on an unreachable node MUST be reported."""
+    with step("Create the set with 2 replicas and wait until it is Ready"):
+        workload.deploy(replicas=2)
+        victim = workload.pod(1)
+        node = str(o.spec(victim).get("nodeName"))
+    try:
+        with step(f"Silence node {node} (its kubelet stops heartbeating)"):
+            disrupt.stop_heartbeats(workload.kube, node, run_id)
+        with step(f"Wait until the control plane marks {node} not Ready"):
+
+            def unreachable(items: list[dict[str, object]]) -> Verdict[str]:
+                ready = o.node_ready(items[0]) if items else "absent"
+                return Verdict(ready != "True", f"Ready={ready}")
+
+            wait_for(
+                workload.kube,
+                Query(NODES, field_selector=f"metadata.name={node}"),
+                unreachable,
+                expect=f"node {node} not Ready after missed heartbeats",
+                timeout=workload.timeouts.of(180),
+            )
+        with step(f"Force-delete {o.name(victim)} (grace period 0) while its node is unreachable"):
+            disrupt.delete_pod(workload.kube, workload.namespace, workload.name, 1, grace_seconds=0)
+        with step(f"Wait for {o.name(victim)} to return Ready on another node"):
+            workload.wait_recreated(1, o.uid(victim))
+    finally:
+        disrupt.restore_heartbeats(workload.kube, node)
+    with step("Check the timeline: no unexplained overlap, and the forced one reported"):
+        findings = check_at_most_one_live(recorder.timeline, set_name=workload.name)
+        notes = assert_no_findings(findings, what="identities after a forced delete", timeline=recorder.timeline)
+        assert [f.rule for f in notes] == ["identity.overlap-after-force-delete"], notes

@@ -1,0 +1,434 @@
+"""What the target cluster can show, found out once per session, and the skip reasons that follow.
+
+A conformance result is only honest if "not tested" is told apart from "passed": a test
+that needs something the cluster lacks is skipped with a reason naming that capability
+(``needs: exec into pods``), and the capability table goes into the report. Discovery only
+reads, except for two probes that create and remove objects in a namespace of their own: a
+server-side dry-run create (is ``maxUnavailable`` kept?) and, on clusters that are not the
+local one, a tiny pod to exec ``true`` in.
+
+The derivations (version parsing, node counting, StorageClass classification, skip reasons)
+are pure functions over API objects, so they are unit-tested without a cluster.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from ordinal import objects as o
+from ordinal.errors import InvalidScenario, OrdinalError
+from ordinal.kube.client import Target
+from ordinal.kube.rest import NODES, PODS, PVS, STATEFULSETS, STORAGE_CLASSES, ApiError, Kube
+from ordinal.kube.streams import exec_in_pod
+from ordinal.types import Obj
+from ordinal.waiting import Query, Verdict, wait_for
+from ordinal.workloads import statefulset_manifest
+
+#: Nodes of a kind whose containers really run (a later node kind of the local cluster).
+NODE_KIND_LABEL = "ordinal.dev/node-kind"
+REAL_NODE_KIND = "real"
+SIMULATED_NODE_KIND = "kwok"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+DEFAULT_CLASS_ANNOTATIONS = (
+    "storageclass.kubernetes.io/is-default-class",
+    "storageclass.beta.kubernetes.io/is-default-class",
+)
+#: Provisioners whose volumes live on one node's disk (the pod can only come back there).
+LOCAL_PROVISIONERS = frozenset(
+    {
+        "kubernetes.io/no-provisioner",
+        "rancher.io/local-path",
+        "openebs.io/local",
+        "topolvm.io",
+        "topolvm.cybozu.com",
+        "local.csi.openebs.io",
+        "lvm.csi.metal-stack.io",
+    }
+)
+_SCHEDULING_TAINT_EFFECTS = ("NoSchedule", "NoExecute")
+
+DnsMode = Literal["auto", "direct", "port-forward", "exec"]
+Version = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class StorageInfo:
+    """The StorageClass under test and how its volumes behave."""
+
+    name: str
+    provisioner: str
+    binding_mode: str
+    default: bool
+    #: True: a PV can only be used on one node; False: any node; None: cannot tell yet.
+    node_pinned: bool | None
+    pinned_because: str
+
+
+@dataclass(frozen=True)
+class DnsAccess:
+    """How this run reaches the cluster DNS (``mode`` and where), or why it cannot."""
+
+    mode: str  # "direct", "port-forward", "exec" or "none"
+    where: str = ""
+    why_not: str = ""
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """Everything the suite decides on, in one JSON-able record (also attached to the report)."""
+
+    target: str
+    local: bool
+    version: Version
+    git_version: str
+    gates: Mapping[str, bool | None]
+    schedulable_nodes: tuple[str, ...]
+    zones: tuple[str, ...]
+    simulated_nodes: tuple[str, ...]
+    storage: StorageInfo | None
+    storage_missing: str
+    exec_pods: bool
+    exec_why_not: str
+    #: nodeSelector for workloads that need exec (real nodes among simulated ones); {} = any node.
+    exec_node_selector: Mapping[str, str] = field(default_factory=dict)
+    dns: DnsAccess = DnsAccess("none", why_not="not discovered")
+
+    @property
+    def pod_index_label(self) -> bool:
+        """``apps.kubernetes.io/pod-index`` is set by the controller from 1.28 (beta, on by default)."""
+        return self.version >= (1, 28, 0)
+
+    @property
+    def readiness_control(self) -> bool:
+        """Can a test make one pod unready on purpose? Simulated nodes obey a label; real ones need exec."""
+        return bool(self.simulated_nodes) or self.exec_pods
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["version"] = ".".join(str(v) for v in self.version)
+        data["gates"] = dict(self.gates)
+        data["pod_index_label"] = self.pod_index_label
+        data["readiness_control"] = self.readiness_control
+        return data
+
+    def summary(self) -> list[str]:
+        """Lines for the terminal header and the allure environment."""
+        storage = (
+            f"{self.storage.name} ({self.storage.provisioner}, {self.storage.binding_mode}, "
+            f"node-pinned={self.storage.node_pinned})"
+            if self.storage
+            else f"none ({self.storage_missing})"
+        )
+        gates = ", ".join(f"{k}={v}" for k, v in sorted(self.gates.items())) or "none probed"
+        return [
+            f"target: {self.target}",
+            f"server: {self.git_version}",
+            f"schedulable nodes: {len(self.schedulable_nodes)} in zones {', '.join(self.zones) or '-'}"
+            + (f" ({len(self.simulated_nodes)} simulated)" if self.simulated_nodes else ""),
+            f"storage: {storage}",
+            f"exec into pods: {'yes' if self.exec_pods else f'no ({self.exec_why_not})'}",
+            f"dns: {self.dns.mode}" + (f" {self.dns.where}" if self.dns.where else f" ({self.dns.why_not})"),
+            f"feature gates: {gates}",
+        ]
+
+
+# -- capability names used by needs(...) ------------------------------------------------------
+
+#: needs("...") name → the words after "needs: " in a skip reason.
+CAPABILITIES: Mapping[str, str] = {
+    "exec": "exec into pods",
+    "dns": "DNS reachable from the test runner",
+    "storage": "a StorageClass (cluster default or --storage-class)",
+    "node-pinned-storage": "a node-pinned StorageClass",
+    "readiness-control": "control over pod readiness (simulated nodes or exec into pods)",
+    "node-loss": "a node the suite can silence (simulated nodes)",
+}
+_COUNTED = {"nodes": "{n} schedulable nodes", "zones": "{n} zones"}
+_GATE_PREFIX = "gate:"
+#: Gates discovery probes; needs("gate:<name>") is only valid for these.
+PROBED_GATES = ("MaxUnavailableStatefulSet",)
+
+
+def describe(capability: str) -> str:
+    """``needs("nodes:2")`` → ``2 schedulable nodes``; an unknown name raises InvalidScenario."""
+    if capability in CAPABILITIES:
+        return CAPABILITIES[capability]
+    kind, _, count = capability.partition(":")
+    if kind in _COUNTED and count.isdigit() and int(count) > 0:
+        return _COUNTED[kind].format(n=int(count))
+    if capability.startswith(_GATE_PREFIX) and capability[len(_GATE_PREFIX) :] in PROBED_GATES:
+        return f"feature gate {capability[len(_GATE_PREFIX) :]}"
+    known = [*CAPABILITIES, "nodes:<n>", "zones:<n>", *(f"{_GATE_PREFIX}{g}" for g in PROBED_GATES)]
+    raise InvalidScenario(f"expected a capability, one of {', '.join(known)}; got {capability!r}")
+
+
+def has(info: ClusterInfo, capability: str) -> bool:
+    describe(capability)  # validates the name
+    kind, _, count = capability.partition(":")
+    checks: dict[str, Callable[[], bool]] = {
+        "exec": lambda: info.exec_pods,
+        "dns": lambda: info.dns.mode != "none",
+        "storage": lambda: info.storage is not None,
+        "node-pinned-storage": lambda: info.storage is not None and info.storage.node_pinned is True,
+        "readiness-control": lambda: info.readiness_control,
+        "node-loss": lambda: bool(info.simulated_nodes),
+        "nodes": lambda: len(info.schedulable_nodes) >= int(count or 0),
+        "zones": lambda: len(info.zones) >= int(count or 0),
+        "gate": lambda: info.gates.get(count) is True,
+    }
+    return checks[capability if capability in CAPABILITIES else kind]()
+
+
+def missing(info: ClusterInfo, capabilities: Sequence[str] = (), min_version: str | None = None) -> str | None:
+    """The skip reason for the first capability ``info`` lacks (``needs: exec into pods``), or None."""
+    if min_version is not None and info.version < parse_version(min_version):
+        return f"needs: Kubernetes >= {min_version}"
+    for capability in capabilities:
+        if not has(info, capability):
+            return f"needs: {describe(capability)}"
+    return None
+
+
+# -- pure derivations -------------------------------------------------------------------------
+
+_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def parse_version(text: str) -> Version:
+    """``v1.37.2``, ``1.32``, ``v1.30.4-gke.100`` → (1, 37, 2) / (1, 32, 0) / (1, 30, 4)."""
+    match = _VERSION_RE.match(text.strip())
+    if not match:
+        raise InvalidScenario(f"expected a Kubernetes version like 1.32 or v1.37.2, got {text!r}")
+    major, minor, patch = match.groups()
+    return int(major), int(minor), int(patch or 0)
+
+
+def schedulable(node: Obj) -> bool:
+    """Ready, not cordoned, and without a taint that keeps ordinary pods off."""
+    if o.node_ready(node) != "True" or o.spec(node).get("unschedulable"):
+        return False
+    taints = o.spec(node).get("taints") or ()
+    return not any(isinstance(t, dict) and t.get("effect") in _SCHEDULING_TAINT_EFFECTS for t in taints)
+
+
+def node_summary(nodes: Sequence[Obj]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(schedulable, zones of schedulable, simulated, real) node names."""
+    usable = [n for n in nodes if schedulable(n)]
+    zones = sorted({z for n in usable if (z := o.labels(n).get(ZONE_LABEL))})
+    kinds = {o.name(n): o.labels(n).get(NODE_KIND_LABEL) for n in usable}
+    return (
+        tuple(sorted(o.name(n) for n in usable)),
+        tuple(zones),
+        tuple(sorted(n for n, k in kinds.items() if k == SIMULATED_NODE_KIND)),
+        tuple(sorted(n for n, k in kinds.items() if k == REAL_NODE_KIND)),
+    )
+
+
+def pick_storage_class(classes: Sequence[Obj], wanted: str | None) -> tuple[Obj | None, str]:
+    """The class under test: ``wanted`` if given (must exist), else the one marked default."""
+    if wanted:
+        found = next((c for c in classes if o.name(c) == wanted), None)
+        if found is None:
+            names = ", ".join(sorted(o.name(c) for c in classes)) or "none"
+            raise InvalidScenario(f"expected StorageClass {wanted!r} (from --storage-class), found only: {names}")
+        return found, ""
+    defaults = [c for c in classes if is_default_class(c)]
+    if not defaults:
+        return None, "the cluster has no default StorageClass and --storage-class was not given"
+    return sorted(defaults, key=o.name)[0], ""
+
+
+def is_default_class(storage_class: Obj) -> bool:
+    annotations = o.meta(storage_class).get("annotations") or {}
+    return any(str(annotations.get(a, "")).lower() == "true" for a in DEFAULT_CLASS_ANNOTATIONS)
+
+
+def storage_info(storage_class: Obj, pvs: Sequence[Obj]) -> StorageInfo:
+    """Classify the class: node-pinned if its volumes carry a per-node affinity.
+
+    Existing PVs of the class decide when there are any; otherwise the class itself
+    (``nodePinned`` parameter, a known local-disk provisioner) or "cannot tell".
+    """
+    name = o.name(storage_class)
+    provisioner = str(storage_class.get("provisioner", ""))
+    mode = str(storage_class.get("volumeBindingMode") or "Immediate")
+    params = storage_class.get("parameters") or {}
+    pinned: bool | None = None
+    because = "no volume of this class to look at yet"
+    mine = [pv for pv in pvs if o.spec(pv).get("storageClassName") == name]
+    if mine:
+        with_affinity = [pv for pv in mine if _pins_to_one_node(pv)]
+        pinned = bool(with_affinity)
+        because = f"{len(with_affinity)} of {len(mine)} existing PVs carry per-node nodeAffinity"
+    elif str(params.get("nodePinned", "")).lower() in ("true", "false"):
+        pinned = str(params["nodePinned"]).lower() == "true"
+        because = f"parameter nodePinned={params['nodePinned']}"
+    elif provisioner in LOCAL_PROVISIONERS:
+        pinned, because = True, f"provisioner {provisioner} makes local volumes"
+    return StorageInfo(name, provisioner, mode, is_default_class(storage_class), pinned, because)
+
+
+def _pins_to_one_node(pv: Obj) -> bool:
+    required = (o.spec(pv).get("nodeAffinity") or {}).get("required") or {}
+    for term in required.get("nodeSelectorTerms") or ():
+        for expr in (term or {}).get("matchExpressions") or ():
+            if expr.get("key") == HOSTNAME_LABEL and expr.get("operator") == "In" and len(expr.get("values")) == 1:
+                return True
+        for expr in (term or {}).get("matchFields") or ():
+            if expr.get("key") == "metadata.name":
+                return True
+    return False
+
+
+def max_unavailable_kept(dry_run_result: Obj) -> bool:
+    """A disabled ``MaxUnavailableStatefulSet`` gate drops the field on write (catalog §1)."""
+    rolling = (o.spec(dry_run_result).get("updateStrategy") or {}).get("rollingUpdate") or {}
+    return rolling.get("maxUnavailable") is not None
+
+
+def parse_dns_mode(text: str) -> tuple[DnsMode, str]:
+    """``auto`` / ``port-forward`` / ``exec`` / ``direct:<ip>:<port>`` → (mode, server)."""
+    value = text.strip()
+    if value in ("auto", "port-forward", "exec"):
+        return value, ""  # type: ignore[return-value]
+    if value.startswith("direct:"):
+        server = value[len("direct:") :]
+        from ordinal.observe.dnsquery import parse_server
+
+        parse_server(server)
+        return "direct", server
+    raise InvalidScenario(f"expected auto, direct:<ip>:<port>, port-forward or exec; got {text!r}")
+
+
+# -- discovery --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probes:
+    """The probes that create objects, handed in so unit tests (and the local cluster) can skip them."""
+
+    #: Run a server-side dry-run create of ``manifest``; return what the server would store.
+    dry_run: Callable[[Obj], Obj]
+    #: Exec ``true`` in a tiny pod; return "" if it worked, else why not (see :func:`exec_probe`).
+    exec_probe: Callable[[], str]
+
+
+def discover(
+    kube: Kube,
+    target: Target,
+    *,
+    probes: Probes,
+    storage_class: str | None,
+    dns: DnsAccess,
+) -> ClusterInfo:
+    """Read the cluster once and decide every capability; probing failures become "no", never a crash."""
+    import json
+
+    version_text = json.loads(kube.raw_get("/version")).get("gitVersion", "v0.0.0")
+    nodes, _ = kube.list(NODES)
+    usable, zones, simulated, real = node_summary(nodes)
+    classes, _ = kube.list(STORAGE_CLASSES)
+    chosen, storage_missing = pick_storage_class(classes, storage_class)
+    storage = None
+    if chosen is not None:
+        try:
+            pvs, _ = kube.list(PVS)
+        except ApiError:  # PVs are cluster-scoped; a tenant may not read them
+            pvs = []
+        storage = storage_info(chosen, pvs)
+    gates: dict[str, bool | None] = {}
+    try:
+        manifest = statefulset_manifest("ordinal-gate-probe", "", replicas=0, max_unavailable=2, claim_template=None)
+        gates["MaxUnavailableStatefulSet"] = max_unavailable_kept(probes.dry_run(manifest))
+    except (OrdinalError, ApiError):
+        gates["MaxUnavailableStatefulSet"] = None
+    if real:
+        exec_pods, exec_why, selector = True, "", {NODE_KIND_LABEL: REAL_NODE_KIND}
+    elif target.local or (simulated and set(simulated) == set(usable)):
+        exec_pods, exec_why, selector = False, "only simulated nodes: containers do not run", {}
+    else:
+        exec_why = probes.exec_probe()
+        exec_pods, selector = not exec_why, {}
+    return ClusterInfo(
+        target=f"{target.source}: {target.kubeconfig or 'in-cluster'}"
+        + (f" (context {target.context})" if target.context else ""),
+        local=target.local,
+        version=parse_version(version_text),
+        git_version=version_text,
+        gates=gates,
+        schedulable_nodes=usable,
+        zones=zones,
+        simulated_nodes=simulated,
+        storage=storage,
+        storage_missing=storage_missing,
+        exec_pods=exec_pods,
+        exec_why_not=exec_why,
+        exec_node_selector=selector,
+        dns=dns,
+    )
+
+
+def dry_run_in(kube: Kube, namespace: str) -> Callable[[Obj], Obj]:
+    """A dry-run create of a StatefulSet manifest in ``namespace`` (nothing is stored)."""
+
+    def run(manifest: Obj) -> Obj:
+        manifest = {**manifest, "metadata": {**manifest["metadata"], "namespace": namespace}}
+        return kube.create(STATEFULSETS, manifest, namespace, dry_run=True)
+
+    return run
+
+
+def exec_probe_pod(name: str, namespace: str, image: str, labels: Mapping[str, str]) -> Obj:
+    """A pod that idles long enough to be exec'd into, and goes away fast when deleted."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "restartPolicy": "Never",
+            "containers": [
+                {
+                    "name": "probe",
+                    "image": image,
+                    "command": ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"],
+                }
+            ],
+        },
+    }
+
+
+def exec_probe(kube: Kube, namespace: str, image: str, labels: Mapping[str, str], *, timeout: float) -> str:
+    """Start a tiny pod, exec ``true`` in it; "" if that worked, else one line saying why not.
+
+    The pod is left running: the exec DNS resolver asks from inside it. It goes with its
+    namespace at the end of the session.
+    """
+    try:
+        kube.create(PODS, exec_probe_pod(EXEC_PROBE_POD, namespace, image, labels), namespace)
+
+        def running(items: list[Obj]) -> Verdict[str]:
+            phase = o.status(items[0]).get("phase") if items else None
+            failed = f"the probe pod ended {phase}" if phase in ("Failed", "Succeeded") else None
+            return Verdict(phase == "Running", f"phase {phase}", failed)
+
+        wait_for(
+            kube,
+            Query(PODS, namespace, field_selector=f"metadata.name={EXEC_PROBE_POD}"),
+            running,
+            expect=f"exec probe pod {namespace}/{EXEC_PROBE_POD} Running",
+            timeout=timeout,
+        )
+        result = exec_in_pod(kube, namespace, EXEC_PROBE_POD, ["true"], timeout=timeout)
+    except (OrdinalError, ApiError) as err:
+        return str(err).splitlines()[0]
+    if result.ok:
+        return ""
+    return f"`true` in pod {namespace}/{EXEC_PROBE_POD} exited {result.code}: {result.stderr.strip()[:80]}"
+
+
+EXEC_PROBE_POD = "ordinal-exec-probe"

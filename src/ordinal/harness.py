@@ -1,0 +1,324 @@
+"""A StatefulSet under test: deploy it, act on it and wait for it with deadlines scaled for the cluster.
+
+The conformance tests (and later the chaos probes) say *what* to do to a set; this module
+knows *how* on the cluster at hand: which image and StorageClass to use, how to make a pod
+unready (a label on simulated nodes, ``rm`` of the readiness file on real ones), and how
+long a wait may take (base deadline × ``--timeout-scale``). Every wait is a watch with a
+deadline; nothing here sleeps and polls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ordinal import disrupt, hygiene, waiting
+from ordinal import objects as o
+from ordinal.errors import CapabilityMissing, InvalidScenario
+from ordinal.kube.rest import PODS, PVCS, SERVICES, STATEFULSETS, Kube
+from ordinal.kube.streams import exec_in_pod
+from ordinal.localcluster.nodes.kwok_stages import SIMULATE_LABEL, UNREADY
+from ordinal.observe.snapshot import SetState, observe_set
+from ordinal.types import Obj
+from ordinal.waiting import Query, Verdict
+from ordinal.workloads import (
+    DEFAULT_IMAGE,
+    READY_FILE,
+    headless_service_manifest,
+    parse_ordinal,
+    pod_name,
+    selector_labels,
+    statefulset_manifest,
+)
+
+#: Template annotation whose value names the template version; changing it makes a new revision.
+TEMPLATE_VERSION = "ordinal.dev/template"
+#: A readiness file nothing ever creates: a template with it never becomes Ready.
+NEVER_READY_FILE = "/tmp/never-ready"
+
+
+Disruption = Literal["delete", "evict"]
+DISRUPTIONS: tuple[Disruption, ...] = ("delete", "evict")
+
+#: Base deadlines in seconds (before ``--timeout-scale``).
+BASE_TIMEOUTS = {
+    "ready": 120.0,  # a set of a few pods becomes Ready
+    "pod": 90.0,  # one pod is replaced or changes state
+    "gone": 120.0,  # pods or claims are removed (garbage collection included)
+    "hold": 5.0,  # a window in which something must NOT happen
+    "dns": 30.0,  # a DNS answer follows the endpoints
+}
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Deadlines for this cluster: the base values times ``--timeout-scale``."""
+
+    scale: float = 1.0
+
+    def of(self, base: float) -> float:
+        return base * self.scale
+
+    @property
+    def ready(self) -> float:
+        return self.of(BASE_TIMEOUTS["ready"])
+
+    @property
+    def pod(self) -> float:
+        return self.of(BASE_TIMEOUTS["pod"])
+
+    @property
+    def gone(self) -> float:
+        return self.of(BASE_TIMEOUTS["gone"])
+
+    @property
+    def hold(self) -> float:
+        return self.of(BASE_TIMEOUTS["hold"])
+
+    @property
+    def dns(self) -> float:
+        return self.of(BASE_TIMEOUTS["dns"])
+
+
+@dataclass
+class Workload:
+    """One StatefulSet (and its headless Service) in a test's namespace."""
+
+    kube: Kube
+    namespace: str
+    name: str = "web"
+    image: str = DEFAULT_IMAGE
+    storage_class: str | None = None
+    replicas: int = 3
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    #: Nodes whose pods obey the simulate label (from capability discovery).
+    simulated_nodes: frozenset[str] = frozenset()
+    #: nodeSelector for pods that must run where exec works ({} = anywhere).
+    exec_node_selector: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    #: Per-pod volume template; None (the default) gives pods no volume, for tests that are not
+    #: about storage and must not depend on a StorageClass.
+    claim_template: str | None = None
+
+    # -- create ---------------------------------------------------------------------------------
+
+    def manifest(self, *, needs_exec: bool = False, **kwargs: Any) -> Obj:
+        """The set's manifest with this run's image, class, replicas and labels; ``kwargs`` override."""
+        kwargs.setdefault("replicas", self.replicas)
+        kwargs.setdefault("image", self.image)
+        kwargs.setdefault("storage_class", self.storage_class)
+        kwargs.setdefault("labels", dict(self.labels))
+        kwargs.setdefault("claim_template", self.claim_template)
+        sts = statefulset_manifest(self.name, self.namespace, **kwargs)
+        template = sts["spec"]["template"]
+        template["metadata"].setdefault("annotations", {})[TEMPLATE_VERSION] = "v1"
+        if needs_exec and self.exec_node_selector:
+            template["spec"]["nodeSelector"] = dict(self.exec_node_selector)
+        return sts
+
+    def deploy(
+        self,
+        *,
+        service: bool = True,
+        publish_not_ready: bool = False,
+        wait: bool = True,
+        manifest: Obj | None = None,
+        **kwargs: Any,
+    ) -> Obj:
+        """Create the headless Service (unless ``service=False``) and the set; wait until Ready."""
+        sts = manifest if manifest is not None else self.manifest(**kwargs)
+        if service:
+            svc_name = str(sts["spec"]["serviceName"])
+            self.kube.create_object(
+                headless_service_manifest(
+                    svc_name,
+                    self.namespace,
+                    selector_labels(self.name),
+                    publish_not_ready=publish_not_ready,
+                    labels=self.labels,
+                )
+            )
+        self.kube.create_object(sts)
+        replicas = int(sts["spec"]["replicas"])
+        return self.wait_ready(replicas) if wait else self.sts()
+
+    # -- read -----------------------------------------------------------------------------------
+
+    def sts(self) -> Obj:
+        return self.kube.get(STATEFULSETS, self.name, self.namespace)
+
+    def pods(self) -> list[Obj]:
+        """Pods whose names this set would use, sorted by ordinal (terminating ones included)."""
+        items, _ = self.kube.list(PODS, self.namespace)
+        mine = [p for p in items if parse_ordinal(o.name(p), self.name) is not None]
+        return sorted(mine, key=lambda p: parse_ordinal(o.name(p), self.name) or 0)
+
+    def pod(self, ordinal: int) -> Obj:
+        return disrupt.pod_of(self.kube, self.namespace, self.name, ordinal)
+
+    def claims(self) -> list[Obj]:
+        items, _ = self.kube.list(PVCS, self.namespace)
+        return items
+
+    def service(self) -> Obj | None:
+        return self.kube.get_or_none(SERVICES, str(o.spec(self.sts()).get("serviceName")), self.namespace)
+
+    def observe(self) -> SetState:
+        return observe_set(self.kube, self.namespace, self.name)
+
+    # -- change ---------------------------------------------------------------------------------
+
+    def patch(self, body: Obj) -> Obj:
+        return self.kube.patch(STATEFULSETS, self.name, body, self.namespace)
+
+    def scale(self, replicas: int) -> int:
+        return disrupt.scale(self.kube, self.namespace, self.name, replicas)
+
+    def set_template_version(self, version: str) -> Obj:
+        """A new template (and so a new revision) that differs only in an annotation."""
+        return self.patch({"spec": {"template": {"metadata": {"annotations": {TEMPLATE_VERSION: version}}}}})
+
+    def break_template(self, version: str) -> Obj:
+        """A template whose pods never become Ready: simulated nodes by label, real ones by probe."""
+        sts = self.sts()
+        template = copy.deepcopy(o.spec(sts)["template"])
+        template["metadata"].setdefault("labels", {})[SIMULATE_LABEL] = UNREADY
+        template["metadata"].setdefault("annotations", {})[TEMPLATE_VERSION] = version
+        for container in template["spec"]["containers"]:
+            if "readinessProbe" in container:
+                container["readinessProbe"]["exec"]["command"] = ["test", "-e", NEVER_READY_FILE]
+        return self.kube.patch(STATEFULSETS, self.name, {"spec": {"template": template}}, self.namespace)
+
+    def restore_template(self, template: Obj) -> Obj:
+        """Put back an earlier template exactly (a rollback); JSON patch so removed keys go too."""
+        body = [{"op": "replace", "path": "/spec/template", "value": template}]
+        return self.kube.patch(STATEFULSETS, self.name, body, self.namespace, patch_type="json")
+
+    def make_unready(self, ordinal: int) -> None:
+        """Break one pod's readiness: a label on a simulated node, ``rm`` of the ready file on a real one."""
+        self._set_ready(ordinal, False)
+
+    def make_ready(self, ordinal: int) -> None:
+        self._set_ready(ordinal, True)
+
+    def _set_ready(self, ordinal: int, ready: bool) -> None:
+        pod = self.pod(ordinal)
+        if o.spec(pod).get("nodeName") in self.simulated_nodes:
+            label = None if ready else UNREADY
+            self.kube.patch(PODS, o.name(pod), {"metadata": {"labels": {SIMULATE_LABEL: label}}}, self.namespace)
+            return
+        command = ["touch", READY_FILE] if ready else ["rm", "-f", READY_FILE]
+        result = exec_in_pod(self.kube, self.namespace, o.name(pod), command, timeout=self.timeouts.pod)
+        if not result.ok:
+            raise CapabilityMissing(
+                "control over pod readiness (simulated nodes or exec into pods)",
+                f"`{' '.join(command)}` in {o.name(pod)} exited {result.code}",
+            )
+
+    # -- wait -----------------------------------------------------------------------------------
+
+    def wait_ready(self, replicas: int | None = None) -> Obj:
+        want = self.replicas if replicas is None else replicas
+        return waiting.wait_for_set_ready(self.kube, self.namespace, self.name, want, timeout=self.timeouts.ready)
+
+    def wait_rollout(self, partition: int | None = None) -> Obj:
+        return waiting.wait_for_rollout_complete(
+            self.kube, self.namespace, self.name, timeout=self.timeouts.ready, partition=partition
+        )
+
+    def wait_recreated(self, ordinal: int, old_uid: str, *, ready: bool = True) -> Obj:
+        return waiting.wait_for_pod_recreated(
+            self.kube, self.namespace, pod_name(self.name, ordinal), old_uid, timeout=self.timeouts.pod, ready=ready
+        )
+
+    def wait_pod(self, ordinal: int, judge: Callable[[Obj], bool], *, expect: str) -> Obj:
+        """Wait until pod ``ordinal`` exists and ``judge`` accepts it."""
+        name = pod_name(self.name, ordinal)
+
+        def verdict(items: list[Obj]) -> Verdict[Obj | str]:
+            pod = items[0] if items else None
+            if pod is None:
+                return Verdict(False, "absent")
+            ok = judge(pod)
+            state = f"phase {o.status(pod).get('phase')}, ready {o.pod_ready(pod)}, node {o.spec(pod).get('nodeName')}"
+            return Verdict(ok, pod if ok else state)
+
+        seen = waiting.wait_for(
+            self.kube,
+            Query(PODS, self.namespace, field_selector=f"metadata.name={name}"),
+            verdict,
+            expect=f"pod {self.namespace}/{name} {expect}",
+            timeout=self.timeouts.pod,
+        )
+        assert isinstance(seen, dict)
+        return seen
+
+    def wait_pod_ready(self, ordinal: int, ready: bool = True) -> Obj:
+        return self.wait_pod(
+            ordinal,
+            lambda p: o.pod_ready(p) == ready and not o.terminating(p),
+            expect="Ready" if ready else "not Ready",
+        )
+
+    def wait_pods_gone(self, ordinals: Iterable[int]) -> None:
+        names = [pod_name(self.name, i) for i in ordinals]
+        waiting.wait_for_gone(self.kube, PODS, self.namespace, names, timeout=self.timeouts.gone)
+
+    def wait_claims_gone(self, names: Iterable[str]) -> None:
+        waiting.wait_for_gone(self.kube, PVCS, self.namespace, list(names), timeout=self.timeouts.gone)
+
+    def wait_deleted(self) -> None:
+        waiting.wait_for_gone(self.kube, STATEFULSETS, self.namespace, [self.name], timeout=self.timeouts.gone)
+
+    def hold_pods(self, judge: Callable[[list[Obj]], str | None], *, expect: str) -> list[Obj] | None:
+        """Watch this set's pods for the hold window; ``judge`` returns why they are wrong, or None."""
+
+        def verdict(items: list[Obj]) -> Verdict[list[Obj]]:
+            mine = [p for p in items if parse_ordinal(o.name(p), self.name) is not None]
+            return Verdict(False, mine, judge(mine))
+
+        return waiting.hold(
+            self.kube,
+            Query(PODS, self.namespace, label_selector=",".join(f"{k}={v}" for k, v in self.selector().items())),
+            verdict,
+            expect=expect,
+            seconds=self.timeouts.hold,
+        )
+
+    def selector(self) -> dict[str, str]:
+        return selector_labels(self.name)
+
+    # -- disrupt --------------------------------------------------------------------------------
+
+    def disrupt_pod(self, how: Disruption, ordinal: int, run_id: str) -> list[disrupt.Hit]:
+        """Delete or evict pod ``ordinal`` (``drain`` is :meth:`draining`, which must be undone)."""
+        if how == "delete":
+            return [disrupt.delete_pod(self.kube, self.namespace, self.name, ordinal)]
+        if how == "evict":
+            pod = self.pod(ordinal)
+            disrupt.evict(self.kube, self.namespace, o.name(pod), timeout=self.timeouts.pod)
+            return [disrupt.Hit("Pod", self.namespace, o.name(pod), o.uid(pod), o.spec(pod).get("nodeName"))]
+        raise InvalidScenario(f"expected a disruption of {', '.join(DISRUPTIONS)}, got {how!r}")
+
+    @contextlib.contextmanager
+    def draining(self, ordinal: int, run_id: str) -> Iterator[disrupt.Drained]:
+        """Cordon the node of pod ``ordinal`` and evict this namespace's pods there; uncordon on exit.
+
+        The cordon is written to the node ledger first, so even a crash leaves it for the
+        session-end sweep or ``ordinal cleanup``.
+        """
+        node = disrupt.node_of(self.kube, self.namespace, self.name, ordinal)
+        drained = disrupt.drain(self.kube, node, run_id, namespace=self.namespace, timeout=self.timeouts.pod)
+        try:
+            yield drained
+        finally:
+            if drained.cordoned_by_us:
+                hygiene.uncordon(self.kube, node)
+
+
+def live_names(pods: Iterable[Obj]) -> list[str]:
+    """Names of pods that exist and are not terminating."""
+    return [o.name(p) for p in pods if not o.terminating(p)]

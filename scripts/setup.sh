@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: none are needed for the simulated-node cluster today; the list lives
-# here so later node kinds add to it in one place.
-APT_PACKAGES=()
+# Debian packages. The simulated-node cluster needs none; real nodes (`ordinal cluster up
+# --real-nodes N`) need a container runtime, CNI plugins, iptables for kube-proxy and the
+# static busybox that ordinal packs into its busybox image.
+APT_PACKAGES=(containerd runc containernetworking-plugins iptables busybox-static iproute2 procps)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -28,7 +28,13 @@ def _cluster_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     cluster = sub.add_parser("cluster", help="build and run the local cluster")
     csub = cluster.add_subparsers(dest="action", required=True, parser_class=_Parser)
     up = csub.add_parser("up", help="start the local cluster (builds what is missing)")
-    up.add_argument("--nodes", type=int, default=3, help="simulated nodes (default 3)")
+    up.add_argument("--nodes", type=int, default=3, help="nodes in all, real ones included (default 3)")
+    up.add_argument(
+        "--real-nodes",
+        type=int,
+        default=0,
+        help="how many of the nodes are real (kubelet + containerd, run containers); default 0: all simulated",
+    )
     up.add_argument("--zones", type=int, default=3, help="zones the nodes are spread over (default 3)")
     up.add_argument(
         "--port-offset",
@@ -52,7 +58,9 @@ def _run_cluster(args: argparse.Namespace) -> int:
     from ordinal.localcluster import build, cluster, gomod
 
     if args.action == "up":
-        data = cluster.up(nodes=args.nodes, zones=args.zones, port_offset=args.port_offset, log=_say)
+        data = cluster.up(
+            nodes=args.nodes, zones=args.zones, port_offset=args.port_offset, real_nodes=args.real_nodes, log=_say
+        )
         print(f"local cluster up in {data['seconds']}s; kubeconfig: {data['kubeconfig']}")
         print(f'DNS: {data["dns"]}   (eval "$(ordinal cluster env)" to use it)')
     elif args.action == "build":

@@ -64,6 +64,8 @@ def artifacts(v: Versions) -> list[Artifact]:
         Artifact("kube", ("kube",), "kube", ".", ldflags=stamp, aliases=KUBE_COMPONENTS),
         Artifact("etcd", ("etcd",), "etcd", "."),
         Artifact("provisioner", ("ordinal-provisioner",), "provisioner", "."),
+        # The sandbox program of real nodes' pods, packed into an OCI image by images.py.
+        Artifact("pause", ("pause",), "pause", "."),
         Artifact("coredns", ("coredns",), None, f"github.com/coredns/coredns@{v.coredns}"),
         Artifact("kwok", ("kwok",), None, f"sigs.k8s.io/kwok/cmd/kwok@{v.kwok}"),
     ]

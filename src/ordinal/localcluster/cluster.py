@@ -11,12 +11,13 @@ from typing import Any
 from ordinal.errors import ClusterError, InvalidScenario
 from ordinal.kube.client import Target, api_client
 from ordinal.kube.rest import NODES, Kube
-from ordinal.localcluster import build, components, paths, pki, process, state
+from ordinal.localcluster import build, components, paths, pki, preflight, process, state
 from ordinal.localcluster.bootstrap import apply_all
 from ordinal.localcluster.context import LOOPBACK, Context, Ports
 from ordinal.localcluster.gates import wait_gate
-from ordinal.localcluster.nodes import NodeKind
+from ordinal.localcluster.nodes import NodeKind, real
 from ordinal.localcluster.nodes.kwok import KwokNodes
+from ordinal.localcluster.nodes.real import RealNodes
 from ordinal.localcluster.versions import load
 from ordinal.objects import node_ready
 from ordinal.types import Obj
@@ -44,6 +45,31 @@ def _check_ports(ports: Ports) -> None:
                 )
 
 
+def _check_bridge_ports(ctx: Context) -> None:
+    """The apiserver and the pods' DNS listen on the new bridge address: nothing may hold those ports."""
+    import socket
+
+    assert ctx.net is not None
+    for name, port, kind in (
+        ("apiserver", ctx.ports.apiserver, socket.SOCK_STREAM),
+        ("pod DNS", 53, socket.SOCK_STREAM),
+        ("pod DNS", 53, socket.SOCK_DGRAM),
+    ):
+        if not process.port_free(ctx.net.bridge_ip, port, kind):
+            raise ClusterError(
+                f"expected {ctx.net.bridge_ip}:{port} free for {name}, found it in use by {process.port_owner(port)}"
+            )
+
+
+def _identities(real_names: list[str]) -> tuple[pki.Identity, ...]:
+    if not real_names:
+        return ()
+    return (
+        pki.Identity("kube-proxy", "system:kube-proxy"),
+        *(pki.Identity(real.kubelet_identity(n), f"system:node:{n}", ("system:nodes",)) for n in real_names),
+    )
+
+
 def _admin(ctx: Context) -> Kube:
     return Kube(api_client(Target(str(ctx.kubeconfig()), None, "local cluster", local=True)))
 
@@ -57,10 +83,29 @@ def _nodes_ready(names: list[str]) -> Callable[[list[Obj]], Verdict[str]]:
     return judge
 
 
-def up(*, nodes: int = 3, zones: int = 3, port_offset: int = 0, log: Log | None = None) -> dict[str, Any]:
-    """Build if needed, start everything, return the state written to ``cluster.json``."""
+def up(
+    *,
+    nodes: int = 3,
+    zones: int = 3,
+    port_offset: int = 0,
+    real_nodes: int = 0,
+    log: Log | None = None,
+    state_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Build if needed, start everything, return the state written to ``cluster.json``.
+
+    ``nodes`` counts every node; the first ``real_nodes`` of them are real (kubelet + containerd),
+    the rest simulated. ``state_dir`` overrides ``ORDINAL_CLUSTER_DIR`` (tests start a second cluster).
+    """
     if nodes < 1:
         raise InvalidScenario(f"expected --nodes >= 1, got {nodes}")
+    if not 0 <= real_nodes <= nodes:
+        raise InvalidScenario(f"expected 0 <= --real-nodes <= --nodes ({nodes}), got {real_nodes}")
+    if real_nodes and port_offset % 1000:
+        raise InvalidScenario(
+            f"expected a --port-offset that is a multiple of 1000 with real nodes (it picks the cluster's "
+            f"network 10.88.<offset/1000>.0/24), got {port_offset}"
+        )
     if not 1 <= zones <= min(nodes, MAX_ZONES):
         raise InvalidScenario(
             f"expected 1 <= --zones <= min(--nodes, {MAX_ZONES}) = {min(nodes, MAX_ZONES)}, got {zones}"
@@ -68,7 +113,7 @@ def up(*, nodes: int = 3, zones: int = 3, port_offset: int = 0, log: Log | None 
     if not 0 <= port_offset <= 50000:
         raise InvalidScenario(f"expected 0 <= --port-offset <= 50000, got {port_offset}")
     say: Log = log or (lambda m: None)
-    where = paths.state_dir()
+    where = state_dir or paths.state_dir()
     with state.locked(where):
         if state.is_running(where):
             data = state.read(where) or {}
@@ -78,33 +123,59 @@ def up(*, nodes: int = 3, zones: int = 3, port_offset: int = 0, log: Log | None 
             )
         _remove(where, say)  # stale leftovers of a crashed run
         bins = build.binaries(log=say)
-        ctx = Context(state=where, bins=bins, ports=Ports().shifted(port_offset), nodes=nodes, zones=zones, log=say)
+        ctx = Context(
+            state=where,
+            bins=bins,
+            ports=Ports().shifted(port_offset),
+            nodes=nodes,
+            zones=zones,
+            log=say,
+            port_offset=port_offset,
+            real_nodes=real_nodes,
+        )
         _check_ports(ctx.ports)
+        if real_nodes:
+            preflight.require(where.parent, real_nodes)
         where.mkdir(parents=True)
         started = time.monotonic()
         timings: dict[str, float] = {}
-        kinds: list[NodeKind] = [KwokNodes()]
+        kinds: list[NodeKind] = [RealNodes(), KwokNodes()]
+        names = node_names(nodes)
+        by_kind = {real.KIND: names[:real_nodes], KwokNodes.name: names[real_nodes:]}
+        archives: dict[str, str] = {}
         try:
-            pki.make_pki(ctx.pki, apiserver_ips=(LOOPBACK,), apiserver_url=ctx.apiserver_url)
+            api_ips: tuple[str, ...] = (LOOPBACK,)
+            if ctx.net:
+                real.prepare(ctx, by_kind[real.KIND])  # bridge + cgroups, recorded for teardown first
+                _check_bridge_ports(ctx)
+                api_ips = (LOOPBACK, ctx.net.bridge_ip, components.KUBERNETES_SERVICE_IP)
+            pki.make_pki(
+                ctx.pki,
+                apiserver_ips=api_ips,
+                apiserver_url=ctx.apiserver_url,
+                extra=_identities(by_kind[real.KIND]),
+            )
             for make in (components.etcd, components.apiserver):
                 timings[make.__name__] = _start(ctx, make(ctx))
             with _admin(ctx) as kube:
                 apply_all(kube)
             for make in (components.controller_manager, components.scheduler):
                 timings[make.__name__] = _start(ctx, make(ctx))
-            names = node_names(nodes)
             t0 = time.monotonic()
             for kind in kinds:
-                kind.start(ctx, names)
+                if by_kind[kind.name]:
+                    kind.start(ctx, by_kind[kind.name])
             with _admin(ctx) as kube:
                 wait_for(
                     kube,
                     Query(NODES),
                     _nodes_ready(names),
-                    expect=f"{nodes} simulated nodes Ready",
-                    timeout=60,
+                    expect=f"{nodes} nodes Ready ({real_nodes} real, {nodes - real_nodes} simulated)",
+                    timeout=60 + 30 * real_nodes,
                 )
             timings["nodes"] = time.monotonic() - t0
+            if real_nodes:
+                archives = real.image_refs(ctx)
             for make in (components.coredns, components.provisioner):
                 timings[make.__name__] = _start(ctx, make(ctx))
         except BaseException as err:
@@ -122,9 +193,13 @@ def up(*, nodes: int = 3, zones: int = 3, port_offset: int = 0, log: Log | None 
             "dns": f"{LOOPBACK}:{ctx.ports.dns}",
             "apiserver": ctx.apiserver_url,
             "ports": ctx.ports.named(),
-            "nodes": node_names(nodes),
+            "nodes": names,
+            "real_nodes": by_kind[real.KIND],
             "zones": zones,
-            "node_kinds": [k.name for k in kinds],
+            "node_kinds": [k.name for k in kinds if by_kind[k.name]],
+            # Images every real node has (no registry, imagePullPolicy IfNotPresent); empty without real nodes.
+            "images": archives,
+            "pod_dns": f"{ctx.net.bridge_ip}:53" if ctx.net else None,
             "versions": vars(load(paths.source_dir())),
         }
         state.write(where, data)
@@ -167,19 +242,19 @@ def _teardown(where: Path, kinds: list[NodeKind], say: Log) -> list[str]:
 
 def _remove(where: Path, say: Log) -> None:
     if where.exists():
-        errors = _teardown(where, [KwokNodes()], say)
+        errors = _teardown(where, [RealNodes(), KwokNodes()], say)
         if errors:
             raise ClusterError("expected to clear a stale local cluster, but: " + "; ".join(errors))
 
 
-def down(*, log: Log | None = None) -> bool:
+def down(*, log: Log | None = None, state_dir: Path | None = None) -> bool:
     """Stop everything ``up`` started; True if something was running. Idempotent."""
     say: Log = log or (lambda m: None)
-    where = paths.state_dir()
+    where = state_dir or paths.state_dir()
     with state.locked(where):
         if not where.exists():
             return False
-        errors = _teardown(where, [KwokNodes()], say)
+        errors = _teardown(where, [RealNodes(), KwokNodes()], say)
         if errors:
             raise ClusterError("expected a clean stop, but: " + "; ".join(errors))
         return True

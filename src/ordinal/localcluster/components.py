@@ -9,6 +9,7 @@ from ordinal.localcluster.context import LOOPBACK, Context
 from ordinal.localcluster.gates import http_check
 
 SERVICE_CIDR = "10.96.0.0/16"
+KUBERNETES_SERVICE_IP = "10.96.0.1"  # first address of SERVICE_CIDR: the `kubernetes` Service
 CLUSTER_DOMAIN = "cluster.local"
 ISSUER = f"https://kubernetes.default.svc.{CLUSTER_DOMAIN}"
 
@@ -52,16 +53,18 @@ def apiserver(ctx: Context) -> Component:
         [
             ctx.bin("kube-apiserver"),
             f"--etcd-servers=http://{LOOPBACK}:{ctx.ports.etcd}",
-            f"--bind-address={LOOPBACK}",
-            f"--advertise-address={LOOPBACK}",
-            # The `kubernetes` Service may not point at loopback; pods on simulated nodes never call it.
-            "--endpoint-reconciler-type=none",
+            f"--bind-address={ctx.api_host}",
+            f"--advertise-address={ctx.api_host}",
+            *_endpoint_reconciler(ctx),
             f"--secure-port={ctx.ports.apiserver}",
             f"--tls-cert-file={pki / 'apiserver.crt'}",
             f"--tls-private-key-file={pki / 'apiserver.key'}",
             f"--client-ca-file={pki / 'ca.crt'}",
             f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
             f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
+            # Dial kubelets by address: a node's hostname resolves nowhere, and looking it up would ask the
+            # host's resolver (a query leaving the machine).
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
             f"--service-account-issuer={ISSUER}",
             f"--api-audiences={ISSUER}",
             f"--service-account-key-file={pki / 'sa.pub'}",
@@ -80,6 +83,12 @@ def apiserver(ctx: Context) -> Component:
         "kube-apiserver /readyz to answer 200",
         timeout=90.0,
     )
+
+
+def _endpoint_reconciler(ctx: Context) -> list[str]:
+    """With real nodes the `kubernetes` Service gets the bridge address as its endpoint (pods call it);
+    without, it may not point at loopback and simulated pods never call it."""
+    return [] if ctx.net else ["--endpoint-reconciler-type=none"]
 
 
 def _component_auth(ctx: Context, identity: str) -> list[str]:
@@ -128,26 +137,32 @@ def scheduler(ctx: Context) -> Component:
     )
 
 
+def _dns_server(ctx: Context, host: str, port: int, extra: list[str]) -> list[str]:
+    return [
+        # Zone-scoped: names outside the cluster are REFUSED, never forwarded anywhere.
+        f"{CLUSTER_DOMAIN}:{port} in-addr.arpa:{port} ip6.arpa:{port} {{",
+        f"    bind {host}",
+        "    errors",
+        f"    kubernetes {CLUSTER_DOMAIN} in-addr.arpa ip6.arpa {{",
+        f"        kubeconfig {ctx.kubeconfig('coredns')} ordinal-local",
+        "        pods insecure",
+        "        fallthrough in-addr.arpa ip6.arpa",
+        "        ttl 5",
+        "    }",
+        *extra,
+        "}",
+    ]
+
+
 def corefile(ctx: Context) -> str:
     p = ctx.ports
-    return "\n".join(
-        [
-            # Zone-scoped: names outside the cluster are REFUSED, never forwarded anywhere.
-            f"{CLUSTER_DOMAIN}:{p.dns} in-addr.arpa:{p.dns} ip6.arpa:{p.dns} {{",
-            f"    bind {LOOPBACK}",
-            "    errors",
-            f"    kubernetes {CLUSTER_DOMAIN} in-addr.arpa ip6.arpa {{",
-            f"        kubeconfig {ctx.kubeconfig('coredns')} ordinal-local",
-            "        pods insecure",
-            "        fallthrough in-addr.arpa ip6.arpa",
-            "        ttl 5",
-            "    }",
-            f"    ready {LOOPBACK}:{p.dns_ready}",
-            f"    health {LOOPBACK}:{p.dns_health}",
-            "}",
-            "",
-        ]
+    lines = _dns_server(
+        ctx, LOOPBACK, p.dns, [f"    ready {LOOPBACK}:{p.dns_ready}", f"    health {LOOPBACK}:{p.dns_health}"]
     )
+    if ctx.net:
+        # The pods' cluster DNS (kubelet clusterDNS): port 53 on the cluster's own bridge address.
+        lines += _dns_server(ctx, ctx.net.bridge_ip, 53, [])
+    return "\n".join([*lines, ""])
 
 
 def coredns(ctx: Context) -> Component:

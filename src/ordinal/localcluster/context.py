@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ordinal.localcluster.network import ClusterNet
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -41,6 +43,18 @@ class Context:
     nodes: int = 3
     zones: int = 3
     log: Callable[[str], None] = field(default=lambda m: print(m, file=sys.stderr))
+    port_offset: int = 0
+    real_nodes: int = 0
+
+    @property
+    def net(self) -> ClusterNet | None:
+        """The cluster's bridge network: only with real nodes (their namespaces must reach the apiserver)."""
+        return ClusterNet(self.port_offset) if self.real_nodes else None
+
+    @property
+    def api_host(self) -> str:
+        """Where the apiserver listens: loopback, or the bridge IP when real nodes need to reach it."""
+        return self.net.bridge_ip if self.net else LOOPBACK
 
     @property
     def pki(self) -> Path:
@@ -51,7 +65,7 @@ class Context:
 
     @property
     def apiserver_url(self) -> str:
-        return f"https://{LOOPBACK}:{self.ports.apiserver}"
+        return f"https://{self.api_host}:{self.ports.apiserver}"
 
     def bin(self, name: str) -> str:
         return str(self.bins[name])

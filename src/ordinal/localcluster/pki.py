@@ -97,8 +97,13 @@ def _sign(
     return builder.sign(ca_key, hashes.SHA256())
 
 
-def make_pki(pki: Path, *, apiserver_ips: tuple[str, ...], apiserver_url: str) -> None:
-    """Write CA, serving certs, client certs, the ServiceAccount key pair and one kubeconfig per identity."""
+def make_pki(
+    pki: Path, *, apiserver_ips: tuple[str, ...], apiserver_url: str, extra: tuple[Identity, ...] = ()
+) -> None:
+    """Write CA, serving certs, client certs, the ServiceAccount key pair and one kubeconfig per identity.
+
+    ``extra`` adds identities beyond :data:`IDENTITIES` (a real node's kubelet, kube-proxy).
+    """
     pki.mkdir(parents=True, exist_ok=True)
     ca_key = _key()
     ca_name = _name("ordinal-local-ca")
@@ -136,7 +141,7 @@ def make_pki(pki: Path, *, apiserver_ips: tuple[str, ...], apiserver_url: str) -
     (pki / "sa.pub").write_bytes(
         sa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
-    for ident in IDENTITIES:
+    for ident in (*IDENTITIES, *extra):
         key = _key()
         cert = _sign(ca_cert, ca_key, _name(ident.user, ident.groups), key)
         _write_key(pki / f"{ident.name}.key", key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from ordinal.localcluster import cluster, state
 def local_cluster() -> Iterator[dict[str, Any]]:
     started_here = False
     if not state.is_running():
-        cluster.up(nodes=3, zones=3, log=print)
+        # ORDINAL_PORT_OFFSET lets a developer's own cluster and the test session's run side by side.
+        cluster.up(nodes=3, zones=3, port_offset=int(os.environ.get("ORDINAL_PORT_OFFSET") or 0), log=print)
         started_here = True
     data = state.read()
     assert data is not None

@@ -160,3 +160,40 @@ def restore_heartbeats(kube: Kube, node: str) -> None:
         return
     kube.patch(NODES, node, {"metadata": {"labels": {SIMULATED_KIND_LABEL: "kwok"}}})
     hygiene.clear_node_change(kube, node, "lost")
+
+
+OUT_OF_SERVICE = "node.kubernetes.io/out-of-service"
+
+
+def taint_out_of_service(kube: Kube, node: str, run_id: str) -> bool:
+    """Declare a lost node shut down: PodGC force-deletes its terminating pods, volumes detach.
+
+    Only for a node that is really off (here: one whose heartbeats we stopped). Recorded in the
+    node ledger (``out_of_service``) before the taint goes on; False if the taint was already
+    there (then it is not ours to remove).
+    """
+    current = kube.get_or_none(NODES, node)
+    if current is None:
+        raise InvalidScenario(f"expected node {node!r} to taint {OUT_OF_SERVICE}, found none")
+    if OUT_OF_SERVICE in o.taint_keys(current):
+        return False
+    hygiene.record_node_change(kube, node, run_id, out_of_service=True)
+    taints = list(o.spec(current).get("taints") or [])
+    taints.append({"key": OUT_OF_SERVICE, "value": "nodeshutdown", "effect": "NoExecute"})
+    kube.patch(NODES, node, {"spec": {"taints": taints}})
+    return True
+
+
+def remove_out_of_service(kube: Kube, node: str) -> None:
+    """Undo :func:`taint_out_of_service` (a no-op for taints ordinal did not add)."""
+    current = kube.get_or_none(NODES, node)
+    if current is None or not hygiene.ledger(current).get("out_of_service"):
+        return
+    taints = [t for t in o.spec(current).get("taints") or [] if t.get("key") != OUT_OF_SERVICE]
+    hygiene.clear_node_change(kube, node, "out_of_service", extra={"spec": {"taints": taints or None}})
+
+
+def restore_node_fully(kube: Kube, node: str) -> None:
+    """Everything :func:`ordinal.hygiene.restore_node` undoes, plus an out-of-service taint we added."""
+    remove_out_of_service(kube, node)
+    hygiene.restore_node(kube, node)

@@ -1,0 +1,87 @@
+"""Probes on nodes: has a lost node been noticed, is it back, and did this run leave any node changed.
+
+No ``from __future__ import annotations`` here: chaoslib discovery reads raw annotations.
+"""
+
+import time
+
+from chaoslib.types import Configuration, Secrets
+
+from ordinal import hygiene
+from ordinal import objects as o
+from ordinal.chaos import ops
+from ordinal.chaos.boundary import activity
+from ordinal.chaos.results import Verdict, Waited, verdict
+from ordinal.chaos.session import current, now
+from ordinal.errors import InvalidScenario
+from ordinal.kube.rest import NODES
+from ordinal.types import Finding
+
+__all__ = ["await_node_ready", "await_node_unreachable", "nodes_restored"]
+
+
+@activity
+def nodes_restored(
+    configuration: Configuration | None = None,
+    secrets: Secrets | None = None,
+) -> Verdict:
+    """No node is left cordoned, silenced or tainted by this run (the node ledger holds nothing of it)."""
+    session = current()
+    kube = session.kube(configuration, secrets)
+    findings = []
+    for node in kube.list(NODES)[0]:
+        entry = hygiene.ledger(node)
+        if entry.get("run") == session.run_id:
+            changes = sorted(k for k, v in entry.items() if k != "run" and v)
+            findings.append(Finding("chaos.node-restored", f"node {o.name(node)}", "ledger", [], changes))
+    return verdict("nodes_restored", "nodes", findings, held="no node changes of this run remain")
+
+
+@activity
+def await_node_unreachable(
+    node: str = "",
+    timeout: float = 150.0,
+    configuration: Configuration | None = None,
+    secrets: Secrets | None = None,
+) -> Waited:
+    """Wait until the control plane marks a lost node unreachable (Ready not True, NoExecute taint).
+
+    ``node`` "" means the nodes this run silenced. Takes the node-monitor grace period
+    (50 s by default since Kubernetes 1.32).
+    """
+    session = current()
+    kube = session.kube(configuration, secrets)
+    lost = [f for f in session.faults if f.action == "lose_node_of" and f.node and (not node or f.node == node)]
+    if not lost:
+        raise InvalidScenario(f"expected a node this run silenced{' named ' + node if node else ''}, found none")
+    names = sorted({str(f.node) for f in lost})
+    start = time.monotonic()
+    ops.wait_nodes(kube, names, ops.unreachable, expect=f"nodes {names} unreachable", timeout=timeout)
+    return Waited(
+        probe="await_node_unreachable",
+        subject=f"nodes {','.join(names)}",
+        seconds=round(time.monotonic() - start, 3),
+        details={"since_fault": round(now() - min(f.at for f in lost), 3)},
+    )
+
+
+@activity
+def await_node_ready(
+    node: str = "",
+    timeout: float = 60.0,
+    configuration: Configuration | None = None,
+    secrets: Secrets | None = None,
+) -> Waited:
+    """Wait until the nodes this run disrupted (or ``node``) are Ready, schedulable and untainted again."""
+    session = current()
+    kube = session.kube(configuration, secrets)
+    names = sorted({str(f.node) for f in session.faults if f.node and (not node or f.node == node)})
+    start = time.monotonic()
+    if names:
+        ops.wait_nodes(kube, names, ops.node_available, expect=f"nodes {names} available", timeout=timeout)
+    return Waited(
+        probe="await_node_ready",
+        subject=f"nodes {','.join(names) or 'none'}",
+        seconds=round(time.monotonic() - start, 3),
+        details={"nodes": names},
+    )

@@ -1,0 +1,248 @@
+"""ordinal's sample workload, and the control that deploys it before an experiment runs.
+
+Chaos Toolkit has no setup phase before the steady-state hypothesis: the system is
+supposed to exist already. So that every experiment also runs out of the box, this
+control deploys the sample (headless Service, StatefulSet with per-pod claims, a PDB of
+``replicas - 1``) into a fresh namespace before the hypothesis, writes that namespace into
+the run's configuration (so ``${namespace}`` resolves to it) and removes it at the end.
+Given ``--var namespace=<ns>``, it does nothing: the experiment then runs its read-only
+probes and its one fault against the workload already there.
+
+The same library functions back the ``deploy_sample`` / ``remove_sample`` actions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from chaoslib.exceptions import InterruptExecution
+
+from ordinal import hygiene
+from ordinal import objects as o
+from ordinal.chaos.boundary import first_line
+from ordinal.chaos.session import current
+from ordinal.errors import InvalidScenario, OrdinalError
+from ordinal.kube.rest import NAMESPACES, PODS, PVCS, STATEFULSETS, ApiError, Kube
+from ordinal.types import Obj
+from ordinal.waiting import wait_for_gone, wait_for_set_ready
+from ordinal.workloads import (
+    CREATED_BY_LABEL,
+    CREATED_BY_VALUE,
+    RUN_LABEL,
+    headless_service_manifest,
+    pdb_manifest,
+    run_labels,
+    selector_labels,
+    statefulset_manifest,
+)
+
+log = logging.getLogger("chaostoolkit")
+
+NAMESPACE_PREFIX = "ord-chaos"
+_UNREACHABLE_TAINTS = ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready")
+
+
+def sample_manifests(
+    name: str,
+    namespace: str,
+    run_id: str,
+    *,
+    replicas: int = 3,
+    storage_class: str = "",
+    when_deleted: str = "Retain",
+    when_scaled: str = "Retain",
+    unreachable_toleration: int = -1,
+) -> list[Obj]:
+    """Service, StatefulSet and PDB of the sample; pods spread over nodes (one per node when they can).
+
+    ``unreachable_toleration`` >= 0 sets how long pods stay bound to an unreachable node
+    before the taint manager deletes them (the default is 300 s; node-loss runs use 2).
+    """
+    policies = ("Retain", "Delete")
+    if when_deleted not in policies or when_scaled not in policies:
+        raise InvalidScenario(f"expected whenDeleted/whenScaled in {policies}, got {when_deleted!r}/{when_scaled!r}")
+    if replicas < 1:
+        raise InvalidScenario(f"expected at least 1 replica for the sample, got {replicas}")
+    labels = run_labels(run_id)
+    selector = selector_labels(name)
+    sts = statefulset_manifest(
+        name,
+        namespace,
+        replicas=replicas,
+        storage_class=storage_class or None,
+        retention=(when_deleted, when_scaled),  # type: ignore[arg-type]  # checked above
+        labels=labels,
+    )
+    pod_spec = sts["spec"]["template"]["spec"]
+    # Preferred, not required: a drained pod on network storage must still find a node.
+    pod_spec["affinity"] = {
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 100,
+                    "podAffinityTerm": {
+                        "labelSelector": {"matchLabels": selector},
+                        "topologyKey": "kubernetes.io/hostname",
+                    },
+                }
+            ]
+        }
+    }
+    if unreachable_toleration >= 0:
+        pod_spec["tolerations"] = [
+            {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": unreachable_toleration}
+            for key in _UNREACHABLE_TAINTS
+        ]
+    return [
+        headless_service_manifest(name, namespace, selector, labels=labels),
+        sts,
+        pdb_manifest(name, namespace, selector, min_available=max(replicas - 1, 0), labels=labels),
+    ]
+
+
+def deploy(
+    kube: Kube,
+    namespace: str,
+    name: str,
+    run_id: str,
+    *,
+    timeout: float = 120.0,
+    **options: Any,
+) -> list[str]:
+    """Create the sample in ``namespace`` and wait until it is ready; returns what was created."""
+    created = []
+    for manifest in sample_manifests(name, namespace, run_id, **options):
+        kube.create_object(manifest)
+        created.append(f"{manifest['kind'].lower()}/{o.name(manifest)}")
+    wait_for_set_ready(kube, namespace, name, int(options.get("replicas", 3)), timeout=timeout)
+    return created
+
+
+def fresh_namespace(kube: Kube, run_id: str) -> str:
+    return hygiene.create_namespace(kube, run_id, prefix=NAMESPACE_PREFIX)
+
+
+def remove(kube: Kube, namespace: str, *, timeout: float = 180.0) -> list[str]:
+    """Delete a namespace ordinal created (and the volumes its claims used); errors, not exceptions.
+
+    Refuses a namespace without ordinal's ``created-by`` label: ordinal never deletes a
+    namespace it did not make.
+    """
+    ns = kube.get_or_none(NAMESPACES, namespace)
+    if ns is None:
+        return []
+    if o.labels(ns).get(CREATED_BY_LABEL) != CREATED_BY_VALUE:
+        raise InvalidScenario(
+            f"expected namespace {namespace} to carry {CREATED_BY_LABEL}={CREATED_BY_VALUE} before deleting it, "
+            f"found labels {o.labels(ns)}"
+        )
+    errors: list[str] = []
+    try:
+        # The namespace controller re-checks a namespace only after an estimate (a pod's grace
+        # period, or 15 s for objects with finalizers such as pvc-protection); emptying it first
+        # halves the wait.
+        for sts in kube.list(STATEFULSETS, namespace)[0]:
+            kube.delete(STATEFULSETS, o.name(sts), namespace, propagation="Orphan")
+        pods = kube.list(PODS, namespace)[0]
+        for pod in pods:
+            kube.delete(PODS, o.name(pod), namespace, grace_seconds=0)
+        wait_for_gone(kube, PODS, namespace, [o.name(p) for p in pods], timeout=timeout)
+        claims = kube.list(PVCS, namespace)[0]
+        for claim in claims:
+            kube.delete(PVCS, o.name(claim), namespace)
+        wait_for_gone(kube, PVCS, namespace, [o.name(c) for c in claims], timeout=timeout)
+    except (OrdinalError, ApiError) as err:
+        errors.append(f"pods of {namespace}: {first_line(err)}")
+    return errors + hygiene.delete_namespace(kube, namespace, timeout=timeout)
+
+
+# -- the control -------------------------------------------------------------------------------
+
+#: Namespaces this process created for the sample, removed at the latest in cleanup_control.
+_created: list[tuple[Kube, str]] = []
+
+
+def configure_control(**_: Any) -> None:
+    """Nothing to set up before the run: chaoslib swallows errors here, so the work is done later."""
+
+
+def before_experiment_control(
+    context: Obj,
+    configuration: dict[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    replicas: int = 3,
+    storage_class: str = "",
+    when_deleted: str = "Retain",
+    when_scaled: str = "Retain",
+    unreachable_toleration: int = -1,
+    timeout: float = 120.0,
+    **_: Any,
+) -> None:
+    """Deploy the sample in a fresh namespace unless ``namespace`` names an existing workload."""
+    if configuration is None:
+        raise InterruptExecution("ordinal-sample: expected the run's configuration, got none")
+    if configuration.get("namespace"):
+        log.info("ordinal-sample: using the existing workload in namespace %s", configuration["namespace"])
+        return
+    session = current()
+    name = str(configuration.get("statefulset") or "web")
+    try:
+        kube = session.kube(configuration, secrets)
+        namespace = fresh_namespace(kube, session.run_id)
+        _created.append((kube, namespace))
+        configuration["namespace"] = namespace
+        session.namespace = namespace
+        created = deploy(
+            kube,
+            namespace,
+            name,
+            session.run_id,
+            timeout=float(timeout),
+            replicas=int(replicas),
+            storage_class=str(storage_class),
+            when_deleted=str(when_deleted),
+            when_scaled=str(when_scaled),
+            unreachable_toleration=int(unreachable_toleration),
+        )
+    except (OrdinalError, ApiError) as err:
+        raise InterruptExecution(f"ordinal-sample: could not deploy the sample: {first_line(err)}") from err
+    log.info("ordinal-sample: deployed %s in namespace %s", ", ".join(created), namespace)
+
+
+def after_experiment_control(context: Obj, state: dict[str, Any] | None = None, **_: Any) -> None:
+    """Remove the sample's namespace and say so in the journal."""
+    removed, errors = _remove_created()
+    if isinstance(state, dict):
+        section = state.setdefault("ordinal", {})
+        section["sample"] = {"removed": removed, "errors": errors}
+        if errors:
+            section.setdefault("problems", []).append(f"sample cleanup: {'; '.join(errors)}")
+
+
+def cleanup_control() -> None:
+    """Last resort: remove whatever after_experiment_control did not get to."""
+    _remove_created()
+
+
+def _remove_created() -> tuple[list[str], list[str]]:
+    removed: list[str] = []
+    errors: list[str] = []
+    while _created:
+        kube, namespace = _created.pop()
+        try:
+            errs = remove(kube, namespace)
+        except (OrdinalError, ApiError) as err:
+            errs = [f"namespace/{namespace}: {first_line(err)}"]
+        errors += errs
+        if not errs:
+            removed.append(f"namespace/{namespace}")
+    for text in errors:
+        log.warning("ordinal-sample: %s", text)
+    return removed, errors
+
+
+def is_sample_namespace(ns: Obj, run_id: str) -> bool:
+    labels = o.labels(ns)
+    return labels.get(CREATED_BY_LABEL) == CREATED_BY_VALUE and labels.get(RUN_LABEL) == run_id

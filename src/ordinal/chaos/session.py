@@ -1,0 +1,344 @@
+"""What one ``chaos run`` remembers between activities: target, baseline, faults, recorders.
+
+Chaos Toolkit calls each activity as a plain function in one process and hands them
+nothing but their arguments and a *copy* of the configuration, so activities cannot pass
+values to each other through it. ordinal keeps that memory here, in process: the identity
+baseline a probe compares against, the faults the actions injected (which pods, when),
+the background recorders that feed the timeline, and one API client per target cluster.
+In-process state cannot go stale the way a file under ``reports/`` could when a later run
+forgets to overwrite it; everything worth keeping also goes into the journal (action
+outputs) and, for the timeline, into a file the control writes at the end.
+
+The safety control (:mod:`ordinal.chaos.controls`) opens the session, moves its
+:attr:`Session.phase` along the run and closes it. Activities used without the control
+get a standalone session, in which probes cannot tell "before" from "after".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from kubernetes import config as kubeconfig_loader
+from kubernetes.client import rest
+
+from ordinal import hygiene
+from ordinal.errors import InvalidScenario
+from ordinal.kube.client import IN_CLUSTER, Target, api_client, resolve
+from ordinal.kube.rest import EVENTS, NODES, PODS, PVCS, STATEFULSETS, Kube
+from ordinal.observe.dnsquery import DirectResolver, Resolver, parse_server
+from ordinal.observe.recorder import Recorder
+from ordinal.types import Obj
+
+ALLOW_ENV = "ORDINAL_ALLOW_CONTEXTS"
+#: Kinds the background recorder watches: identity, claims, scale history, node state and events.
+RECORDED_KINDS = (PODS, PVCS, STATEFULSETS, NODES, EVENTS)
+
+Phase = Literal["standalone", "setup", "hypothesis-before", "method", "hypothesis-after", "rollback", "teardown"]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault an ordinal action injected: which pods of which set it hit, and when."""
+
+    action: str
+    namespace: str
+    set_name: str
+    pods: Mapping[str, str]  # pod name -> UID it had before the fault
+    at: float  # monotonic seconds, the clock recorders use
+    node: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "statefulset": f"{self.namespace}/{self.set_name}",
+            "pods": dict(self.pods),
+            "node": self.node,
+        }
+
+
+@dataclass
+class Baseline:
+    """The set as it was before the fault: what identity probes compare against."""
+
+    namespace: str
+    name: str
+    taken_at: float
+    sts: Obj
+    pods: list[Obj]
+    pvcs: list[Obj]
+    pvs: list[Obj]
+    tokens: dict[str, str] = field(default_factory=dict)  # pod -> data token written into its volume
+
+
+@dataclass
+class Session:
+    """Everything one experiment run shares between its activities (see module docstring)."""
+
+    run_id: str
+    phase: Phase = "standalone"
+    experiment: str = ""
+    namespace: str = ""  # the target namespace disruptive actions are confined to ("" = not set)
+    baselines: dict[tuple[str, str], Baseline] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    recorders: dict[str, Recorder] = field(default_factory=dict)
+    figures: list[dict[str, Any]] = field(default_factory=list)
+    canaries: dict[tuple[str, str], Obj] = field(default_factory=dict)  # set -> what to restore
+    restored_upto: dict[tuple[str, str], int] = field(default_factory=dict)  # set -> faults seen restored
+    _clients: dict[tuple[str | None, str | None], tuple[Target, Kube]] = field(default_factory=dict)
+    _recorder_clients: list[Kube] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # -- cluster access ---------------------------------------------------------------------------
+
+    def target(self, configuration: Mapping[str, Any] | None, secrets: Mapping[str, Any] | None) -> Target:
+        """The cluster these arguments point at, refused unless the local cluster or an allowed context."""
+        kubeconfig = _lookup(("kubeconfig",), configuration, secrets)
+        context = _lookup(("kube_context", "KUBERNETES_CONTEXT"), configuration, secrets)
+        target = resolve(kubeconfig or None, context or None)
+        check_allowed(target)
+        if target.kubeconfig is not None and not target.context:
+            # Name the context, so "KUBECONFIG=x" and "x, its current context" share one client.
+            target = replace(target, context=context_name(target))
+        return target
+
+    def kube(self, configuration: Mapping[str, Any] | None = None, secrets: Mapping[str, Any] | None = None) -> Kube:
+        """The session's client for the target; one per (kubeconfig, context), so requests add up."""
+        target = self.target(configuration, secrets)
+        key = (target.kubeconfig, target.context)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = (target, Kube(api_client(target)))
+            return self._clients[key][1]
+
+    def requests(self) -> dict[str, dict[str, int]]:
+        """API requests by verb: those activities made, and those the background recorders made."""
+        activities: Counter[str] = Counter()
+        for _, kube in self._clients.values():
+            activities.update(kube.requests)
+        recorders: Counter[str] = Counter()
+        for kube in self._recorder_clients:
+            recorders.update(kube.requests)
+        return {"activities": dict(activities), "recorders": dict(recorders)}
+
+    def activity_requests(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for _, kube in self._clients.values():
+            total.update(kube.requests)
+        return total
+
+    def targets(self) -> list[Target]:
+        return [t for t, _ in self._clients.values()]
+
+    # -- baseline and faults ----------------------------------------------------------------------
+
+    def baseline(self, namespace: str, name: str) -> Baseline | None:
+        return self.baselines.get((namespace, name))
+
+    def record_fault(self, fault: Fault) -> None:
+        with self._lock:
+            self.faults.append(fault)
+
+    def faults_on(self, namespace: str, set_name: str) -> list[Fault]:
+        return [f for f in self.faults if f.namespace == namespace and f.set_name == set_name]
+
+    def disrupted(self, namespace: str, set_name: str) -> dict[str, str]:
+        """Pod name -> UID before the fault, for every pod of the set an action hit (first fault wins)."""
+        hit: dict[str, str] = {}
+        for fault in self.faults_on(namespace, set_name):
+            for pod, uid in fault.pods.items():
+                hit.setdefault(pod, uid)
+        return hit
+
+    def pending(self, namespace: str, set_name: str) -> tuple[list[Fault], dict[str, str]]:
+        """Faults on the set not yet seen restored, and pod name -> UID the latest of them hit."""
+        faults = self.faults_on(namespace, set_name)[self.restored_upto.get((namespace, set_name), 0) :]
+        hit: dict[str, str] = {}
+        for fault in faults:
+            hit.update(fault.pods)
+        return faults, hit
+
+    def mark_restored(self, namespace: str, set_name: str, faults_seen: int) -> None:
+        key = (namespace, set_name)
+        self.restored_upto[key] = self.restored_upto.get(key, 0) + faults_seen
+
+    def comparing(self) -> bool:
+        """True once the method ran (or we cannot tell): a missing baseline is then a finding."""
+        return self.phase in ("hypothesis-after", "rollback", "teardown")
+
+    # -- recorders --------------------------------------------------------------------------------
+
+    def start_recorder(self, namespace: str, configuration: Mapping[str, Any] | None, secrets: Any) -> Recorder:
+        """A background recorder for ``namespace`` on a client of its own (its watches count apart)."""
+        with self._lock:
+            running = self.recorders.get(namespace)
+        if running is not None:
+            return running
+        target = self.target(configuration, secrets)
+        kube = Kube(_pooled_client(target, size=len(RECORDED_KINDS) + 2))
+        recorder = Recorder(kube, namespace, kinds=RECORDED_KINDS).start()
+        with self._lock:
+            self.recorders[namespace] = recorder
+            self._recorder_clients.append(kube)
+        return recorder
+
+    def recorder(self, namespace: str) -> Recorder | None:
+        return self.recorders.get(namespace)
+
+    def stop_recorders(self) -> None:
+        for recorder in list(self.recorders.values()):
+            recorder.stop()
+
+    # -- DNS ---------------------------------------------------------------------------------------
+
+    def resolver(self, configuration: Mapping[str, Any] | None, dns_server: str = "") -> Resolver | None:
+        """A resolver for the cluster's DNS, or None when it cannot be reached from here.
+
+        Order: the argument, ``dns_server`` in the configuration, ``ORDINAL_DNS_SERVER``, and
+        the local cluster's CoreDNS when the target is the local cluster.
+        """
+        server = dns_server or str((configuration or {}).get("dns_server") or "")
+        server = server or os.environ.get("ORDINAL_DNS_SERVER", "")
+        if not server and any(t.local for t in self.targets()):
+            from ordinal.localcluster.state import read  # lazy: the launcher is optional
+
+            server = str((read() or {}).get("dns") or "")
+        if not server:
+            return None
+        host, port = parse_server(server)
+        return DirectResolver(host, port)
+
+    # -- end ---------------------------------------------------------------------------------------
+
+    def restore_nodes(self) -> list[str]:
+        """Undo every node change this run recorded in the ledger; return what failed."""
+        from ordinal.disrupt import restore_node_fully  # disrupt builds on hygiene; both are below us
+
+        errors: list[str] = []
+        for _, kube in list(self._clients.values()):
+            try:
+                nodes = hygiene.ledger_nodes(kube, self.run_id)
+            except Exception as err:
+                errors.append(f"ledger: {err}")
+                continue
+            for node in nodes:
+                try:
+                    restore_node_fully(kube, node)
+                except Exception as err:
+                    errors.append(f"node/{node}: {err}")
+        return errors
+
+    def close(self) -> None:
+        self.stop_recorders()
+        for _, kube in self._clients.values():
+            with contextlib.suppress(Exception):
+                kube.close()
+        for kube in self._recorder_clients:
+            with contextlib.suppress(Exception):
+                kube.close()
+
+
+_current: Session | None = None
+_current_lock = threading.Lock()
+
+
+def current() -> Session:
+    """The session of this run; a standalone one when no control opened it."""
+    global _current
+    with _current_lock:
+        if _current is None:
+            _current = Session(hygiene.new_run_id())
+        return _current
+
+
+def open_session(experiment: str = "") -> Session:
+    """Start a fresh session (the control calls this once per run)."""
+    global _current
+    with _current_lock:
+        if _current is not None:
+            _current.close()
+        _current = Session(hygiene.new_run_id(), phase="setup", experiment=experiment)
+        return _current
+
+
+def close_session() -> None:
+    global _current
+    with _current_lock:
+        if _current is not None:
+            _current.close()
+        _current = None
+
+
+# -- the allow-list ----------------------------------------------------------------------------
+
+
+def context_name(target: Target) -> str:
+    """The context a target uses: the explicit one, else the kubeconfig's current-context."""
+    if target.kubeconfig is None:
+        return IN_CLUSTER
+    if target.context:
+        return target.context
+    try:
+        _, active = kubeconfig_loader.list_kube_config_contexts(config_file=target.kubeconfig)  # type: ignore[no-untyped-call]
+    except Exception as err:  # an unreadable kubeconfig names no context we could allow
+        raise InvalidScenario(f"expected a readable kubeconfig at {target.kubeconfig!r}, got: {err}") from err
+    return str((active or {}).get("name") or "")
+
+
+def allowed_patterns(env: Mapping[str, str] | None = None) -> list[str]:
+    raw = (env if env is not None else os.environ).get(ALLOW_ENV, "")
+    return [p.strip() for p in raw.split(",") if p.strip()]
+
+
+def check_allowed(target: Target, env: Mapping[str, str] | None = None) -> str:
+    """Return the context name, or refuse: only the local cluster and contexts in ORDINAL_ALLOW_CONTEXTS."""
+    if target.local:
+        return target.context or "ordinal-local"
+    name = context_name(target)
+    patterns = allowed_patterns(env)
+    if not any(fnmatch.fnmatchcase(name, p) for p in patterns):
+        allowed = ", ".join(patterns) or "nothing but the local cluster"
+        raise InvalidScenario(
+            f"refusing kube context {name!r} ({target.source}): expected the local cluster or a context "
+            f"in {ALLOW_ENV} (allowed: {allowed})"
+        )
+    return name
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _lookup(keys: Iterable[str], configuration: Mapping[str, Any] | None, secrets: Any) -> str:
+    """First non-empty value under ``keys`` in secrets (flat or scoped) or configuration."""
+    sources: list[Mapping[str, Any]] = []
+    if isinstance(secrets, Mapping):
+        sources.append(secrets)
+        sources.extend(v for v in secrets.values() if isinstance(v, Mapping))
+    if configuration:
+        sources.append(configuration)
+    for key in keys:
+        for source in sources:
+            value = source.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return ""
+
+
+def _pooled_client(target: Target, size: int) -> Any:
+    """An ApiClient whose connection pool holds one connection per concurrent watch."""
+    api = api_client(target)
+    api.configuration.connection_pool_maxsize = size
+    api.rest_client = rest.RESTClientObject(api.configuration)
+    return api
+
+
+def now() -> float:
+    """The clock faults are stamped with: the recorders' (monotonic) clock."""
+    return time.monotonic()

@@ -1,0 +1,1 @@
+"""Chaos Toolkit activities whose target is a StatefulSet: ``actions`` inject, ``probes`` judge."""

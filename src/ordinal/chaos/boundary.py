@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import typing
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -34,13 +35,14 @@ def first_line(err: BaseException) -> str:
 def activity(fn: Callable[P, R]) -> Callable[P, R]:
     """Mark a Chaos Toolkit activity: coerce string arguments, translate ordinal errors at the edge."""
     signature = inspect.signature(fn)
+    hints = typing.get_type_hints(fn)  # resolves postponed (string) annotations too
 
     @functools.wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             bound = signature.bind(*args, **kwargs)
             for name, value in bound.arguments.items():
-                bound.arguments[name] = coerce(name, value, signature.parameters[name].annotation)
+                bound.arguments[name] = coerce(name, value, hints.get(name))
             return fn(*bound.args, **bound.kwargs)
         except (OrdinalError, ApiError) as err:
             raise ActivityFailed(f"{fn.__name__}: {first_line(err)}") from err

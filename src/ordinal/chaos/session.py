@@ -92,6 +92,8 @@ class Session:
     figures: list[dict[str, Any]] = field(default_factory=list)
     canaries: dict[tuple[str, str], Obj] = field(default_factory=dict)  # set -> what to restore
     restored_upto: dict[tuple[str, str], int] = field(default_factory=dict)  # set -> faults seen restored
+    #: A session bound to one client whatever the arguments say (unit tests, embedding in another runner).
+    fixed: tuple[Target, Kube] | None = None
     _clients: dict[tuple[str | None, str | None], tuple[Target, Kube]] = field(default_factory=dict)
     _recorder_clients: list[Kube] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -100,6 +102,8 @@ class Session:
 
     def target(self, configuration: Mapping[str, Any] | None, secrets: Mapping[str, Any] | None) -> Target:
         """The cluster these arguments point at, refused unless the local cluster or an allowed context."""
+        if self.fixed is not None:
+            return self.fixed[0]
         kubeconfig = _lookup(("kubeconfig",), configuration, secrets)
         context = _lookup(("kube_context", "KUBERNETES_CONTEXT"), configuration, secrets)
         target = resolve(kubeconfig or None, context or None)
@@ -111,6 +115,8 @@ class Session:
 
     def kube(self, configuration: Mapping[str, Any] | None = None, secrets: Mapping[str, Any] | None = None) -> Kube:
         """The session's client for the target; one per (kubeconfig, context), so requests add up."""
+        if self.fixed is not None:
+            return self.fixed[1]
         target = self.target(configuration, secrets)
         key = (target.kubeconfig, target.context)
         with self._lock:
@@ -120,9 +126,7 @@ class Session:
 
     def requests(self) -> dict[str, dict[str, int]]:
         """API requests by verb: those activities made, and those the background recorders made."""
-        activities: Counter[str] = Counter()
-        for _, kube in self._clients.values():
-            activities.update(kube.requests)
+        activities = self.activity_requests()
         recorders: Counter[str] = Counter()
         for kube in self._recorder_clients:
             recorders.update(kube.requests)
@@ -130,12 +134,15 @@ class Session:
 
     def activity_requests(self) -> Counter[str]:
         total: Counter[str] = Counter()
-        for _, kube in self._clients.values():
+        for kube in self._kubes():
             total.update(kube.requests)
         return total
 
     def targets(self) -> list[Target]:
-        return [t for t, _ in self._clients.values()]
+        return [self.fixed[0]] if self.fixed else [t for t, _ in self._clients.values()]
+
+    def _kubes(self) -> list[Kube]:
+        return [self.fixed[1]] if self.fixed else [k for _, k in self._clients.values()]
 
     # -- baseline and faults ----------------------------------------------------------------------
 
@@ -222,7 +229,7 @@ class Session:
         from ordinal.disrupt import restore_node_fully  # disrupt builds on hygiene; both are below us
 
         errors: list[str] = []
-        for _, kube in list(self._clients.values()):
+        for kube in self._kubes():
             try:
                 nodes = hygiene.ledger_nodes(kube, self.run_id)
             except Exception as err:
@@ -266,6 +273,16 @@ def open_session(experiment: str = "") -> Session:
             _current.close()
         _current = Session(hygiene.new_run_id(), phase="setup", experiment=experiment)
         return _current
+
+
+def install(session: Session) -> Session:
+    """Make ``session`` the current one (tests hand in a session bound to a fake client)."""
+    global _current
+    with _current_lock:
+        if _current is not None and _current is not session:
+            _current.close()
+        _current = session
+        return session
 
 
 def close_session() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -18,11 +19,14 @@ from typing import Any, Literal
 from ordinal import disrupt, hygiene, waiting
 from ordinal import objects as o
 from ordinal.errors import CapabilityMissing, InvalidScenario
-from ordinal.kube.rest import PODS, PVCS, SERVICES, STATEFULSETS, Kube
+from ordinal.kube.rest import ENDPOINT_SLICES, PODS, PVCS, SERVICES, STATEFULSETS, Kube
 from ordinal.kube.streams import exec_in_pod
 from ordinal.localcluster.nodes.kwok_stages import SIMULATE_LABEL, UNREADY
+from ordinal.observe.dnsquery import Resolver, ask
 from ordinal.observe.snapshot import SetState, observe_set
-from ordinal.types import Obj
+from ordinal.observe.recorder import Recorder
+from ordinal.observe.timeline import Entry, Timeline
+from ordinal.types import MONOTONIC, Clock, DnsAnswers, Finding, Obj
 from ordinal.waiting import Query, Verdict
 from ordinal.workloads import (
     DEFAULT_IMAGE,
@@ -207,8 +211,7 @@ class Workload:
     def _set_ready(self, ordinal: int, ready: bool) -> None:
         pod = self.pod(ordinal)
         if o.spec(pod).get("nodeName") in self.simulated_nodes:
-            label = None if ready else UNREADY
-            self.kube.patch(PODS, o.name(pod), {"metadata": {"labels": {SIMULATE_LABEL: label}}}, self.namespace)
+            self._simulate_ready(o.name(pod), ready)
             return
         command = ["touch", READY_FILE] if ready else ["rm", "-f", READY_FILE]
         result = exec_in_pod(self.kube, self.namespace, o.name(pod), command, timeout=self.timeouts.pod)
@@ -217,6 +220,23 @@ class Workload:
                 "control over pod readiness (simulated nodes or exec into pods)",
                 f"`{' '.join(command)}` in {o.name(pod)} exited {result.code}",
             )
+
+    def _simulate_ready(self, name: str, ready: bool) -> None:
+        """Simulated nodes: the label tells the simulator which state to keep; we also set it ourselves.
+
+        kwok's stages re-render the pod IPs when they flip an existing pod, which the API server
+        rejects (two IPs of one family), so the label alone does not take effect on a running
+        pod. Writing the Ready condition through the status subresource, as a kubelet would,
+        does; with the label in place no stage flips it back.
+        """
+        label = None if ready else UNREADY
+        self.kube.patch(PODS, name, {"metadata": {"labels": {SIMULATE_LABEL: label}}}, self.namespace)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        word = "True" if ready else "False"
+        conditions = [{"type": t, "status": word, "lastTransitionTime": now} for t in ("ContainersReady", "Ready")]
+        self.kube.patch(
+            PODS, name, {"status": {"conditions": conditions}}, self.namespace, patch_type="strategic", sub="status"
+        )
 
     # -- wait -----------------------------------------------------------------------------------
 
@@ -252,6 +272,27 @@ class Workload:
             verdict,
             expect=f"pod {self.namespace}/{name} {expect}",
             timeout=self.timeouts.pod,
+        )
+        assert isinstance(seen, dict)
+        return seen
+
+    def wait_set(self, judge: Callable[[Obj], bool], *, expect: str) -> Obj:
+        """Wait until the set has observed its latest spec and ``judge`` accepts it."""
+
+        def verdict(items: list[Obj]) -> Verdict[Obj | str]:
+            if not items:
+                return Verdict(False, "no StatefulSet")
+            sts = items[0]
+            observed = o.status(sts).get("observedGeneration", 0) >= o.meta(sts).get("generation", 1)
+            ok = observed and judge(sts)
+            return Verdict(ok, sts if ok else waiting.set_status_line(sts))
+
+        seen = waiting.wait_for(
+            self.kube,
+            Query(STATEFULSETS, self.namespace, field_selector=f"metadata.name={self.name}"),
+            verdict,
+            expect=f"StatefulSet {self.namespace}/{self.name} {expect}",
+            timeout=self.timeouts.ready,
         )
         assert isinstance(seen, dict)
         return seen
@@ -322,3 +363,86 @@ class Workload:
 def live_names(pods: Iterable[Obj]) -> list[str]:
     """Names of pods that exist and are not terminating."""
     return [o.name(p) for p in pods if not o.terminating(p)]
+
+
+def settle_dns(
+    resolver: Resolver,
+    queries: Mapping[str, Iterable[str]],
+    check: Callable[[DnsAnswers], list[Finding]],
+    *,
+    timeout: float,
+    interval: float = 0.2,
+    clock: Clock = MONOTONIC,
+) -> tuple[DnsAnswers, list[Finding], float]:
+    """Ask ``queries`` until ``check`` finds nothing or ``timeout`` passes: (answers, findings, seconds).
+
+    DNS has no watch, so this is the suite's one bounded poll; the caller first waits (by
+    watch) for the EndpointSlices, so it only covers the DNS server's own propagation delay.
+    The last answers and findings are returned, never swallowed.
+    """
+    start = clock()
+    while True:
+        answers = ask(resolver, {k: list(v) for k, v in queries.items()})
+        findings = check(answers)
+        elapsed = clock() - start
+        if not findings or elapsed >= timeout:
+            return answers, findings, elapsed
+        time.sleep(min(interval, max(0.0, timeout - elapsed)))
+
+
+def wait_endpoints(
+    kube: Kube, namespace: str, service: str, *, ready: int, timeout: float, condition: str = "ready"
+) -> list[Obj]:
+    """Wait until exactly ``ready`` of the Service's endpoints have ``condition`` true; return the slices.
+
+    ``ready`` is what DNS publishes (always true with publishNotReadyAddresses); ``serving``
+    follows the pod's own readiness either way.
+    """
+
+    def judge(items: list[Obj]) -> Verdict[list[Obj] | str]:
+        endpoints = [e for s in items for e in s.get("endpoints") or ()]
+        count = sum(1 for e in endpoints if (e.get("conditions") or {}).get(condition))
+        seen = f"{count} {condition} of {len(endpoints)} endpoints"
+        return Verdict(count == ready, items if count == ready else seen)
+
+    seen = waiting.wait_for(
+        kube,
+        Query(ENDPOINT_SLICES, namespace, label_selector=f"kubernetes.io/service-name={service}"),
+        judge,
+        expect=f"Service {namespace}/{service} with {ready} {condition} endpoints",
+        timeout=timeout,
+    )
+    assert isinstance(seen, list)
+    return seen
+
+
+def replacement_seconds(timeline: Timeline, name: str, old_uid: str) -> float | None:
+    """Cluster time from the old pod's deletion to its successor being Ready, read from the timeline.
+
+    This is the cluster's own figure (watch event times), not the suite's wait time, so a slow
+    waiter cannot inflate it.
+    """
+    incarnations = timeline.incarnations(name)
+    old = next((i for i in incarnations if i.uid == old_uid), None)
+    if old is None:
+        return None
+    began = old.deletion_requested or old.gone
+    later = [i for i in incarnations if i.uid != old_uid and began is not None and i.first_seen > began]
+    ready = later[0].ready_at if later else None
+    return ready.t - began.t if ready is not None and began is not None else None
+
+
+def recorded(
+    recorder: Recorder, predicate: Callable[[Entry], bool], *, timeout: float = 5.0, clock: Clock = MONOTONIC
+) -> Entry | None:
+    """The first timeline entry matching ``predicate``, waiting briefly for the recorder to catch up.
+
+    A waiter and the recorder watch the same events on separate streams; when the waiter returns,
+    the recorder may be a few milliseconds behind. This looks at memory only (no API calls).
+    """
+    deadline = clock() + timeout
+    while True:
+        found = next((e for e in recorder.timeline.entries if predicate(e)), None)
+        if found is not None or clock() >= deadline:
+            return found
+        time.sleep(0.01)

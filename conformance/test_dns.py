@@ -1,0 +1,167 @@
+"""DNS: a headless Service gives each Ready pod a name that follows it; nothing else gets one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ordinal import objects as o
+from ordinal.checks.assertions import assert_no_findings
+from ordinal.checks.dns import (
+    check_dns,
+    check_endpoint_slices,
+    check_pod_records,
+    check_ptr_records,
+    check_service_records,
+    check_srv_records,
+    expected_queries,
+    pod_fqdn,
+)
+from ordinal.harness import Workload, settle_dns, wait_endpoints
+from ordinal.observe.dnsquery import time_until_resolvable
+from ordinal.observe.recorder import Recorder
+from ordinal.pytest_plugin import Figures
+from ordinal.reporting import step
+from ordinal.types import DnsAnswers, Finding, Obj
+
+pytestmark = [pytest.mark.promise("DNS"), pytest.mark.needs("dns")]
+
+Check = Any  # one of the check_*_records functions
+
+
+def _published(workload: Workload, recorder: Recorder, **deploy: Any) -> tuple[Obj, list[Obj]]:
+    """Deploy, then wait (by watch) until the Service lists every pod as a ready endpoint."""
+    with step(f"Create StatefulSet {workload.name} ({workload.replicas} replicas) and its headless Service"):
+        workload.deploy(**deploy)
+    with step("Wait until the Service's EndpointSlices list every pod as ready"):
+        slices = wait_endpoints(
+            workload.kube, workload.namespace, workload.name, ready=workload.replicas, timeout=workload.timeouts.pod
+        )
+    service = workload.service()
+    assert service is not None
+    pods = workload.pods()
+    assert_no_findings(check_endpoint_slices(service, pods, slices), what="EndpointSlices", timeline=recorder.timeline)
+    return service, pods
+
+
+def _ask_until_settled(
+    workload: Workload, resolver: Any, service: Obj | None, pods: list[Obj], check: Check, **kw: Any
+) -> tuple[DnsAnswers, list[Finding]]:
+    queries = expected_queries(service, pods, service_name=kw.get("service_name"), namespace=workload.namespace)
+
+    def judge(answers: DnsAnswers) -> list[Finding]:
+        return check(answers, service, pods, namespace=workload.namespace, **kw)
+
+    answers, findings, _ = settle_dns(resolver, queries, judge, timeout=workload.timeouts.dns)
+    return answers, findings
+
+
+@pytest.mark.promise(feature="Records of Ready pods")
+def test_per_pod_record_resolves_to_the_pod_ip(workload: Workload, dns_resolver: Any, recorder: Recorder) -> None:
+    """<pod>.<svc>.<ns>.svc.<zone> MUST resolve to exactly the pod's current IP."""
+    service, pods = _published(workload, recorder)
+    with step("Ask for every pod's own A record"):
+        _, findings = _ask_until_settled(
+            workload, dns_resolver, service, pods, lambda a, *r, **k: check_pod_records(a.a, *r, **k)
+        )
+        assert_no_findings(findings, what="per-pod A records", timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="Records of Ready pods")
+def test_service_name_returns_one_record_per_ready_pod(
+    workload: Workload, dns_resolver: Any, recorder: Recorder
+) -> None:
+    """<svc>.<ns>.svc.<zone> MUST return exactly one A record per Ready pod, and nothing else."""
+    service, pods = _published(workload, recorder)
+    with step("Ask for the Service name's A records"):
+        _, findings = _ask_until_settled(
+            workload, dns_resolver, service, pods, lambda a, *r, **k: check_service_records(a.a, *r, **k)
+        )
+        assert_no_findings(findings, what="Service A records", timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="Records of Ready pods")
+def test_srv_records_target_the_pod_fqdns(workload: Workload, dns_resolver: Any, recorder: Recorder) -> None:
+    """SRV records of each named port MUST target exactly the Ready pods' own names."""
+    service, pods = _published(workload, recorder)
+    with step("Ask for the SRV records of the named ports"):
+        _, findings = _ask_until_settled(
+            workload, dns_resolver, service, pods, lambda a, *r, **k: check_srv_records(a.srv, *r, **k)
+        )
+        assert_no_findings(findings, what="SRV records", timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="Records of Ready pods")
+def test_ptr_record_names_the_pod(workload: Workload, dns_resolver: Any, recorder: Recorder) -> None:
+    """The reverse (PTR) record of a Ready pod's IP MUST name the pod's own FQDN."""
+    service, pods = _published(workload, recorder)
+    with step("Ask for the PTR record of every pod IP"):
+        _, findings = _ask_until_settled(
+            workload, dns_resolver, service, pods, lambda a, *r, **k: check_ptr_records(a.ptr, *r, **k)
+        )
+        assert_no_findings(findings, what="PTR records", timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="Records of not-Ready pods")
+@pytest.mark.needs("readiness-control")
+@pytest.mark.parametrize("publish_not_ready", [False, True], ids=["default", "publish-not-ready"])
+def test_not_ready_pod_is_absent_unless_published(
+    publish_not_ready: bool, workload: Workload, dns_resolver: Any, recorder: Recorder
+) -> None:
+    """A not-Ready pod MUST have no records (own A, Service A, SRV) unless the Service sets publishNotReadyAddresses."""
+    service, _ = _published(workload, recorder, publish_not_ready=publish_not_ready)
+    victim = workload.pod(1)
+    with step(f"Make {o.name(victim)} not Ready"):
+        workload.make_unready(1)
+        workload.wait_pod_ready(1, ready=False)
+    with step("Wait until the EndpointSlices show it not serving"):
+        wait_endpoints(
+            workload.kube,
+            workload.namespace,
+            workload.name,
+            ready=workload.replicas - 1,
+            timeout=workload.timeouts.pod,
+            condition="serving",
+        )
+    with step("Ask for every record and check who is published"):
+        pods = workload.pods()
+        _, findings = _ask_until_settled(workload, dns_resolver, service, pods, check_dns)
+        assert_no_findings(findings, what=f"records with {o.name(victim)} not Ready", timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="Records follow the pod")
+def test_per_pod_record_follows_the_pod_after_reschedule(
+    workload: Workload, dns_resolver: Any, recorder: Recorder, run_id: str, figures: Figures
+) -> None:
+    """After a pod is replaced its own name MUST resolve to the new pod's IP; the delay from Ready is reported."""
+    service, _ = _published(workload, recorder)
+    old = workload.pod(1)
+    name = pod_fqdn(o.name(old), workload.name, workload.namespace)
+    with step(f"Delete {o.name(old)} (IP {o.pod_ip(old)})"):
+        workload.disrupt_pod("delete", 1, run_id)
+    with step(f"Wait for {o.name(old)} to return Ready"):
+        new = workload.wait_recreated(1, o.uid(old))
+        new_ip = o.pod_ip(new)
+        assert new_ip, f"pod {o.name(new)} is Ready without an IP"
+    with step(f"Measure the time from Ready until {name} resolves to {new_ip}"):
+        seconds = time_until_resolvable(dns_resolver, name, new_ip, timeout=workload.timeouts.dns)
+        assert seconds is not None, f"expected {name} to resolve to {new_ip} within {workload.timeouts.dns:.0f}s"
+        figures.record("ready-to-resolvable", seconds)
+    with step("Check every record against the pods as they are now"):
+        _, findings = _ask_until_settled(workload, dns_resolver, service, workload.pods(), check_dns)
+        assert_no_findings(findings, what=f"records after replacing {o.name(old)}", timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="The headless Service is required")
+def test_no_per_pod_record_without_headless_service(workload: Workload, dns_resolver: Any, recorder: Recorder) -> None:
+    """Pods of a set whose serviceName names no Service MUST still run, and MUST get no DNS records."""
+    missing = f"{workload.name}-nosvc"
+    with step(f"Create the set with serviceName {missing!r} and no such Service"):
+        workload.deploy(service=False, service_name=missing)
+    with step("Ask for the per-pod names under the missing Service"):
+        pods = workload.pods()
+        _, findings = _ask_until_settled(
+            workload, dns_resolver, None, pods, lambda a, *r, **k: check_pod_records(a.a, *r, **k), service_name=missing
+        )
+        assert_no_findings(findings, what=f"records under the missing Service {missing}", timeline=recorder.timeline)

@@ -1,0 +1,232 @@
+"""Storage: each ordinal has its own claim and volume, and gets the same ones back after every disruption."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+
+import pytest
+
+from ordinal import disrupt
+from ordinal import objects as o
+from ordinal.capabilities import ClusterInfo
+from ordinal.checks.assertions import assert_no_findings
+from ordinal.checks.storage import (
+    ClaimSnapshot,
+    check_claims,
+    check_pod_on_volume_node,
+    check_reattached,
+    snapshot_claims,
+)
+from ordinal.harness import Workload, replacement_seconds
+from ordinal.kube.rest import EVENTS, PVS
+from ordinal.kube.streams import exec_in_pod
+from ordinal.observe.recorder import Recorder
+from ordinal.pytest_plugin import Figures
+from ordinal.reporting import step
+from ordinal.types import Finding, Obj
+from ordinal.waiting import Query, Verdict, wait_for
+from ordinal.workloads import DATA_MOUNT, pod_name
+
+pytestmark = [pytest.mark.promise("Storage"), pytest.mark.needs("storage")]
+
+
+@pytest.fixture
+def stateful(workload: Workload) -> Workload:
+    """The workload with a per-pod claim template ``data`` on the StorageClass under test."""
+    workload.claim_template = "data"
+    return workload
+
+
+def _storage_findings(workload: Workload, before: Mapping[str, ClaimSnapshot] | None = None) -> list[Finding]:
+    """Claims per ordinal, own PVs, mounted by the right pod, pods on their volume's node (and same as before)."""
+    state = workload.observe()
+    assert state.sts is not None, f"StatefulSet {workload.namespace}/{workload.name} is gone"
+    findings = check_claims(state.sts, state.pods, state.pvcs, state.pvs)
+    findings += check_pod_on_volume_node(state.sts, state.pods, state.pvcs, state.pvs, state.nodes)
+    if before is not None:
+        findings += check_reattached(before, state.pvcs, namespace=workload.namespace)
+    return findings
+
+
+def _pinned_node(workload: Workload, ordinal: int) -> str | None:
+    """The node the ordinal's PV is pinned to (kubernetes.io/hostname affinity), if any."""
+    claim = next(c for c in workload.claims() if o.name(c) == f"data-{pod_name(workload.name, ordinal)}")
+    pv = workload.kube.get(PVS, str(o.spec(claim).get("volumeName")))
+    terms = ((o.spec(pv).get("nodeAffinity") or {}).get("required") or {}).get("nodeSelectorTerms") or []
+    for term in terms:
+        for expr in term.get("matchExpressions") or ():
+            if expr.get("key") == "kubernetes.io/hostname" and len(expr.get("values") or ()) == 1:
+                return str(expr["values"][0])
+    return None
+
+
+@pytest.mark.promise(feature="A claim per ordinal")
+def test_each_ordinal_gets_its_own_bound_claim_and_volume(stateful: Workload, recorder: Recorder) -> None:
+    """Each ordinal MUST get its own claim <template>-<set>-<ordinal>, Bound to a PV of its own, mounted by its pod."""
+    with step(f"Create StatefulSet {stateful.name} ({stateful.replicas} replicas) with a claim template"):
+        stateful.deploy()
+    with step("Check claims, volumes and mounts"):
+        assert_no_findings(_storage_findings(stateful), what="claims per ordinal", timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="The same volume after a disruption")
+@pytest.mark.parametrize("how", ["delete", "evict"])
+def test_pod_keeps_its_pvc_after_reschedule(
+    how: str, stateful: Workload, recorder: Recorder, run_id: str, figures: Figures
+) -> None:
+    """A pod deleted or evicted MUST come back mounting the same claim (same UID) on the same PV."""
+    with step("Create the set with a claim template and wait until it is Ready"):
+        sts = stateful.deploy()
+        before = snapshot_claims(sts, stateful.claims())
+    with step(f"{how.capitalize()} pod {pod_name(stateful.name, 1)}"):
+        hit = stateful.disrupt_pod(how, 1, run_id)[0]  # type: ignore[arg-type]
+    with step(f"Wait for {hit.name} to return Ready"):
+        stateful.wait_recreated(1, hit.uid)
+        stateful.wait_ready()
+    with step("Check the ordinal got its claim and volume back"):
+        assert_no_findings(_storage_findings(stateful, before), what=f"storage after {how}", timeline=recorder.timeline)
+    seconds = replacement_seconds(recorder.timeline, hit.name, hit.uid)
+    if seconds is not None:
+        figures.record(f"reattach-after-{how}", seconds)
+
+
+@pytest.mark.promise(feature="The same volume after a disruption", story="drain")
+@pytest.mark.disruptive
+@pytest.mark.needs("nodes:2")
+def test_pod_keeps_its_pvc_after_drain(stateful: Workload, recorder: Recorder, run_id: str, figures: Figures) -> None:
+    """A pod drained off its node MUST come back with the same claim and PV; a node-pinned one only on its node."""
+    with step("Create the set with a claim template and a PodDisruptionBudget, wait until Ready"):
+        sts = stateful.deploy()
+        before = snapshot_claims(sts, stateful.claims())
+        victim = stateful.pod(1)
+        pinned = _pinned_node(stateful, 1)
+    with (
+        step(f"Drain node {o.spec(victim).get('nodeName')} of {o.name(victim)}"),
+        stateful.draining(1, run_id) as drained,
+    ):
+        if pinned is not None:
+            wait = f"The volume is pinned to {pinned}: {o.name(victim)} must wait, unscheduled, while it is cordoned"
+            with step(wait):
+                _wait_failed_scheduling(stateful, o.name(victim), o.uid(victim))
+
+                def scheduled_elsewhere(pods: list[Obj]) -> str | None:
+                    for pod in pods:
+                        node = o.spec(pod).get("nodeName")
+                        if o.name(pod) == o.name(victim) and o.uid(pod) != o.uid(victim) and node:
+                            return f"{o.name(pod)} scheduled to {node} while its volume is pinned to {pinned}"
+                    return None
+
+                stateful.hold_pods(scheduled_elsewhere, expect=f"{o.name(victim)} not scheduled elsewhere")
+        else:
+            with step(f"Wait for {o.name(victim)} to return Ready on another node"):
+                stateful.wait_recreated(1, o.uid(victim))
+    with step(f"Node {drained.node} uncordoned: wait for every drained pod to return Ready"):
+        for hit in drained.evicted:
+            stateful.wait_recreated(int(hit.name.rsplit("-", 1)[1]), hit.uid)
+        stateful.wait_ready()
+    with step("Check every ordinal got its claim and volume back, on its volume's node"):
+        findings = _storage_findings(stateful, before)
+        if pinned is not None and o.spec(stateful.pod(1)).get("nodeName") != pinned:
+            findings.append(
+                Finding(
+                    "storage.pod-on-volume-node",
+                    o.subject(stateful.pod(1), "Pod"),
+                    "spec.nodeName",
+                    pinned,
+                    o.spec(stateful.pod(1)).get("nodeName"),
+                )
+            )
+        assert_no_findings(findings, what=f"storage after draining {drained.node}", timeline=recorder.timeline)
+    seconds = replacement_seconds(recorder.timeline, o.name(victim), o.uid(victim))
+    if seconds is not None:
+        figures.record("reattach-after-drain" + ("-pinned" if pinned else ""), seconds)
+
+
+def _wait_failed_scheduling(workload: Workload, name: str, old_uid: str) -> None:
+    def refused(items: list[Obj]) -> Verdict[str]:
+        hits = [
+            e
+            for e in items
+            if e.get("reason") == "FailedScheduling" and (e.get("involvedObject") or {}).get("uid") != old_uid
+        ]
+        return Verdict(bool(hits), str(hits[-1].get("message")) if hits else "no FailedScheduling yet")
+
+    wait_for(
+        workload.kube,
+        Query(EVENTS, workload.namespace, field_selector=f"involvedObject.kind=Pod,involvedObject.name={name}"),
+        refused,
+        expect=f"the scheduler to refuse the replacement of {name} (FailedScheduling)",
+        timeout=workload.timeouts.pod,
+    )
+
+
+@pytest.mark.promise(feature="The same volume after a disruption", story="set deleted and recreated")
+def test_claims_come_back_when_the_set_is_deleted_and_recreated(stateful: Workload, recorder: Recorder) -> None:
+    """A set deleted and created again MUST give every ordinal its old claim (same UID) and PV back."""
+    with step("Create the set with a claim template and wait until it is Ready"):
+        sts = stateful.deploy()
+        manifest = stateful.manifest()
+        before = snapshot_claims(sts, stateful.claims())
+    with step(f"Delete StatefulSet {stateful.name} and wait until its pods are gone"):
+        disrupt.delete_set(stateful.kube, stateful.namespace, stateful.name)
+        stateful.wait_pods_gone(range(stateful.replicas))
+    with step("Create the same set again and wait until it is Ready"):
+        stateful.deploy(service=False, manifest=manifest)
+    with step("Check every ordinal got its claim and volume back"):
+        findings = _storage_findings(stateful, before)
+        assert_no_findings(findings, what="storage after set delete and recreate", timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="Node-pinned volumes")
+@pytest.mark.needs("node-pinned-storage")
+def test_node_pinned_volume_brings_the_pod_back_to_its_node(
+    stateful: Workload, cluster_info: ClusterInfo, recorder: Recorder, run_id: str
+) -> None:
+    """On a node-pinned StorageClass a replaced pod MUST come back on the node its volume lives on."""
+    with step("Create the set with a claim template and wait until it is Ready"):
+        stateful.deploy()
+        victim = stateful.pod(1)
+        node = o.spec(victim).get("nodeName")
+    with step(f"Delete {o.name(victim)} (on {node})"):
+        stateful.disrupt_pod("delete", 1, run_id)
+    with step(f"Wait for {o.name(victim)} to return Ready"):
+        back = stateful.wait_recreated(1, o.uid(victim))
+    with step(f"Check it is back on {node}"):
+        findings = _storage_findings(stateful)
+        if o.spec(back).get("nodeName") != node:
+            findings.append(
+                Finding(
+                    "storage.pod-on-volume-node",
+                    o.subject(back, "Pod"),
+                    "spec.nodeName",
+                    node,
+                    o.spec(back).get("nodeName"),
+                )
+            )
+        assert_no_findings(findings, what=f"{o.name(victim)} on its volume's node", timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="Data survives")
+@pytest.mark.needs("exec")
+def test_data_written_to_the_volume_survives_reschedule(stateful: Workload, recorder: Recorder, run_id: str) -> None:
+    """A token written into a pod's volume MUST read back unchanged after the pod is replaced."""
+    token = secrets.token_hex(8)
+    path = f"{DATA_MOUNT}/ordinal-token"
+    with step("Create the set on nodes that run containers and wait until it is Ready"):
+        stateful.deploy(manifest=stateful.manifest(needs_exec=True))
+        victim = stateful.pod(1)
+    with step(f"Write token {token} into {o.name(victim)}:{path} and sync it"):
+        wrote = exec_in_pod(
+            stateful.kube, stateful.namespace, o.name(victim), ["sh", "-c", f"echo {token} > {path} && sync"]
+        )
+        assert wrote.ok, f"writing {path} in {o.name(victim)} exited {wrote.code}: {wrote.stderr.strip()}"
+    with step(f"Delete {o.name(victim)} and wait for it to return Ready"):
+        stateful.disrupt_pod("delete", 1, run_id)
+        stateful.wait_recreated(1, o.uid(victim))
+    with step(f"Read {path} back"):
+        read = exec_in_pod(stateful.kube, stateful.namespace, o.name(victim), ["cat", path])
+        assert read.ok and read.stdout.strip() == token, (
+            f"expected {path} in the new {o.name(victim)} to hold {token}, read {read.stdout.strip()!r} "
+            f"(exit {read.code}: {read.stderr.strip()})"
+        )

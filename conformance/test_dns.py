@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from ordinal.checks.dns import (
     pod_fqdn,
 )
 from ordinal.harness import Workload, settle_dns, wait_endpoints
-from ordinal.observe.dnsquery import time_until_resolvable
+from ordinal.observe.dnsquery import Resolver, time_until_resolvable
 from ordinal.observe.recorder import Recorder
 from ordinal.pytest_plugin import Figures
 from ordinal.reporting import step
@@ -27,7 +28,24 @@ from ordinal.types import DnsAnswers, Finding, Obj
 
 pytestmark = [pytest.mark.promise("DNS"), pytest.mark.needs("dns")]
 
-Check = Any  # one of the check_*_records functions
+#: A DNS check over all answers: (answers, service, pods, namespace=…, service_name=…) → findings.
+Check = Callable[..., list[Finding]]
+
+
+def _pod_a(answers: DnsAnswers, *args: Any, **kw: Any) -> list[Finding]:
+    return check_pod_records(answers.a, *args, **kw)
+
+
+def _service_a(answers: DnsAnswers, *args: Any, **kw: Any) -> list[Finding]:
+    return check_service_records(answers.a, *args, **kw)
+
+
+def _srv(answers: DnsAnswers, *args: Any, **kw: Any) -> list[Finding]:
+    return check_srv_records(answers.srv, *args, **kw)
+
+
+def _ptr(answers: DnsAnswers, *args: Any, **kw: Any) -> list[Finding]:
+    return check_ptr_records(answers.ptr, *args, **kw)
 
 
 def _published(workload: Workload, recorder: Recorder, **deploy: Any) -> tuple[Obj, list[Obj]]:
@@ -46,7 +64,7 @@ def _published(workload: Workload, recorder: Recorder, **deploy: Any) -> tuple[O
 
 
 def _ask_until_settled(
-    workload: Workload, resolver: Any, service: Obj | None, pods: list[Obj], check: Check, **kw: Any
+    workload: Workload, resolver: Resolver, service: Obj | None, pods: list[Obj], check: Check, **kw: Any
 ) -> tuple[DnsAnswers, list[Finding]]:
     queries = expected_queries(service, pods, service_name=kw.get("service_name"), namespace=workload.namespace)
 
@@ -58,48 +76,40 @@ def _ask_until_settled(
 
 
 @pytest.mark.promise(feature="Records of Ready pods")
-def test_per_pod_record_resolves_to_the_pod_ip(workload: Workload, dns_resolver: Any, recorder: Recorder) -> None:
+def test_per_pod_record_resolves_to_the_pod_ip(workload: Workload, dns_resolver: Resolver, recorder: Recorder) -> None:
     """<pod>.<svc>.<ns>.svc.<zone> MUST resolve to exactly the pod's current IP."""
     service, pods = _published(workload, recorder)
     with step("Ask for every pod's own A record"):
-        _, findings = _ask_until_settled(
-            workload, dns_resolver, service, pods, lambda a, *r, **k: check_pod_records(a.a, *r, **k)
-        )
+        _, findings = _ask_until_settled(workload, dns_resolver, service, pods, _pod_a)
         assert_no_findings(findings, what="per-pod A records", timeline=recorder.timeline)
 
 
 @pytest.mark.promise(feature="Records of Ready pods")
 def test_service_name_returns_one_record_per_ready_pod(
-    workload: Workload, dns_resolver: Any, recorder: Recorder
+    workload: Workload, dns_resolver: Resolver, recorder: Recorder
 ) -> None:
     """<svc>.<ns>.svc.<zone> MUST return exactly one A record per Ready pod, and nothing else."""
     service, pods = _published(workload, recorder)
     with step("Ask for the Service name's A records"):
-        _, findings = _ask_until_settled(
-            workload, dns_resolver, service, pods, lambda a, *r, **k: check_service_records(a.a, *r, **k)
-        )
+        _, findings = _ask_until_settled(workload, dns_resolver, service, pods, _service_a)
         assert_no_findings(findings, what="Service A records", timeline=recorder.timeline)
 
 
 @pytest.mark.promise(feature="Records of Ready pods")
-def test_srv_records_target_the_pod_fqdns(workload: Workload, dns_resolver: Any, recorder: Recorder) -> None:
+def test_srv_records_target_the_pod_fqdns(workload: Workload, dns_resolver: Resolver, recorder: Recorder) -> None:
     """SRV records of each named port MUST target exactly the Ready pods' own names."""
     service, pods = _published(workload, recorder)
     with step("Ask for the SRV records of the named ports"):
-        _, findings = _ask_until_settled(
-            workload, dns_resolver, service, pods, lambda a, *r, **k: check_srv_records(a.srv, *r, **k)
-        )
+        _, findings = _ask_until_settled(workload, dns_resolver, service, pods, _srv)
         assert_no_findings(findings, what="SRV records", timeline=recorder.timeline)
 
 
 @pytest.mark.promise(feature="Records of Ready pods")
-def test_ptr_record_names_the_pod(workload: Workload, dns_resolver: Any, recorder: Recorder) -> None:
+def test_ptr_record_names_the_pod(workload: Workload, dns_resolver: Resolver, recorder: Recorder) -> None:
     """The reverse (PTR) record of a Ready pod's IP MUST name the pod's own FQDN."""
     service, pods = _published(workload, recorder)
     with step("Ask for the PTR record of every pod IP"):
-        _, findings = _ask_until_settled(
-            workload, dns_resolver, service, pods, lambda a, *r, **k: check_ptr_records(a.ptr, *r, **k)
-        )
+        _, findings = _ask_until_settled(workload, dns_resolver, service, pods, _ptr)
         assert_no_findings(findings, what="PTR records", timeline=recorder.timeline)
 
 
@@ -107,7 +117,7 @@ def test_ptr_record_names_the_pod(workload: Workload, dns_resolver: Any, recorde
 @pytest.mark.needs("readiness-control")
 @pytest.mark.parametrize("publish_not_ready", [False, True], ids=["default", "publish-not-ready"])
 def test_not_ready_pod_is_absent_unless_published(
-    publish_not_ready: bool, workload: Workload, dns_resolver: Any, recorder: Recorder
+    publish_not_ready: bool, workload: Workload, dns_resolver: Resolver, recorder: Recorder
 ) -> None:
     """A not-Ready pod MUST have no records (own A, Service A, SRV) unless the Service sets publishNotReadyAddresses."""
     service, _ = _published(workload, recorder, publish_not_ready=publish_not_ready)
@@ -132,7 +142,7 @@ def test_not_ready_pod_is_absent_unless_published(
 
 @pytest.mark.promise(feature="Records follow the pod")
 def test_per_pod_record_follows_the_pod_after_reschedule(
-    workload: Workload, dns_resolver: Any, recorder: Recorder, run_id: str, figures: Figures
+    workload: Workload, dns_resolver: Resolver, recorder: Recorder, run_id: str, figures: Figures
 ) -> None:
     """After a pod is replaced its own name MUST resolve to the new pod's IP; the delay from Ready is reported."""
     service, _ = _published(workload, recorder)
@@ -154,14 +164,14 @@ def test_per_pod_record_follows_the_pod_after_reschedule(
 
 
 @pytest.mark.promise(feature="The headless Service is required")
-def test_no_per_pod_record_without_headless_service(workload: Workload, dns_resolver: Any, recorder: Recorder) -> None:
+def test_no_per_pod_record_without_headless_service(
+    workload: Workload, dns_resolver: Resolver, recorder: Recorder
+) -> None:
     """Pods of a set whose serviceName names no Service MUST still run, and MUST get no DNS records."""
     missing = f"{workload.name}-nosvc"
     with step(f"Create the set with serviceName {missing!r} and no such Service"):
         workload.deploy(service=False, service_name=missing)
     with step("Ask for the per-pod names under the missing Service"):
         pods = workload.pods()
-        _, findings = _ask_until_settled(
-            workload, dns_resolver, None, pods, lambda a, *r, **k: check_pod_records(a.a, *r, **k), service_name=missing
-        )
+        _, findings = _ask_until_settled(workload, dns_resolver, None, pods, _pod_a, service_name=missing)
         assert_no_findings(findings, what=f"records under the missing Service {missing}", timeline=recorder.timeline)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from ordinal import disrupt
@@ -13,6 +15,7 @@ from ordinal.harness import Workload
 from ordinal.kube.rest import NODES, PODS
 from ordinal.observe.recorder import Recorder
 from ordinal.reporting import step
+from ordinal.types import Obj
 from ordinal.waiting import Query, Verdict, wait_for
 from ordinal.workloads import SET_LABEL, pod_name
 
@@ -54,6 +57,11 @@ def test_replaced_pod_keeps_its_name_with_a_new_uid(
         assert_no_findings(findings, what=f"{how} of {hit[0].name}", timeline=recorder.timeline)
 
 
+def _back_elsewhere(hit: disrupt.Hit) -> Callable[[Obj], bool]:
+    """A successor of ``hit`` (new UID), Ready, on a node other than the drained one."""
+    return lambda p: o.uid(p) != hit.uid and o.pod_ready(p) and o.spec(p).get("nodeName") != hit.node
+
+
 @pytest.mark.promise(feature="Replacement keeps the name", story="drain")
 @pytest.mark.disruptive
 @pytest.mark.needs("nodes:2")
@@ -68,11 +76,7 @@ def test_pod_drained_off_its_node_returns_under_its_name(
         for hit in drained.evicted:
             with step(f"Wait for {hit.name} to return Ready on another node"):
                 ordinal = int(hit.name.rsplit("-", 1)[1])
-                workload.wait_pod(
-                    ordinal,
-                    lambda p, h=hit: o.uid(p) != h.uid and o.pod_ready(p) and o.spec(p).get("nodeName") != h.node,
-                    expect=f"back Ready off node {hit.node}",
-                )
+                workload.wait_pod(ordinal, _back_elsewhere(hit), expect=f"back Ready off node {hit.node}")
         sts = workload.wait_ready()
     with step("Check names, UIDs and that no identity was ever live twice"):
         pods = workload.pods()

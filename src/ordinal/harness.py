@@ -18,13 +18,13 @@ from typing import Any, Literal
 
 from ordinal import disrupt, hygiene, waiting
 from ordinal import objects as o
-from ordinal.errors import CapabilityMissing, InvalidScenario
+from ordinal.errors import CapabilityMissing, InvalidScenario, WaitTimeout
 from ordinal.kube.rest import ENDPOINT_SLICES, PODS, PVCS, SERVICES, STATEFULSETS, Kube
 from ordinal.kube.streams import exec_in_pod
 from ordinal.localcluster.nodes.kwok_stages import SIMULATE_LABEL, UNREADY
 from ordinal.observe.dnsquery import Resolver, ask
-from ordinal.observe.snapshot import SetState, observe_set
 from ordinal.observe.recorder import Recorder
+from ordinal.observe.snapshot import SetState, observe_set
 from ordinal.observe.timeline import Entry, Timeline
 from ordinal.types import MONOTONIC, Clock, DnsAnswers, Finding, Obj
 from ordinal.waiting import Query, Verdict
@@ -446,3 +446,24 @@ def recorded(
         if found is not None or clock() >= deadline:
             return found
         time.sleep(0.01)
+
+
+def converge(
+    kube: Kube, query: Query, findings_of: Callable[[list[Obj]], list[Finding]], *, expect: str, timeout: float
+) -> list[Finding]:
+    """Watch until ``findings_of`` the objects is empty; on the deadline return the last findings.
+
+    For promises the controller fulfils a little after the event (ownerReferences on claims,
+    status catching up): the test then asserts on what is returned, so a broken promise is
+    reported as its findings, not as a bare timeout.
+    """
+    last: list[list[Finding]] = [[]]
+
+    def judge(items: list[Obj]) -> Verdict[list[Finding]]:
+        last[0] = findings_of(items)
+        return Verdict(not last[0], last[0])
+
+    try:
+        return waiting.wait_for(kube, query, judge, expect=expect, timeout=timeout)
+    except WaitTimeout:
+        return last[0]

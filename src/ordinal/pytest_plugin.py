@@ -577,6 +577,13 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start this run's ``figures.jsonl`` afresh, so a report never mixes two runs' figures."""
+    path = session_of(session.config).figures.path
+    if path is not None and path.is_file() and not session.config.option.collectonly:
+        path.unlink()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     previous = config.stash.get(_SIGNAL_KEY, None)
     if previous is not None and threading.current_thread() is threading.main_thread():
@@ -883,6 +890,12 @@ class Figures:
         self._log.add(figure)
         allure_report.attach_json(f"figure {name}", figure.to_json())
         log.info("figure %s: %.3fs", name, seconds)
+
+    def note(self, name: str, text: str) -> None:
+        """An observation that is not a time (e.g. whether a known upstream trap showed): a JUnit property."""
+        self._node.user_properties.append((name, text))
+        allure_report.attach_text(name, text)
+        log.info("note %s: %s", name, text)
 
 
 @pytest.fixture

@@ -91,10 +91,64 @@ def _run_cluster(args: argparse.Namespace) -> int:
     return 0
 
 
+def _suite_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
+    run = sub.add_parser(
+        "run",
+        help="the main job: chaos experiments, then the conformance suite, against KUBECONFIG or the local cluster",
+    )
+    run.add_argument(
+        "--experiment",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="chaos experiment experiments/NAME.json to run before the suite (repeatable)",
+    )
+    run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="passed on to pytest after `--`")
+    run.set_defaults(leaf=run)
+    cleanup = sub.add_parser("cleanup", help="remove what aborted runs left: namespaces, their volumes, cordons")
+    cleanup.add_argument("--run-id", default=None, help="only this run's leftovers (default: every ordinal run)")
+    cleanup.add_argument(
+        "--kubeconfig", default=None, help="cluster to clean (default: KUBECONFIG or the local cluster)"
+    )
+    cleanup.add_argument("--context", default=None, help="context in the kubeconfig")
+    cleanup.set_defaults(leaf=cleanup)
+
+
+def _run_cleanup(args: argparse.Namespace) -> int:
+    from ordinal import hygiene
+    from ordinal.kube.client import api_client, resolve
+    from ordinal.kube.rest import ApiError, Kube
+    from ordinal.workloads import run_labels
+
+    if args.run_id is not None:
+        run_labels(args.run_id)  # a bad id fails here, before the cluster is asked
+    target = resolve(args.kubeconfig, args.context)
+    with Kube(api_client(target)) as kube:
+        try:
+            removed, errors = hygiene.sweep(kube, args.run_id)
+        except ApiError as err:
+            raise OrdinalError(f"expected to list ordinal's namespaces on {target.source}, got {err}") from err
+    for item in removed:
+        print(f"removed {item}")
+    for error in errors:
+        _say(f"ordinal cleanup: {error.splitlines()[0]}")
+    if not removed and not errors:
+        print("nothing to clean up" + (f" for run {args.run_id}" if args.run_id else ""))
+    return 1 if errors else 0
+
+
+def _run_suite(args: argparse.Namespace) -> int:
+    """Resolve the target (starting the local cluster if there is none), run experiments, then the suite."""
+    from ordinal import suite
+
+    return suite.run(experiments=args.experiment, pytest_args=args.pytest_args, log=_say)
+
+
 def build_parser() -> _Parser:
     parser = _Parser(prog="ordinal", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _cluster_parser(sub)
+    _suite_parsers(sub)
     return parser
 
 
@@ -105,6 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "cluster":
             return _run_cluster(args)
+        if args.command == "cleanup":
+            return _run_cleanup(args)
+        if args.command == "run":
+            return _run_suite(args)
     except OrdinalError as err:
         _say(f"ordinal: {str(err).splitlines()[0]}")
         return 1

@@ -1,0 +1,267 @@
+"""Capability discovery: pure derivations over API objects, and discover() against a fake API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from ordinal import capabilities as caps
+from ordinal.capabilities import ClusterInfo, DnsAccess, Probes, StorageInfo
+from ordinal.errors import InvalidScenario
+from ordinal.kube.client import Target
+from ordinal.types import Obj
+
+
+def node(name: str, *, zone: str = "a", kind: str | None = None, ready: str = "True", **spec: Any) -> Obj:
+    labels = {caps.ZONE_LABEL: zone, caps.HOSTNAME_LABEL: name}
+    if kind:
+        labels[caps.NODE_KIND_LABEL] = kind
+    return {
+        "metadata": {"name": name, "labels": labels},
+        "spec": spec,
+        "status": {"conditions": [{"type": "Ready", "status": ready}]},
+    }
+
+
+def storage_class(name: str, *, default: bool = False, mode: str = "WaitForFirstConsumer", **extra: Any) -> Obj:
+    annotations = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
+    return {
+        "metadata": {"name": name, "annotations": annotations},
+        "provisioner": extra.pop("provisioner", "csi.example.com"),
+        "volumeBindingMode": mode,
+        **extra,
+    }
+
+
+def pv(name: str, storage: str, node_name: str | None = None) -> Obj:
+    spec: Obj = {"storageClassName": storage}
+    if node_name:
+        expr = {"key": caps.HOSTNAME_LABEL, "operator": "In", "values": [node_name]}
+        spec["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [expr]}]}}
+    return {"metadata": {"name": name}, "spec": spec}
+
+
+def info(**overrides: Any) -> ClusterInfo:
+    base: dict[str, Any] = {
+        "target": "fake",
+        "local": False,
+        "version": (1, 32, 1),
+        "git_version": "v1.32.1",
+        "gates": {"MaxUnavailableStatefulSet": True},
+        "schedulable_nodes": ("n1", "n2"),
+        "zones": ("a", "b"),
+        "simulated_nodes": (),
+        "storage": StorageInfo("std", "csi", "Immediate", True, True, "fake"),
+        "storage_missing": "",
+        "exec_pods": True,
+        "exec_why_not": "",
+        "dns": DnsAccess("port-forward", "kube-system/coredns-0:53"),
+    }
+    return ClusterInfo(**{**base, **overrides})
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [("v1.37.2", (1, 37, 2)), ("1.32", (1, 32, 0)), ("v1.30.4-gke.1003000", (1, 30, 4)), (" 1.28.0+k3s1", (1, 28, 0))],
+)
+def test_versions_parse_with_vendor_suffixes(text: str, want: tuple[int, int, int]) -> None:
+    assert caps.parse_version(text) == want
+
+
+def test_garbage_version_is_refused() -> None:
+    with pytest.raises(InvalidScenario, match="expected a Kubernetes version"):
+        caps.parse_version("latest")
+
+
+@pytest.mark.parametrize(
+    ("needs", "min_version", "reason"),
+    [
+        (["exec"], None, None),
+        (["nodes:2", "zones:2"], "1.32", None),
+        (["nodes:3"], None, "needs: 3 schedulable nodes"),
+        (["zones:3"], None, "needs: 3 zones"),
+        ([], "1.33", "needs: Kubernetes >= 1.33"),
+        (["node-loss"], None, "needs: a node the suite can silence (simulated nodes)"),
+    ],
+)
+def test_missing_names_the_first_capability_lacking(needs: list[str], min_version: str | None, reason: str) -> None:
+    assert caps.missing(info(), needs, min_version) == reason
+
+
+def test_exec_dns_storage_and_gate_are_each_reported() -> None:
+    lacking = info(
+        exec_pods=False,
+        dns=DnsAccess("none", why_not="x"),
+        storage=None,
+        gates={"MaxUnavailableStatefulSet": None},
+    )
+    assert [caps.missing(lacking, [c]) for c in ("exec", "dns", "storage", "gate:MaxUnavailableStatefulSet")] == [
+        "needs: exec into pods",
+        "needs: DNS reachable from the test runner",
+        "needs: a StorageClass (cluster default or --storage-class)",
+        "needs: feature gate MaxUnavailableStatefulSet",
+    ]
+
+
+def test_unknown_capabilities_are_refused() -> None:
+    for bad in ("gpu", "nodes:many", "nodes:0", "gate:Unprobed"):
+        with pytest.raises(InvalidScenario, match="expected a capability"):
+            caps.describe(bad)
+
+
+def test_readiness_control_needs_simulated_nodes_or_exec() -> None:
+    assert info(exec_pods=False, simulated_nodes=("n1",)).readiness_control
+    assert not info(exec_pods=False).readiness_control
+
+
+def test_pod_index_label_follows_the_server_version() -> None:
+    assert info(version=(1, 28, 0)).pod_index_label and not info(version=(1, 27, 9)).pod_index_label
+
+
+def test_node_summary_counts_only_schedulable_nodes() -> None:
+    nodes = [
+        node("n1", zone="a", kind="kwok"),
+        node("n2", zone="b", kind="real"),
+        node("n3", zone="c", unschedulable=True),
+        node("n4", zone="d", ready="Unknown"),
+        node("n5", zone="e", taints=[{"key": "dedicated", "effect": "NoSchedule"}]),
+        node("n6", zone="a", taints=[{"key": "soft", "effect": "PreferNoSchedule"}]),
+    ]
+    assert caps.node_summary(nodes) == (("n1", "n2", "n6"), ("a", "b"), ("n1",), ("n2",))
+
+
+def test_storage_class_is_the_named_one_or_the_default() -> None:
+    classes = [storage_class("fast"), storage_class("std", default=True)]
+    assert caps.pick_storage_class(classes, None)[0] == classes[1]
+    assert caps.pick_storage_class(classes, "fast")[0] == classes[0]
+    assert caps.pick_storage_class([storage_class("fast")], None) == (
+        None,
+        "the cluster has no default StorageClass and --storage-class was not given",
+    )
+    with pytest.raises(InvalidScenario, match=r"expected StorageClass 'slow'.*found only: fast, std"):
+        caps.pick_storage_class(classes, "slow")
+
+
+@pytest.mark.parametrize(
+    ("sc", "pvs", "pinned"),
+    [
+        pytest.param(storage_class("local"), [pv("pv1", "local", "n1")], True, id="existing-pv-pinned"),
+        pytest.param(storage_class("net"), [pv("pv1", "net")], False, id="existing-pv-free"),
+        pytest.param(storage_class("o", parameters={"nodePinned": "true"}), [], True, id="parameter"),
+        pytest.param(storage_class("lp", provisioner="rancher.io/local-path"), [], True, id="local-provisioner"),
+        pytest.param(storage_class("csi"), [pv("pv1", "other", "n1")], None, id="unknown"),
+    ],
+)
+def test_node_pinned_classification(sc: Obj, pvs: list[Obj], pinned: bool | None) -> None:
+    assert caps.storage_info(sc, pvs).node_pinned is pinned
+
+
+def test_max_unavailable_gate_is_read_from_the_dry_run_answer() -> None:
+    kept = {"spec": {"updateStrategy": {"rollingUpdate": {"maxUnavailable": 2}}}}
+    dropped = {"spec": {"updateStrategy": {"rollingUpdate": {"partition": 0}}}}
+    assert caps.max_unavailable_kept(kept) and not caps.max_unavailable_kept(dropped)
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [("auto", ("auto", "")), ("exec", ("exec", "")), ("direct:10.0.0.10:53", ("direct", "10.0.0.10:53"))],
+)
+def test_dns_modes(text: str, want: tuple[str, str]) -> None:
+    assert caps.parse_dns_mode(text) == want
+
+
+@pytest.mark.parametrize("text", ["udp", "direct:10.0.0.10", "direct:"])
+def test_bad_dns_modes(text: str) -> None:
+    with pytest.raises(InvalidScenario):
+        caps.parse_dns_mode(text)
+
+
+class FakeKube:
+    """Answers the few reads discovery makes."""
+
+    def __init__(self, nodes: list[Obj], classes: list[Obj], pvs: list[Obj], version: str = "v1.37.2") -> None:
+        self.data = {"nodes": nodes, "storageclasses": classes, "persistentvolumes": pvs}
+        self.version = version
+
+    def raw_get(self, path: str) -> str:
+        assert path == "/version"
+        return json.dumps({"gitVersion": self.version})
+
+    def list(self, res: Any, namespace: str | None = None, **_: Any) -> tuple[list[Obj], str]:
+        return self.data[res.plural], "1"
+
+
+def _probes(exec_result: str = "", kept: bool = True) -> tuple[Probes, list[str]]:
+    calls: list[str] = []
+
+    def dry_run(manifest: Obj) -> Obj:
+        calls.append("dry-run")
+        strategy = manifest["spec"]["updateStrategy"]
+        if not kept:
+            strategy = {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
+        return {**manifest, "spec": {**manifest["spec"], "updateStrategy": strategy}}
+
+    def exec_probe() -> str:
+        calls.append("exec")
+        return exec_result
+
+    return Probes(dry_run, exec_probe), calls
+
+
+def test_discover_on_the_local_cluster_does_not_probe_exec() -> None:
+    kube = FakeKube(
+        [node("n1", kind="kwok"), node("n2", zone="b", kind="kwok")],
+        [storage_class("ordinal-local", default=True, parameters={"nodePinned": "true"})],
+        [],
+    )
+    probes, calls = _probes()
+    found = caps.discover(
+        kube,  # type: ignore[arg-type]
+        Target("/k", "ordinal-local", "local cluster", local=True),
+        probes=probes,
+        storage_class=None,
+        dns=DnsAccess("direct", "127.0.0.1:1053"),
+    )
+    assert calls == ["dry-run"]
+    assert (found.version, found.exec_pods, found.exec_why_not) == (
+        (1, 37, 2),
+        False,
+        "only simulated nodes: containers do not run",
+    )
+    assert found.storage is not None and found.storage.node_pinned is True
+    assert found.gates == {"MaxUnavailableStatefulSet": True}
+    assert caps.missing(found, ["exec"]) == "needs: exec into pods"
+
+
+def test_discover_treats_real_nodes_as_exec_capable_with_a_selector() -> None:
+    kube = FakeKube([node("n1", kind="kwok"), node("n2", kind="real")], [], [])
+    probes, calls = _probes()
+    found = caps.discover(
+        kube,  # type: ignore[arg-type]
+        Target("/k", None, "local cluster", local=True),
+        probes=probes,
+        storage_class=None,
+        dns=DnsAccess("none"),
+    )
+    assert found.exec_pods and dict(found.exec_node_selector) == {caps.NODE_KIND_LABEL: "real"}
+    assert "exec" not in calls
+    assert caps.missing(found, ["storage"]) == "needs: a StorageClass (cluster default or --storage-class)"
+
+
+def test_discover_probes_exec_on_other_clusters_and_reports_why_not() -> None:
+    kube = FakeKube([node("n1"), node("n2")], [storage_class("std", default=True)], [], version="v1.31.3")
+    probes, calls = _probes(exec_result="pods/exec forbidden", kept=False)
+    found = caps.discover(
+        kube,  # type: ignore[arg-type]
+        Target("/k", None, "env KUBECONFIG"),
+        probes=probes,
+        storage_class=None,
+        dns=DnsAccess("none"),
+    )
+    assert calls == ["dry-run", "exec"]
+    assert (found.exec_pods, found.exec_why_not) == (False, "pods/exec forbidden")
+    assert found.gates == {"MaxUnavailableStatefulSet": False}
+    assert found.to_json()["version"] == "1.31.3"
+    assert any(line.startswith("exec into pods: no (pods/exec forbidden)") for line in found.summary())

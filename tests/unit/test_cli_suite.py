@@ -1,0 +1,126 @@
+"""``ordinal run`` and ``ordinal cleanup``: target selection, the order of work, output and exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ordinal import cli, hygiene
+from ordinal.kube import client
+from ordinal.kube.client import Target
+from ordinal.localcluster import cluster, state
+
+
+class FakeChild:
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+    def wait(self) -> int:
+        return self.code
+
+    def send_signal(self, signum: int) -> None:
+        pass
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
+    """A checkout with conformance/ and experiments/, a fake local cluster and a fake pytest child."""
+    (tmp_path / "conformance").mkdir()
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "drain.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    for name in ("KUBECONFIG", "ORDINAL_KUBECONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    seen: dict[str, Any] = {"events": [], "running": False, "code": 0}
+
+    def up(**_: Any) -> dict[str, Any]:
+        seen["events"].append("up")
+        seen["running"] = True
+        return {}
+
+    def down(**_: Any) -> bool:
+        seen["events"].append("down")
+        return True
+
+    def popen(command: list[str], cwd: Path) -> FakeChild:
+        seen["events"].append(("pytest", command[3:], cwd))
+        return FakeChild(seen["code"])
+
+    monkeypatch.setattr(cluster, "up", up)
+    monkeypatch.setattr(cluster, "down", down)
+    monkeypatch.setattr(state, "is_running", lambda *a: seen["running"])
+    monkeypatch.setattr(client, "resolve", lambda *a: Target("/k", None, "local cluster", local=True))
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    return seen
+
+
+def test_run_starts_the_local_cluster_when_there_is_no_target_and_stops_it(world: dict[str, Any]) -> None:
+    """With neither KUBECONFIG nor a running local cluster, run MUST start one, run the suite, stop it."""
+    world["code"] = 1
+    assert cli.main(["run", "--experiment", "drain", "--", "-k", "dns"]) == 1
+    assert world["events"] == ["up", ("pytest", ["conformance", "-k", "dns"], Path.cwd()), "down"]
+
+
+def test_run_uses_a_running_cluster_and_leaves_it_up(world: dict[str, Any]) -> None:
+    world["running"] = True
+    assert cli.main(["run"]) == 0
+    assert world["events"] == [("pytest", ["conformance"], Path.cwd())]
+
+
+def test_run_uses_kubeconfig_without_starting_anything(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", "/somewhere/config")
+    assert cli.main(["run"]) == 0
+    assert world["events"] == [("pytest", ["conformance"], Path.cwd())]
+
+
+def test_unknown_experiment_fails_in_one_line_before_the_suite(
+    world: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    world["running"] = True
+    assert cli.main(["run", "--experiment", "meteor"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("ordinal: expected experiment ") and err.endswith("meteor.json, found none")
+    assert world["events"] == []
+
+
+def test_cleanup_prints_what_it_removed_and_fails_on_errors(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """cleanup MUST list every removal, give each error one line, and exit non-zero if anything stayed."""
+    calls: list[str | None] = []
+
+    def sweep(kube: Any, run_id: str | None = None) -> tuple[list[str], list[str]]:
+        calls.append(run_id)
+        return ["namespace/ord-1a2b-x", "changes on node/n1"], ["namespace/ord-1a2b-y: timed out\nmore detail"]
+
+    monkeypatch.setattr(client, "resolve", lambda *a: Target("/k", None, "flag"))
+    monkeypatch.setattr(client, "api_client", lambda target: _NoClient())
+    monkeypatch.setattr(hygiene, "sweep", sweep)
+    assert cli.main(["cleanup", "--run-id", "20261125t1705-3f9a"]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["removed namespace/ord-1a2b-x", "removed changes on node/n1"]
+    assert err.splitlines() == ["ordinal cleanup: namespace/ord-1a2b-y: timed out"]
+    assert calls == ["20261125t1705-3f9a"]
+
+
+def test_cleanup_with_nothing_left_succeeds(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(client, "resolve", lambda *a: Target("/k", None, "flag"))
+    monkeypatch.setattr(client, "api_client", lambda target: _NoClient())
+    monkeypatch.setattr(hygiene, "sweep", lambda kube, run_id=None: ([], []))
+    assert cli.main(["cleanup"]) == 0
+    assert capsys.readouterr().out.strip() == "nothing to clean up"
+
+
+def test_cleanup_rejects_a_malformed_run_id_before_touching_the_cluster(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["cleanup", "--run-id", "not a label!"]) == 1
+    assert "expected run id to be a non-empty label value" in capsys.readouterr().err
+
+
+class _NoClient:
+    def close(self) -> None:
+        pass

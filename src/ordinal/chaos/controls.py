@@ -47,7 +47,7 @@ from chaoslib.exceptions import InterruptExecution
 
 from ordinal.chaos import ACTIVITY_MODULES
 from ordinal.chaos.boundary import first_line
-from ordinal.chaos.session import Session, check_allowed, close_session, current, open_session
+from ordinal.chaos.session import Session, check_allowed, current, open_session
 from ordinal.errors import OrdinalError
 from ordinal.kube.rest import ApiError
 from ordinal.types import Obj
@@ -57,6 +57,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Journal statuses chaoslib may end with; ours only ever moves a run to "failed".
 FAILED = "failed"
+_WRAPPED = "chaoslib.exceptions.ActivityFailed: "
 
 
 class _Run:
@@ -231,14 +232,15 @@ def after_experiment_control(
 
 
 def cleanup_control() -> None:
-    """Whatever happened, undo this run's node changes and stop the recorders."""
-    try:
-        session = current()
-        session.stop_recorders()
-        for text in session.restore_nodes():
-            log.warning("ordinal-safety: cleanup could not restore %s", text)
-    finally:
-        close_session()
+    """Whatever happened, stop the recorders and undo this run's node changes (chaoslib always calls this).
+
+    The session's clients stay open: the sample control's cleanup runs after this one and
+    may still need them; the process ends right after.
+    """
+    session = current()
+    session.stop_recorders()
+    for text in session.restore_nodes():
+        log.warning("ordinal-safety: cleanup could not restore %s", text)
 
 
 def pin_chaostoolkit_kubernetes(kubeconfig: str, context: str | None) -> None:
@@ -345,7 +347,9 @@ def _exception_line(run: Mapping[str, Any]) -> str:
     lines = run.get("exception") or []
     text = "".join(lines).strip().splitlines()
     last = text[-1] if text else "failed"
-    return last.removeprefix("chaoslib.exceptions.ActivityFailed: ")
+    while last.startswith(_WRAPPED):  # chaoslib wraps our ActivityFailed in another one
+        last = last.removeprefix(_WRAPPED)
+    return last
 
 
 def _slug(text: str) -> str:

@@ -320,10 +320,12 @@ def wait_replaced(kube: Kube, namespace: str, name: str, old: Mapping[str, str],
         waiting = []
         for pod, uid in old.items():
             cur = now.get(pod)
-            if cur is None or o.uid(cur) == uid or o.terminating(cur) or not o.pod_running_ready(cur):
-                waiting.append(
-                    pod if cur is None else f"{pod}({'same uid' if o.uid(cur) == uid else o.status(cur).get('phase')})"
-                )
+            if cur is None:
+                waiting.append(f"{pod} (absent)")
+            elif o.uid(cur) == uid:
+                waiting.append(f"{pod} (not replaced yet)")
+            elif o.terminating(cur) or not o.pod_running_ready(cur):
+                waiting.append(f"{pod} (phase={o.status(cur).get('phase')} ready={o.pod_ready(cur)})")
         if waiting:
             return Verdict(False, f"waiting for {waiting}")
         return Verdict(True, {pod: now[pod] for pod in old})
@@ -378,6 +380,18 @@ def restoration_figures(timeline: Timeline | None, fault: Fault, pod: str, names
     out["to_created"] = round(new.first_seen.t - fault.at, 3)
     out |= _first(new, fault.at)
     return out
+
+
+def catch_up(recorder: Recorder, obj: Obj, timeout: float = 2.0) -> bool:
+    """Wait (briefly) until the recorder has seen ``obj`` as we saw it; its watch may trail ours."""
+    kind, uid, rv = str(obj.get("kind", "Pod")), o.uid(obj), str(o.meta(obj).get("resourceVersion", ""))
+    deadline = time.monotonic() + timeout
+    while True:
+        if any(e.uid == uid and e.resource_version == rv for e in recorder.timeline.of_kind(kind)):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
 
 
 def _first(inc: Incarnation, since: float) -> dict[str, float]:

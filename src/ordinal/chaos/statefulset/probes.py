@@ -24,7 +24,7 @@ from ordinal.chaos.results import Verdict, Waited, ordinals_of, select_ordinals,
 from ordinal.chaos.session import current, now
 from ordinal.checks.dns import DEFAULT_ZONE, pod_fqdn
 from ordinal.checks.identity import check_at_most_one_live, set_window
-from ordinal.errors import CapabilityMissing, InvariantViolated, WaitTimeout
+from ordinal.errors import CapabilityMissing, InvariantViolated, OrdinalError, WaitTimeout
 from ordinal.kube.rest import NODES, STATEFULSETS
 from ordinal.observe.snapshot import observe_set
 from ordinal.types import Finding, Obj
@@ -68,7 +68,7 @@ def statefulset_ready(
     kube = current().kube(configuration, secrets)
     subj = ops.subject(ns, name)
     if timeout > 0:
-        with contextlib.suppress(WaitTimeout, InvariantViolated):  # judged below, as findings
+        with contextlib.suppress(OrdinalError):  # missing set, timeout: judged below, as findings
             ops.wait_ready(kube, ns, name, timeout=timeout)
     state = observe_set(kube, ns, name)
     if state.sts is None:
@@ -341,6 +341,8 @@ def wait_for_identity_restored(
     figures = []
     for pod, obj in sorted(pods.items()):
         fault = next(f for f in reversed(faults) if pod in f.pods)
+        if recorder is not None:
+            ops.catch_up(recorder, obj)
         row = ops.restoration_figures(recorder.timeline if recorder else None, fault, pod, ns)
         ip = o.pod_ip(obj)
         if resolver is not None and ip:

@@ -382,7 +382,7 @@ def settle_dns(
     """
     start = clock()
     while True:
-        answers = ask(resolver, {k: list(v) for k, v in queries.items()})
+        answers = ask(resolver, queries)
         findings = check(answers)
         elapsed = clock() - start
         if not findings or elapsed >= timeout:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Protocol
 
 import dns.exception
@@ -74,7 +74,7 @@ def records(response: dns.message.Message, rdtype: str) -> list[str] | None:
     return sorted(out)
 
 
-def ask(resolver: Resolver, queries: dict[str, Iterable[str]]) -> DnsAnswers:
+def ask(resolver: Resolver, queries: Mapping[str, Iterable[str]]) -> DnsAnswers:
     """Run ``{"A": [names], "SRV": [...], "PTR": [...]}`` and return the answers as the checks want them."""
     found: dict[str, dict[str, list[str] | None]] = {t: {} for t in RECORD_TYPES}
     for rdtype, names in queries.items():

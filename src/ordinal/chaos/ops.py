@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ordinal import objects as o
+from ordinal.chaos.results import Snapshot
 from ordinal.chaos.session import Baseline, Fault, Session
 from ordinal.checks.dns import check_dns, check_endpoint_slices, expected_queries, headless, pod_fqdn
 from ordinal.checks.identity import check_pod_identity, check_replaced, members, set_window
@@ -27,14 +28,14 @@ from ordinal.checks.storage import (
     claim_templates,
     snapshot_claims,
 )
-from ordinal.errors import InvalidScenario, InvariantViolated, OrdinalError, WaitTimeout
+from ordinal.errors import InvalidScenario, OrdinalError, WaitTimeout
 from ordinal.kube.rest import NODES, PODS, PVCS, STATEFULSETS, Kube
 from ordinal.observe.dnsquery import Resolver, ask
 from ordinal.observe.recorder import Recorder
 from ordinal.observe.snapshot import SetState, observe_set
 from ordinal.observe.timeline import Incarnation, Timeline
 from ordinal.types import Finding, Obj
-from ordinal.waiting import Query, Verdict, set_status_line, wait_for, wait_for_set_ready
+from ordinal.waiting import Query, Verdict, wait_for, wait_for_set_ready
 from ordinal.workloads import REVISION_LABEL, parse_ordinal, pod_name, pvc_name
 
 T = TypeVar("T")
@@ -93,14 +94,14 @@ def take_baseline(kube: Kube, namespace: str, name: str, now: float) -> Baseline
     return Baseline(namespace, name, now, state.sts, live_members(state), state.pvcs, state.pvs)
 
 
-def baseline_json(baseline: Baseline) -> dict[str, Any]:
+def baseline_json(baseline: Baseline) -> Snapshot:
     """The baseline as the snapshot action reports it in the journal."""
     sts = baseline.sts
     claims = snapshot_claims(sts, baseline.pvcs)
     return {
         "statefulset": f"{baseline.namespace}/{baseline.name}",
         "uid": o.uid(sts),
-        "replicas": o.spec(sts).get("replicas"),
+        "replicas": int(o.spec(sts).get("replicas", 1)),
         "currentRevision": o.status(sts).get("currentRevision"),
         "updateRevision": o.status(sts).get("updateRevision"),
         "pods": {
@@ -478,15 +479,6 @@ def wait_nodes(kube: Kube, names: Iterable[str], judge: Callable[[Obj], bool], *
         return Verdict(len(state) == len(wanted) and all(state.values()), f"{state}")
 
     wait_for(kube, Query(NODES), all_of, expect=expect, timeout=timeout)
-
-
-def violation(what: str, findings: Sequence[Finding] = ()) -> InvariantViolated:
-    return InvariantViolated(what, findings)
-
-
-def status_line(kube: Kube, namespace: str, name: str) -> str:
-    sts = kube.get_or_none(STATEFULSETS, name, namespace)
-    return set_status_line(sts) if sts else "no StatefulSet"
 
 
 def wait_claims(kube: Kube, baseline: Baseline, *, replicas_after: int, timeout: float) -> list[Finding]:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal, TypedDict
 
 from ordinal.checks.rules import blocking, informational
+from ordinal.errors import InvalidScenario
 from ordinal.observe.timeline import Timeline
 from ordinal.types import Finding
 from ordinal.workloads import parse_ordinal
@@ -39,6 +40,18 @@ class Touched(TypedDict):
     namespace: str
     targets: list[dict[str, Any]]
     details: dict[str, Any]
+
+
+class Snapshot(TypedDict):
+    """The baseline ``snapshot_identity`` takes, as the journal keeps it."""
+
+    statefulset: str
+    uid: str
+    replicas: int
+    currentRevision: str | None
+    updateRevision: str | None
+    pods: dict[str, dict[str, Any]]
+    claims: dict[str, dict[str, Any]]
 
 
 class Waited(TypedDict):
@@ -124,8 +137,6 @@ def select_ordinals(spec: str, window: Iterable[int], disrupted: Iterable[int]) 
 
 
 def _int(text: str, spec: str) -> int:
-    from ordinal.errors import InvalidScenario
-
     if not text.strip().isdigit():
         raise InvalidScenario(
             f"expected an ordinal selection like 'disrupted', 'none', 'all', '1,2' or '>=1', got {spec!r}"

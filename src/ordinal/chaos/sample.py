@@ -30,7 +30,6 @@ from ordinal.waiting import wait_for_gone, wait_for_set_ready
 from ordinal.workloads import (
     CREATED_BY_LABEL,
     CREATED_BY_VALUE,
-    RUN_LABEL,
     headless_service_manifest,
     pdb_manifest,
     run_labels,
@@ -241,8 +240,3 @@ def _remove_created() -> tuple[list[str], list[str]]:
     for text in errors:
         log.warning("ordinal-sample: %s", text)
     return removed, errors
-
-
-def is_sample_namespace(ns: Obj, run_id: str) -> bool:
-    labels = o.labels(ns)
-    return labels.get(CREATED_BY_LABEL) == CREATED_BY_VALUE and labels.get(RUN_LABEL) == run_id

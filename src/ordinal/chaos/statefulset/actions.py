@@ -17,7 +17,7 @@ from ordinal import disrupt
 from ordinal import objects as o
 from ordinal.chaos import ops, sample
 from ordinal.chaos.boundary import activity
-from ordinal.chaos.results import Touched
+from ordinal.chaos.results import Snapshot, Touched
 from ordinal.chaos.session import Fault, current, now
 from ordinal.checks.identity import members, set_window
 from ordinal.errors import InvalidScenario
@@ -103,7 +103,7 @@ def snapshot_identity(
     ns: str = "default",
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
-) -> dict[str, object]:
+) -> Snapshot:
     """Remember the set's pods (names, UIDs, nodes, IPs, revisions) and claims (UIDs, volumes) as the baseline.
 
     Read-only. Probes after the method compare against it; the journal keeps it as this

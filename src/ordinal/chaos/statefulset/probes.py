@@ -24,6 +24,7 @@ from ordinal.chaos.results import Verdict, Waited, ordinals_of, select_ordinals,
 from ordinal.chaos.session import current, now
 from ordinal.checks.dns import DEFAULT_ZONE, pod_fqdn
 from ordinal.checks.identity import check_at_most_one_live, set_window
+from ordinal.checks.retention import retention_policy
 from ordinal.errors import CapabilityMissing, InvariantViolated, OrdinalError, WaitTimeout
 from ordinal.kube.rest import NODES, STATEFULSETS
 from ordinal.observe.snapshot import observe_set
@@ -595,10 +596,7 @@ def expect_claims_follow_retention(
     findings = ops.wait_claims(kube, baseline, replicas_after=replicas, timeout=timeout)
     if findings:
         raise InvariantViolated(f"claims of {ns}/{name} after scaling to {replicas}: {findings[0]}", findings)
-    when_deleted, when_scaled = (
-        (o.spec(sts).get("persistentVolumeClaimRetentionPolicy") or {}).get("whenDeleted", "Retain"),
-        (o.spec(sts).get("persistentVolumeClaimRetentionPolicy") or {}).get("whenScaled", "Retain"),
-    )
+    when_deleted, when_scaled = retention_policy(sts)
     return Waited(
         probe="expect_claims_follow_retention",
         subject=ops.subject(ns, name),

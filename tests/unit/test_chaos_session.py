@@ -1,0 +1,62 @@
+"""The run's memory between activities, and the sample workload the experiments deploy by default."""
+
+from __future__ import annotations
+
+import pytest
+
+from ordinal.chaos.sample import sample_manifests
+from ordinal.chaos.session import Fault, Session
+from ordinal.errors import InvalidScenario
+
+
+def test_faults_since_the_last_restoration_are_pending_with_the_latest_uids() -> None:
+    """A second kill of web-1 MUST be waited for against the UID the first kill's replacement had."""
+    session = Session("r")
+    session.record_fault(Fault("kill_ordinal", "ns", "web", {"web-1": "uid-a"}, 1.0))
+    assert session.pending("ns", "web")[1] == {"web-1": "uid-a"}
+    session.mark_restored("ns", "web", 1)
+    session.record_fault(Fault("kill_ordinal", "ns", "web", {"web-1": "uid-b"}, 2.0))
+    faults, hit = session.pending("ns", "web")
+    assert [f.at for f in faults] == [2.0] and hit == {"web-1": "uid-b"}
+    assert session.disrupted("ns", "web") == {"web-1": "uid-a"}  # the baseline's UID, for identity checks
+
+
+def test_faults_are_kept_per_set() -> None:
+    session = Session("r")
+    session.record_fault(Fault("kill_ordinal", "ns", "db", {"db-0": "u"}, 1.0))
+    assert session.pending("ns", "web") == ([], {})
+
+
+@pytest.mark.parametrize(
+    ("phase", "comparing"),
+    [("standalone", False), ("hypothesis-before", False), ("method", False), ("hypothesis-after", True)],
+    ids=lambda v: str(v),
+)
+def test_probes_compare_against_the_baseline_only_after_the_method(phase: str, comparing: bool) -> None:
+    assert Session("r", phase=phase).comparing() is comparing  # type: ignore[arg-type]
+
+
+def test_the_sample_spreads_its_pods_and_keeps_a_budget_of_one() -> None:
+    service, sts, pdb = sample_manifests("web", "ns", "20261125t0000-abcd", replicas=3)
+    assert service["spec"]["clusterIP"] == "None"
+    assert pdb["spec"]["minAvailable"] == 2
+    spec = sts["spec"]["template"]["spec"]
+    term = spec["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert "tolerations" not in spec
+    assert sts["metadata"]["labels"]["ordinal/run"] == "20261125t0000-abcd"
+
+
+def test_the_sample_can_leave_an_unreachable_node_fast() -> None:
+    _, sts, _ = sample_manifests("web", "ns", "r1", unreachable_toleration=2, storage_class="ordinal-shared")
+    tolerations = sts["spec"]["template"]["spec"]["tolerations"]
+    assert {t["key"]: t["tolerationSeconds"] for t in tolerations} == {
+        "node.kubernetes.io/unreachable": 2,
+        "node.kubernetes.io/not-ready": 2,
+    }
+    assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "ordinal-shared"
+
+
+def test_the_sample_refuses_an_unknown_retention_policy() -> None:
+    with pytest.raises(InvalidScenario, match="whenDeleted/whenScaled"):
+        sample_manifests("web", "ns", "r1", when_scaled="Keep")

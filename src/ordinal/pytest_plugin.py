@@ -328,6 +328,8 @@ class Session:
         self.kept_namespaces: dict[str, str] = {}
         self.figures = FigureLog(figures_path(config))
         self.requests: dict[str, int] = {}
+        self.recorder_requests: dict[str, int] = {}
+        self._recorder_kube: Kube | None = None
         self.durations: dict[str, float] = {}
         self.cleanup_errors: list[str] = []
         self.leaks: list[str] = []
@@ -345,6 +347,10 @@ class Session:
         return self._kube
 
     @property
+    def recorder_kube_or_none(self) -> Kube | None:
+        return self._recorder_kube
+
+    @property
     def info_or_none(self) -> ClusterInfo | None:
         return self._info
 
@@ -359,6 +365,13 @@ class Session:
             if self._kube is None:
                 self._kube = Kube(api_client(self.target()))
             return self._kube
+
+    def recorder_kube(self) -> Kube:
+        """A client for the timeline recorders alone, so their lists and watches are counted apart."""
+        with self._lock:
+            if self._recorder_kube is None:
+                self._recorder_kube = Kube(api_client(self.target()))
+            return self._recorder_kube
 
     def disruptive_allowed(self) -> bool:
         if self.settings.allow_disruptive is not None:
@@ -513,6 +526,8 @@ class Session:
         kept = {f"namespace/{ns}" for ns in self.kept_namespaces}
         self.leaks = [leak for leak in found if leak not in kept]
         kube.close()
+        if self._recorder_kube is not None:
+            self._recorder_kube.close()
 
 
 SESSION_KEY = pytest.StashKey[Session]()
@@ -521,7 +536,7 @@ NAMESPACE_KEY = pytest.StashKey[str]()
 REPORTS_KEY = pytest.StashKey[dict[str, pytest.TestReport]]()
 FIGURES_KEY = pytest.StashKey[list[Figure]]()
 REPORT_DIR_KEY = pytest.StashKey[Path]()
-START_KEY = pytest.StashKey[tuple[int, float]]()
+START_KEY = pytest.StashKey[tuple[int, int, float]]()
 _SIGNAL_KEY = pytest.StashKey[Any]()
 
 
@@ -670,14 +685,19 @@ def _validate_markers(item: pytest.Item) -> None:
 # -- runtime hooks ----------------------------------------------------------------------------
 
 
-def _requests_so_far(state: Session) -> int:
-    kube = state.kube_or_none
-    return sum(kube.requests.values()) if kube is not None else 0
+def _requests_so_far(state: Session) -> tuple[int, int]:
+    """(test's own requests, timeline recorder's requests) counted so far this session."""
+    kube, recorder = state.kube_or_none, state.recorder_kube_or_none
+    return (
+        sum(kube.requests.values()) if kube is not None else 0,
+        sum(recorder.requests.values()) if recorder is not None else 0,
+    )
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Note where the request counter stood, for "API requests per test" (read at teardown)."""
-    item.stash[START_KEY] = (_requests_so_far(session_of(item.config)), time.monotonic())
+    """Note where the request counters stood, for "API requests per test" (read at teardown)."""
+    own, recorder = _requests_so_far(session_of(item.config))
+    item.stash[START_KEY] = (own, recorder, time.monotonic())
 
 
 @pytest.hookimpl(wrapper=True)
@@ -699,12 +719,14 @@ def pytest_runtest_makereport(
         state = session_of(item.config)
         for figure in item.stash.get(FIGURES_KEY, []):
             report.user_properties.append((f"figure:{figure.name}", f"{figure.seconds:.3f}"))
-        before, started = item.stash.get(START_KEY, (0, time.monotonic()))
-        requests = _requests_so_far(state) - before
-        if requests:
-            state.requests[item.nodeid] = requests
+        own_before, recorder_before, started = item.stash.get(START_KEY, (0, 0, time.monotonic()))
+        own, recorder = _requests_so_far(state)
+        if own - own_before:
+            state.requests[item.nodeid] = own - own_before
+            state.recorder_requests[item.nodeid] = recorder - recorder_before
             state.durations[item.nodeid] = time.monotonic() - started
-            report.user_properties.append(("api_requests", str(requests)))
+            report.user_properties.append(("api_requests", str(own - own_before)))
+            report.user_properties.append(("api_requests_recorder", str(recorder - recorder_before)))
     if report.failed and report.when in ("setup", "call"):
         _attach_failure(item, report)
     return report
@@ -763,12 +785,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         for line in state.info_or_none.summary():
             write(line)
     if state.requests:
-        total = sum(state.requests.values())
-        seconds = sum(state.durations.values())
+        tests = len(state.requests)
+        own = sorted(state.requests.values())
+        recorded = sum(state.recorder_requests.values())
         write(
-            f"API requests: {total} in {len(state.requests)} tests ({total / len(state.requests):.0f} per test); "
-            f"a 1-second poller over the same {seconds:.0f}s would have sent ≥{seconds:.0f}; "
-            f"namespace cleanup in the background: {state.cleanup_requests}"
+            f"API requests per test: median {own[tests // 2]}, max {own[-1]} (actions, waits, checks; "
+            f"{sum(own)} in {tests} tests) + {recorded / tests:.0f} for the timeline recorder (lists + watches). "
+            "Each wait is one list and one watch however long it lasts; a 1-second poller sends one GET "
+            f"per second waited. Namespace cleanup in the background: {state.cleanup_requests}"
         )
     for figure in state.figures.figures:
         write(f"figure {figure.name}: {figure.seconds:.3f}s  ({figure.test})")
@@ -847,7 +871,8 @@ def namespace(request: pytest.FixtureRequest, kube: Kube) -> Iterator[str]:
 @pytest.fixture
 def recorder(request: pytest.FixtureRequest, kube: Kube, namespace: str) -> Iterator[Recorder]:
     """Watches over the test's namespace (and PVs, nodes) feeding one timeline, started before the test acts."""
-    rec = Recorder(kube, namespace).start(timeout=session_of(request.config).timeouts.pod)
+    state = session_of(request.config)
+    rec = Recorder(state.recorder_kube(), namespace).start(timeout=state.timeouts.pod)
     request.node.stash[RECORDER_KEY] = rec
     yield rec
     rec.stop()

@@ -378,10 +378,11 @@ def test_an_action_outside_the_target_namespace_is_refused(
     assert_left_nothing(kube, run)
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_an_interrupted_drain_still_uncordons_and_removes_its_namespace(
-    kube: Kube, chaos_env: dict[str, str], tmp_path: Path
+    signum: signal.Signals, kube: Kube, chaos_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """Ctrl-C in the middle of a drain MUST still play the rollbacks: the node is uncordoned, the sample removed."""
+    """Ctrl-C or SIGTERM in the middle of a drain MUST still play the rollbacks: node uncordoned, sample removed."""
     journal = tmp_path / "journal-drain-interrupted.json"
     command = [str(CHAOS), "--no-log-file", "run", "--journal-path", str(journal), str(EXPERIMENTS / "drain.json")]
     proc = subprocess.Popen(
@@ -398,7 +399,7 @@ def test_an_interrupted_drain_still_uncordons_and_removes_its_namespace(
             assert time.monotonic() < deadline, "".join(seen)
         cordoned = [o.name(n) for n in kube.list(NODES)[0] if o.spec(n).get("unschedulable")]
         assert len(cordoned) == 1, "".join(seen)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         rest, _ = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:

@@ -182,6 +182,32 @@ def test_a_failed_method_action_interrupts_the_run() -> None:
     assert state["ordinal"]["phase"] == "method"
 
 
+def test_a_sigterm_inside_an_activity_stops_the_run_but_stays_an_interrupt(tmp_path: Path) -> None:
+    current().phase = "method"
+    state = {
+        "status": "failed",
+        "exception": [
+            "chaoslib.exceptions.ActivityFailed: chaoslib.exceptions.InterruptExecution: SIGTERM signal received\n"
+        ],
+    }
+    with pytest.raises(InterruptExecution, match="SIGTERM"):
+        controls.after_activity_control({"type": "probe", "name": "wait"}, state=state)
+    data = journal(status="interrupted")
+    controls.after_experiment_control({"title": "Drain"}, state=data, reports_dir=str(tmp_path), report_name="drain")
+    assert data["status"] == "interrupted"
+
+
+def test_a_sigterm_swallowed_somewhere_is_raised_again_at_the_next_step() -> None:
+    current().phase = "method"
+    controls._run.signalled = "SIGTERM signal received"
+    with pytest.raises(InterruptExecution, match="SIGTERM"):
+        controls.before_activity_control(
+            action(KILL, "kill_ordinal", name="web", ordinal=1, ns="ord-target"), configuration=dict(CONFIG)
+        )
+    current().phase = "rollback"
+    controls.before_activity_control(action(NODE, "restore_node"), configuration=dict(CONFIG))  # rollbacks still run
+
+
 def test_a_failed_rollback_is_recorded_but_lets_the_other_rollbacks_run() -> None:
     current().phase = "rollback"
     controls.after_activity_control({"type": "action", "name": "uncordon"}, state=failed_run("uncordon"))

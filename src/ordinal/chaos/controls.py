@@ -37,9 +37,12 @@ import inspect
 import json
 import logging
 import os
+import signal
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 from chaoslib import substitute
@@ -58,6 +61,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: Journal statuses chaoslib may end with; ours only ever moves a run to "failed".
 FAILED = "failed"
 _WRAPPED = "chaoslib.exceptions.ActivityFailed: "
+_SIGNALLED = "chaoslib.exceptions.InterruptExecution: "
 
 
 class _Run:
@@ -71,6 +75,7 @@ class _Run:
         self.control_errors: list[str] = []
         self.requests_before: Counter[str] = Counter()
         self.hypothesis_runs = 0
+        self.signalled: str | None = None  # a SIGTERM arrived (see _remember_sigterm)
 
     def problem(self, where: str, text: str, *, fatal: bool = True) -> None:
         self.problems.append(f"{where}: {text}")
@@ -115,6 +120,33 @@ def configure_control(experiment: Obj | None = None, **_: Any) -> None:
     global _run
     _run = _Run()
     open_session(str((experiment or {}).get("title", "")))
+    _remember_sigterm()
+
+
+def _remember_sigterm() -> None:
+    """Note a SIGTERM before chaoslib's handler raises InterruptExecution wherever the main thread is.
+
+    That exception can land inside code that swallows exceptions (a logging handler, an
+    event handler chaoslib guards with ``except Exception``) and the run would go on as if
+    nothing happened; the hooks below raise it again at the next step. chaoslib puts its
+    own handler back when the run ends.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if not callable(previous):  # not under chaoslib's handler (e.g. a unit test): leave it alone
+        return
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        _run.signalled = "SIGTERM signal received"
+        previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def _check_signalled() -> None:
+    if _run.signalled and current().phase not in ("rollback", "teardown"):
+        raise InterruptExecution(_run.signalled)
 
 
 def before_experiment_control(
@@ -152,6 +184,7 @@ def before_hypothesis_control(context: Obj, **_: Any) -> None:
 
 def before_method_control(context: Obj, **_: Any) -> None:
     current().phase = "method"
+    _check_signalled()
 
 
 def before_rollback_control(context: Obj, **_: Any) -> None:
@@ -165,6 +198,7 @@ def before_activity_control(
     **_: Any,
 ) -> None:
     """Refuse an action outside the experiment's namespace; note the API request count."""
+    _check_signalled()
     _run.requests_before = current().activity_requests()
     if context.get("type") != "action":
         return
@@ -180,10 +214,15 @@ def after_activity_control(context: Obj, state: dict[str, Any] | None = None, **
         return
     delta = session.activity_requests() - _run.requests_before
     state["ordinal"] = {"phase": session.phase, "api_requests": dict(delta)}
+    _check_signalled()
     if state.get("status") != "failed":
         return
     reason = _exception_line(state)
     where = f"{session.phase} {context.get('type', 'activity')} {context.get('name')!r}"
+    if reason.startswith(_SIGNALLED):
+        # SIGTERM arrived inside the activity (chaoslib wrapped its InterruptExecution): not our
+        # verdict, the run stays "interrupted"; stop now so the rollbacks play.
+        raise InterruptExecution(reason.removeprefix(_SIGNALLED))
     if session.phase == "method":
         raise _interrupt(where, reason)
     if session.phase == "rollback":

@@ -31,7 +31,7 @@ from _pytest._code.code import TerminalRepr
 
 from ordinal import capabilities, hygiene
 from ordinal.capabilities import ClusterInfo, DnsAccess
-from ordinal.errors import CapabilityMissing, InvalidScenario, OrdinalError
+from ordinal.errors import CapabilityMissing, InvalidScenario, InvariantViolated, OrdinalError, WaitTimeout
 from ordinal.harness import Timeouts, Workload
 from ordinal.kube.client import Target, api_client, resolve
 from ordinal.kube.rest import ApiError, Kube
@@ -702,11 +702,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
-    """A capability the test itself finds missing is a skip naming it; any other error stays a failure."""
+    """A capability the test itself finds missing is a skip naming it; a broken promise is a failure."""
     try:
         return (yield)
     except CapabilityMissing as err:
         pytest.skip(str(err).splitlines()[0])
+    except (InvariantViolated, WaitTimeout) as err:
+        allure_report.count_as_failure(err)
+        raise
 
 
 @pytest.hookimpl(wrapper=True)

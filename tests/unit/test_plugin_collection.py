@@ -290,3 +290,26 @@ def test_report_defaults_apply_only_when_asked(pytester: pytest.Pytester) -> Non
     assert list((pytester.path / "myreports" / "allure-results").glob("*-result.json"))
     pytester.runpytest(f"--junitxml={pytester.path / 'own.xml'}").assert_outcomes(passed=1)
     assert (pytester.path / "own.xml").is_file()
+
+
+def test_a_broken_promise_is_a_failure_in_allure_not_a_broken_test(pytester: pytest.Pytester) -> None:
+    """InvariantViolated and WaitTimeout MUST be filed as failed (the product), other errors as broken (the test)."""
+    pytester.makepyfile(
+        """
+        from ordinal.errors import InvariantViolated, WaitTimeout
+
+        def test_promise():
+            raise InvariantViolated("scale-up: 1 broken promise")
+
+        def test_deadline():
+            raise WaitTimeout("3 ready replicas", "2", 120.0)
+
+        def test_bug():
+            raise KeyError("typo")
+        """
+    )
+    results = pytester.path / "allure"
+    result = pytester.runpytest(f"--alluredir={results}")
+    result.stdout.fnmatch_lines(["*ordinal.errors.InvariantViolated: scale-up: 1 broken promise*"])
+    statuses = {(r := json.loads(p.read_text()))["name"]: r["status"] for p in results.glob("*-result.json")}
+    assert statuses == {"test_promise": "failed", "test_deadline": "failed", "test_bug": "broken"}

@@ -56,3 +56,24 @@ def write_environment(results_dir: str | Path, properties: Iterable[tuple[str, s
     path.mkdir(parents=True, exist_ok=True)
     lines = [f"{key.replace(' ', '.')}={value}" for key, value in properties]
     (path / "environment.properties").write_text("\n".join(lines) + "\n")
+
+
+_FAILING: dict[type[BaseException], type[BaseException]] = {}
+
+
+def count_as_failure(err: BaseException) -> None:
+    """Make allure file a broken promise as *failed*, not *broken*.
+
+    allure-pytest calls everything but an AssertionError "broken" (a defect of the test, not of
+    the product). A promise the cluster broke (InvariantViolated, a WaitTimeout) is a product
+    failure, so the exception is given a subclass that is also an AssertionError; its name,
+    message and traceback stay as they are.
+    """
+    cls = type(err)
+    if isinstance(err, AssertionError):
+        return
+    if cls not in _FAILING:
+        _FAILING[cls] = type(
+            cls.__name__, (cls, AssertionError), {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+        )
+    err.__class__ = _FAILING[cls]

@@ -134,8 +134,11 @@ def test_immutable_fields_are_rejected_with_422(workload: Workload, recorder: Re
 
 @pytest.mark.promise(feature="Field mutability")
 def test_mutable_fields_are_accepted(workload: Workload, recorder: Recorder) -> None:
-    """Changing replicas, template, updateStrategy, revisionHistoryLimit, retention, minReadySeconds or
-    ordinals MUST be accepted."""
+    """Changes to every field the API lists as mutable MUST be accepted.
+
+    Those are replicas, template, updateStrategy, revisionHistoryLimit,
+    persistentVolumeClaimRetentionPolicy, minReadySeconds and ordinals.
+    """
     with step("Create the set and wait until Ready"):
         workload.deploy(replicas=1)
     refused: dict[str, str] = {}

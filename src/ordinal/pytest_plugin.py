@@ -35,6 +35,7 @@ from ordinal.errors import CapabilityMissing, InvalidScenario, InvariantViolated
 from ordinal.harness import Timeouts, Workload
 from ordinal.kube.client import Target, api_client, resolve
 from ordinal.kube.rest import ApiError, Kube
+from ordinal.observe.dnsquery import Resolver
 from ordinal.observe.recorder import Recorder
 from ordinal.reporting import allure as allure_report
 from ordinal.reporting import diagnostics
@@ -323,7 +324,7 @@ class Session:
         self._kube: Kube | None = None
         self._info: ClusterInfo | None = None
         self._probe_namespace: str | None = None
-        self._resolver: Any = None
+        self._resolver: Resolver | None = None
         self.live_namespaces: dict[str, str] = {}
         self.kept_namespaces: dict[str, str] = {}
         self.figures = FigureLog(figures_path(config))
@@ -417,7 +418,7 @@ class Session:
         dns, self._resolver = self._dns_access(info)
         return replace(info, dns=dns)
 
-    def _dns_access(self, info: ClusterInfo) -> tuple[DnsAccess, Any]:
+    def _dns_access(self, info: ClusterInfo) -> tuple[DnsAccess, Resolver | None]:
         """Pick the resolver per --dns; a mode that was asked for explicitly is never swapped silently."""
         from ordinal.localcluster import state
         from ordinal.observe import dnsquery
@@ -450,7 +451,7 @@ class Session:
         resolver = dnsquery.ExecResolver(kube, self.probe_namespace(), capabilities.EXEC_PROBE_POD)
         return self._checked(resolver, "exec", tried)
 
-    def _checked(self, resolver: Any, mode: str, tried: list[str]) -> tuple[DnsAccess, Any]:
+    def _checked(self, resolver: Resolver, mode: str, tried: list[str]) -> tuple[DnsAccess, Resolver | None]:
         """Ask for the API server's own Service name: any answer (even NXDOMAIN) proves reachability."""
         try:
             resolver.query("kubernetes.default.svc.cluster.local", "A")
@@ -459,7 +460,7 @@ class Session:
             return DnsAccess("none", why_not="; ".join(tried)), None
         return DnsAccess(mode, where=repr(resolver)), resolver
 
-    def resolver(self) -> Any:
+    def resolver(self) -> Resolver:
         info = self.info()
         if self._resolver is None:
             raise CapabilityMissing(capabilities.CAPABILITIES["dns"], info.dns.why_not)
@@ -901,7 +902,7 @@ def workload(
 
 
 @pytest.fixture
-def dns_resolver(request: pytest.FixtureRequest, cluster_info: ClusterInfo) -> Any:
+def dns_resolver(request: pytest.FixtureRequest, cluster_info: ClusterInfo) -> Resolver:
     """A resolver for the cluster DNS chosen by --dns (skips naming the capability if there is none)."""
     return session_of(request.config).resolver()
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +61,25 @@ def chaos_command(experiment: Path, journal: Path, variables: Mapping[str, str] 
     return [*command, str(experiment)]
 
 
+def _run_forwarding_sigterm(command: list[str], env: Mapping[str, str], timeout: float | None) -> int:
+    """Run the child; a SIGTERM to us is passed on, so chaos plays its rollbacks before we exit."""
+    child = subprocess.Popen(command, env=dict(env))
+    forwarding = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda signum, _: child.send_signal(signum)) if forwarding else None
+    try:
+        return child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGTERM)  # let its rollbacks run, then make sure it is gone
+        try:
+            return child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            return child.wait()
+    finally:
+        if forwarding:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def run_experiment(
     name: str,
     *,
@@ -72,14 +93,14 @@ def run_experiment(
     reports_dir.mkdir(parents=True, exist_ok=True)
     journal = reports_dir / f"journal-{path.stem}.json"
     child_env = {**(env if env is not None else os.environ), "ORDINAL_REPORTS_DIR": str(reports_dir)}
-    done = subprocess.run(chaos_command(path, journal, variables), env=child_env, timeout=timeout, check=False)
+    returncode = _run_forwarding_sigterm(chaos_command(path, journal, variables), child_env, timeout)
     try:
         data = json.loads(journal.read_text())
     except (OSError, ValueError):
         data = {}
     section = data.get("ordinal") or {}
     return ExperimentRun(
-        returncode=done.returncode,
+        returncode=returncode,
         status=str(data.get("status") or "no journal"),
         deviated=bool(data.get("deviated")),
         caught_by=section.get("caught_by"),

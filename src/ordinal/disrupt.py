@@ -194,6 +194,5 @@ def remove_out_of_service(kube: Kube, node: str) -> None:
 
 
 def restore_node_fully(kube: Kube, node: str) -> None:
-    """Everything :func:`ordinal.hygiene.restore_node` undoes, plus an out-of-service taint we added."""
-    remove_out_of_service(kube, node)
+    """Undo every change this or an earlier run recorded on ``node`` (see :func:`ordinal.hygiene.restore_node`)."""
     hygiene.restore_node(kube, node)

@@ -133,9 +133,10 @@ def ledger_nodes(kube: Kube, run_id: str | None = None) -> list[str]:
 
 
 def restore_node(kube: Kube, node: str) -> None:
-    """Undo every recorded change on ``node``: cordon, and silenced heartbeats of a simulated node."""
-    from ordinal.disrupt import restore_heartbeats  # disrupt builds on hygiene, not the other way
+    """Undo every recorded change on ``node``: an out-of-service taint, a cordon, silenced heartbeats."""
+    from ordinal.disrupt import remove_out_of_service, restore_heartbeats  # disrupt builds on hygiene
 
+    remove_out_of_service(kube, node)
     uncordon(kube, node)
     restore_heartbeats(kube, node)
 

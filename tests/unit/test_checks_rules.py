@@ -8,13 +8,14 @@ from pathlib import Path
 from ordinal.checks.rules import RULES, blocking, informational, severity
 from ordinal.types import Finding
 
-CHECKS = Path(__file__).resolve().parents[2] / "src" / "ordinal" / "checks"
-RULE_ID = re.compile(r'"((?:identity|ordering|storage|dns|retention|revisions)\.[a-z-]+)"')
+SOURCE = Path(__file__).resolve().parents[2] / "src" / "ordinal"
+RULE_ID = re.compile(r'"((?:identity|ordering|storage|dns|retention|revisions|chaos)\.[a-z-]+)"')
 
 
 def _used() -> set[str]:
+    """Rule ids in every module that builds findings: the checks and the chaos probes."""
     found: set[str] = set()
-    for path in CHECKS.glob("*.py"):
+    for path in SOURCE.rglob("*.py"):
         if path.name != "rules.py":
             found |= set(RULE_ID.findall(path.read_text()))
     return found

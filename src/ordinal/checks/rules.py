@@ -68,6 +68,12 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         "storage.reattached-claim": Rule(_ERROR, "after a disruption the ordinal gets the same PVC (same UID)"),
         "storage.reattached-volume": Rule(_ERROR, "after a disruption the ordinal's PVC is on the same PV"),
         "storage.pod-on-volume-node": Rule(_ERROR, "with a node-pinned volume the pod runs on the PV's node"),
+        "storage.data-token": Rule(_ERROR, "a token written into the volume before a fault reads back unchanged"),
+        # chaos experiment bookkeeping (probes of ordinal.chaos)
+        "chaos.statefulset-ready": Rule(_ERROR, "every replica Ready and available, spec observed"),
+        "chaos.baseline": Rule(_ERROR, "a snapshot was taken before the fault"),
+        "chaos.recorded": Rule(_ERROR, "the run was recorded by a watch"),
+        "chaos.node-restored": Rule(_ERROR, "no node change of this run remains"),
         # dns
         "dns.per-pod-a-record": Rule(_ERROR, "<pod>.<svc>.<ns>.svc.<zone> A is the pod's IP"),
         "dns.not-ready-absent": Rule(_ERROR, "not-Ready pods have no records unless publishNotReadyAddresses"),

@@ -11,7 +11,7 @@ from ordinal import objects as o
 from ordinal.capabilities import ClusterInfo
 from ordinal.checks.assertions import assert_no_findings
 from ordinal.checks.identity import check_at_most_one_live, check_pod_identity, check_replaced, snapshot_uids
-from ordinal.harness import Workload
+from ordinal.harness import Workload, synced
 from ordinal.kube.rest import NODES, PODS
 from ordinal.observe.recorder import Recorder
 from ordinal.reporting import step
@@ -52,7 +52,7 @@ def test_replaced_pod_keeps_its_name_with_a_new_uid(
         findings = (
             check_replaced(before, pods, {hit[0].name}, namespace=workload.namespace)
             + check_pod_identity(sts, pods, pod_index_label=cluster_info.pod_index_label)
-            + check_at_most_one_live(recorder.timeline, set_name=workload.name)
+            + check_at_most_one_live(synced(recorder), set_name=workload.name)
         )
         assert_no_findings(findings, what=f"{how} of {hit[0].name}", timeline=recorder.timeline)
 
@@ -83,7 +83,7 @@ def test_pod_drained_off_its_node_returns_under_its_name(
         findings = (
             check_replaced(before, pods, {h.name for h in drained.evicted}, namespace=workload.namespace)
             + check_pod_identity(sts, pods, pod_index_label=cluster_info.pod_index_label)
-            + check_at_most_one_live(recorder.timeline, set_name=workload.name)
+            + check_at_most_one_live(synced(recorder), set_name=workload.name)
         )
         assert_no_findings(findings, what=f"drain of node {drained.node}", timeline=recorder.timeline)
 
@@ -141,7 +141,7 @@ def test_pods_follow_the_ordinals_start_window(
         sts = workload.wait_ready()
     with step("Check pods are numbered from 0"):
         findings = check_pod_identity(sts, workload.pods(), pod_index_label=cluster_info.pod_index_label)
-        findings += check_at_most_one_live(recorder.timeline, set_name=workload.name)
+        findings += check_at_most_one_live(synced(recorder), set_name=workload.name)
         assert_no_findings(findings, what="ordinals.start 2 → 0", timeline=recorder.timeline)
 
 
@@ -180,6 +180,6 @@ def test_force_delete_on_a_lost_node_is_reported_as_an_identity_overlap(
     finally:
         disrupt.restore_heartbeats(workload.kube, node)
     with step("Check the timeline: no unexplained overlap, and the forced one reported"):
-        findings = check_at_most_one_live(recorder.timeline, set_name=workload.name)
+        findings = check_at_most_one_live(synced(recorder), set_name=workload.name)
         notes = assert_no_findings(findings, what="identities after a forced delete", timeline=recorder.timeline)
         assert [f.rule for f in notes] == ["identity.overlap-after-force-delete"], notes

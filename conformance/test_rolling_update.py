@@ -13,7 +13,7 @@ from ordinal import objects as o
 from ordinal.checks.assertions import assert_no_findings
 from ordinal.checks.ordering import check_rolling_update
 from ordinal.checks.revisions import check_on_delete, check_partition, check_revision_status, check_rollback
-from ordinal.harness import Workload
+from ordinal.harness import Workload, synced
 from ordinal.kube.rest import CONTROLLER_REVISIONS
 from ordinal.observe.recorder import Recorder
 from ordinal.pytest_plugin import Figures
@@ -49,7 +49,7 @@ def test_rolling_update_replaces_pods_from_the_highest_ordinal(workload: Workloa
     with step("Check the order of replacements in the timeline and the revision status"):
         update = o.status(sts).get("updateRevision")
         findings = check_rolling_update(
-            recorder.timeline, workload.name, replicas=workload.replicas, update_revision=update, since=since
+            synced(recorder), workload.name, replicas=workload.replicas, update_revision=update, since=since
         )
         findings += check_revision_status(sts, workload.pods())
         assert_no_findings(findings, what="rolling update", timeline=recorder.timeline)
@@ -77,7 +77,7 @@ def test_partition_pins_lower_ordinals_even_when_they_are_deleted(
         sts = workload.wait_rollout(partition=canary)
         assert_no_findings(
             check_partition(sts, workload.pods())
-            + check_rolling_update(recorder.timeline, workload.name, replicas=replicas, partition=canary, since=since),
+            + check_rolling_update(synced(recorder), workload.name, replicas=replicas, partition=canary, since=since),
             what=f"partition {canary}",
             timeline=recorder.timeline,
         )
@@ -94,7 +94,7 @@ def test_partition_pins_lower_ordinals_even_when_they_are_deleted(
         update = o.status(sts).get("updateRevision")
         findings = check_partition(sts, workload.pods()) + check_revision_status(sts, workload.pods())
         findings += check_rolling_update(
-            recorder.timeline, workload.name, replicas=replicas, update_revision=update, since=since
+            synced(recorder), workload.name, replicas=replicas, update_revision=update, since=since
         )
         assert_no_findings(findings, what="phased rollout to partition 0", timeline=recorder.timeline)
 
@@ -211,7 +211,7 @@ def test_max_unavailable_bounds_the_pods_replaced_at_once(workload: Workload, re
     with step("Check the budget and the order in the timeline"):
         update = o.status(sts).get("updateRevision")
         findings = check_rolling_update(
-            recorder.timeline,
+            synced(recorder),
             workload.name,
             replicas=replicas,
             update_revision=update,

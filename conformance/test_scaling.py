@@ -9,7 +9,7 @@ from ordinal import objects as o
 from ordinal.checks.assertions import assert_no_findings
 from ordinal.checks.identity import check_at_most_one_live
 from ordinal.checks.ordering import check_ordered_scale_down, check_ordered_scale_up
-from ordinal.harness import Workload, recorded
+from ordinal.harness import Workload, recorded, synced
 from ordinal.localcluster.nodes.kwok_stages import SIMULATE_LABEL, UNREADY
 from ordinal.observe.recorder import Recorder
 from ordinal.pytest_plugin import Figures
@@ -30,11 +30,11 @@ def test_ordered_ready_creates_pods_in_ascending_order(
     min_ready: int, workload: Workload, recorder: Recorder, figures: Figures
 ) -> None:
     """OrderedReady MUST create pod i only after every lower ordinal is Running and Ready (for minReadySeconds)."""
-    timeline = recorder.timeline
     with step(f"Create the set ({workload.replicas} replicas, minReadySeconds {min_ready}) and wait until available"):
         started = recorder.clock()
         workload.deploy(min_ready_seconds=min_ready)
         suite = recorder.clock() - started
+    timeline = synced(recorder)
     with step("Check creation order and readiness gating in the timeline"):
         findings = check_ordered_scale_up(timeline, workload.name, min_ready_seconds=min_ready)
         findings += check_at_most_one_live(timeline, set_name=workload.name)
@@ -64,7 +64,7 @@ def test_scale_down_removes_highest_ordinal_first(workload: Workload, recorder: 
         workload.wait_pods_gone(range(workload.replicas))
         workload.wait_ready(0)
     with step("Check deletion order in the timeline"):
-        findings = check_ordered_scale_down(recorder.timeline, workload.name, replicas=0, since=since)
+        findings = check_ordered_scale_down(synced(recorder), workload.name, replicas=0, since=since)
         assert_no_findings(findings, what=f"scale-down {workload.replicas}→0", timeline=recorder.timeline)
 
 
@@ -91,7 +91,7 @@ def test_unhealthy_pod_halts_scale_up(workload: Workload, recorder: Recorder) ->
         workload.make_ready(1)
         workload.wait_ready(target)
     with step("Check creation order and gating over the whole run"):
-        findings = check_ordered_scale_up(recorder.timeline, workload.name)
+        findings = check_ordered_scale_up(synced(recorder), workload.name)
         assert_no_findings(findings, what=f"scale-up 2→{target} behind an unhealthy pod", timeline=recorder.timeline)
 
 
@@ -122,7 +122,7 @@ def test_unhealthy_pod_halts_scale_down(workload: Workload, recorder: Recorder) 
         workload.wait_pods_gone(range(1, workload.replicas))
         workload.wait_ready(1)
     with step("Check deletion order and halting in the timeline"):
-        findings = check_ordered_scale_down(recorder.timeline, workload.name, replicas=1, since=since)
+        findings = check_ordered_scale_down(synced(recorder), workload.name, replicas=1, since=since)
         assert_no_findings(findings, what="scale-down behind an unhealthy pod", timeline=recorder.timeline)
 
 
@@ -149,7 +149,7 @@ def test_parallel_creates_and_deletes_without_waiting_for_readiness(workload: Wo
         workload.scale(0)
         workload.wait_pods_gone(range(workload.replicas))
     with step("Check that no creation waited for a predecessor to be Ready"):
-        timeline = recorder.timeline
+        timeline = synced(recorder)
         waited = [
             f"{inc.name} created after {pod_name(workload.name, n - 1)} was Ready"
             for n, incs in timeline.set_incarnations(workload.name).items()

@@ -18,7 +18,7 @@ from ordinal.checks.storage import (
     check_reattached,
     snapshot_claims,
 )
-from ordinal.harness import Workload, replacement_seconds
+from ordinal.harness import Workload, replacement_time
 from ordinal.kube.rest import EVENTS, PVS
 from ordinal.kube.streams import exec_in_pod
 from ordinal.observe.recorder import Recorder
@@ -86,7 +86,7 @@ def test_pod_keeps_its_pvc_after_reschedule(
         stateful.wait_ready()
     with step("Check the ordinal got its claim and volume back"):
         assert_no_findings(_storage_findings(stateful, before), what=f"storage after {how}", timeline=recorder.timeline)
-    seconds = replacement_seconds(recorder.timeline, hit.name, hit.uid)
+    seconds = replacement_time(recorder, hit.name, hit.uid)
     if seconds is not None:
         figures.record(f"reattach-after-{how}", seconds)
 
@@ -138,7 +138,7 @@ def test_pod_keeps_its_pvc_after_drain(stateful: Workload, recorder: Recorder, r
                 )
             )
         assert_no_findings(findings, what=f"storage after draining {drained.node}", timeline=recorder.timeline)
-    seconds = replacement_seconds(recorder.timeline, o.name(victim), o.uid(victim))
+    seconds = replacement_time(recorder, o.name(victim), o.uid(victim))
     if seconds is not None:
         figures.record("reattach-after-drain" + ("-pinned" if pinned else ""), seconds)
 

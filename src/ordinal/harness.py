@@ -432,6 +432,16 @@ def replacement_seconds(timeline: Timeline, name: str, old_uid: str) -> float | 
     return ready.t - began.t if ready is not None and began is not None else None
 
 
+def replacement_time(recorder: Recorder, name: str, old_uid: str, *, timeout: float = 5.0) -> float | None:
+    """:func:`replacement_seconds`, once the recorder has seen the successor Ready (it may trail a waiter)."""
+    recorded(
+        recorder,
+        lambda e: e.kind == "Pod" and e.name == name and e.uid != old_uid and bool(e.detail.get("ready")),
+        timeout=timeout,
+    )
+    return replacement_seconds(recorder.timeline, name, old_uid)
+
+
 def recorded(
     recorder: Recorder, predicate: Callable[[Entry], bool], *, timeout: float = 5.0, clock: Clock = MONOTONIC
 ) -> Entry | None:
@@ -467,3 +477,38 @@ def converge(
         return waiting.wait_for(kube, query, judge, expect=expect, timeout=timeout)
     except WaitTimeout:
         return last[0]
+
+
+def synced(recorder: Recorder, *, timeout: float = 10.0, clock: Clock = MONOTONIC) -> Timeline:
+    """The recorder's timeline once its pod stream has caught up with a fresh list of the pods.
+
+    Ordering checks judge what the timeline holds; a waiter that just returned saw the last
+    event on its own watch, which the recorder's watch may deliver a few milliseconds later.
+    Judging before then would report a deletion "never seen gone". This lists the pods once
+    and waits (in memory) until every listed pod's latest recorded version is at least the
+    listed one and nothing else is recorded as live.
+    """
+    items, _ = recorder.kube.list(PODS, recorder.namespace)
+    want = {o.uid(p): _rv(o.meta(p).get("resourceVersion")) for p in items}
+    deadline = clock() + timeout
+    while True:
+        live = {e.uid: _rv(e.resource_version) for e in recorder.timeline.live("Pod", recorder.namespace)}
+        behind = sorted(uid for uid, rv in want.items() if live.get(uid, -1) < rv)
+        extra = sorted(set(live) - set(want))
+        if not behind and not extra:
+            return recorder.timeline
+        if clock() >= deadline:
+            raise WaitTimeout(
+                f"the timeline recorder to catch up with the pods of {recorder.namespace}",
+                f"behind on {behind}, still live in the timeline: {extra}",
+                timeout,
+            )
+        time.sleep(0.01)
+
+
+def _rv(value: object) -> int:
+    """resourceVersion as a number for "at least" comparisons (etcd revisions; opaque values count as 0)."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0

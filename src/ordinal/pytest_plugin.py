@@ -564,11 +564,11 @@ def use_report_dir(config: pytest.Config, path: str | Path) -> None:
 
 
 def figures_path(config: pytest.Config) -> Path | None:
-    """``figures.jsonl`` beside the other reports: the report dir, else next to --junitxml."""
-    if REPORT_DIR_KEY in config.stash:
-        return config.stash[REPORT_DIR_KEY] / "figures.jsonl"
+    """``figures.jsonl`` next to the JUnit XML (wherever --junitxml or the report dir put it)."""
     xmlpath = getattr(config.option, "xmlpath", None)
-    return Path(xmlpath).resolve().parent / "figures.jsonl" if xmlpath else None
+    if xmlpath:
+        return Path(xmlpath).resolve().parent / "figures.jsonl"
+    return config.stash[REPORT_DIR_KEY] / "figures.jsonl" if REPORT_DIR_KEY in config.stash else None
 
 
 # -- configure / collection -------------------------------------------------------------------

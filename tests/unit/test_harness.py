@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from factories import Recording
 
-from ordinal.harness import Timeouts, replacement_seconds, settle_dns
+from ordinal.errors import WaitTimeout
+from ordinal.harness import Timeouts, replacement_seconds, settle_dns, synced
+from ordinal.observe.timeline import Timeline
 from ordinal.types import DnsAnswers, Finding
 
 
@@ -61,3 +64,50 @@ def test_replacement_time_runs_from_deletion_to_the_successor_being_ready() -> N
     seconds = replacement_seconds(rec.timeline, "web-1", old.uid)
     assert seconds is not None and abs(seconds - 2.8) < 1e-9
     assert replacement_seconds(rec.timeline, "web-1", "no-such-uid") is None
+
+
+class FakeRecorder:
+    """A recorder whose timeline a test fills by hand, and whose ``kube`` lists fixed pods."""
+
+    def __init__(self, listed: list[dict[str, object]]) -> None:
+        self.namespace = "ns"
+        self.timeline = Timeline(t0=0.0)
+        self.kube = self
+        self.listed = listed
+
+    def list(self, res: object, namespace: str | None = None) -> tuple[list[dict[str, object]], str]:
+        return self.listed, "99"
+
+
+def _pod(uid: str, rv: str) -> dict[str, object]:
+    return {"kind": "Pod", "metadata": {"name": f"web-{uid}", "namespace": "ns", "uid": uid, "resourceVersion": rv}}
+
+
+def test_synced_waits_for_the_recorder_to_reach_the_listed_versions() -> None:
+    """The timeline MUST only be judged once it holds what a fresh list holds (no pod still live, none behind)."""
+    rec = FakeRecorder([_pod("a", "12")])
+    rec.timeline.record("ADDED", _pod("a", "10"), 0.1)
+    rec.timeline.record("ADDED", _pod("b", "11"), 0.2)
+    clock = Clock()
+
+    def tick() -> float:
+        clock.now += 0.5
+        if clock.now >= 1.0:  # the recorder's watch delivers the missing events
+            rec.timeline.record("MODIFIED", _pod("a", "12"), 0.3)
+            rec.timeline.record("DELETED", _pod("b", "13"), 0.4)
+        return clock.now
+
+    assert synced(rec, timeout=5, clock=tick) is rec.timeline  # type: ignore[arg-type]
+
+
+def test_synced_fails_loudly_if_the_recorder_never_catches_up() -> None:
+    rec = FakeRecorder([_pod("a", "12")])
+    rec.timeline.record("ADDED", _pod("a", "10"), 0.1)
+    clock = Clock()
+
+    def tick() -> float:
+        clock.now += 1.0
+        return clock.now
+
+    with pytest.raises(WaitTimeout, match=r"behind on \['a'\]"):
+        synced(rec, timeout=3, clock=tick)  # type: ignore[arg-type]

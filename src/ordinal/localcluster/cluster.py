@@ -273,7 +273,11 @@ def env_lines() -> list[str]:
         raise ClusterError(
             f"expected a running local cluster, found none (state {paths.state_dir()}); run `ordinal cluster up`"
         )
-    return [f"export KUBECONFIG={data['kubeconfig']}", f"export ORDINAL_DNS_SERVER={data['dns']}"]
+    lines = [f"export KUBECONFIG={data['kubeconfig']}", f"export ORDINAL_DNS_SERVER={data['dns']}"]
+    if (data.get("images") or {}).get("busybox"):
+        # Real nodes pull nothing: the suite's pods must use the image every real node already holds.
+        lines.append(f"export ORDINAL_IMAGE={data['images']['busybox']}")
+    return lines
 
 
 def log_path(component: str) -> Path:

@@ -179,6 +179,8 @@ def kubelet_config(node: NodeLayout, *, ca: Path, cgroup_root: str, cluster_dns:
         "clusterDNS": [cluster_dns],
         "resolvConf": str(node.path("resolv.conf")),  # empty: pods never see the host's resolvers
         "podLogsDir": str(node.path("pod-logs")),
+        # Default /usr/libexec/kubernetes/...: the kubelet would create it on the host.
+        "volumePluginDir": str(node.path("volume-plugins")),
         # The kubelet only checks kernel tunables (the node's view of them is set up for it).
         "protectKernelDefaults": True,
         "oomScoreAdj": 0,  # the default -999 needs CAP_SYS_RESOURCE; see restrict_oom_score_adj

@@ -50,6 +50,7 @@ LOCAL_PROVISIONERS = frozenset(
     }
 )
 _SCHEDULING_TAINT_EFFECTS = ("NoSchedule", "NoExecute")
+_NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 
 DnsMode = Literal["auto", "direct", "port-forward", "exec"]
 Version = tuple[int, int, int]
@@ -208,11 +209,18 @@ def parse_version(text: str) -> Version:
 
 
 def schedulable(node: Obj) -> bool:
-    """Ready, not cordoned, and without a taint that keeps ordinary pods off."""
+    """Ready, not cordoned, and without a taint that keeps ordinary pods off.
+
+    ``node.kubernetes.io/not-ready`` on a node that already reports Ready is the moment before
+    the node lifecycle controller lifts it (a freshly started cluster), so it does not count.
+    """
     if o.node_ready(node) != "True" or o.spec(node).get("unschedulable"):
         return False
     taints = o.spec(node).get("taints") or ()
-    return not any(isinstance(t, dict) and t.get("effect") in _SCHEDULING_TAINT_EFFECTS for t in taints)
+    return not any(
+        isinstance(t, dict) and t.get("effect") in _SCHEDULING_TAINT_EFFECTS and t.get("key") != _NOT_READY_TAINT
+        for t in taints
+    )
 
 
 def node_summary(nodes: Sequence[Obj]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:

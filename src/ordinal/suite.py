@@ -21,6 +21,8 @@ from pathlib import Path
 from types import FrameType
 
 from ordinal.errors import InvalidScenario
+from ordinal.kube.client import Target
+from ordinal.types import Obj
 
 Log = Callable[[str], None]
 
@@ -52,6 +54,8 @@ def run(*, experiments: Sequence[str] = (), pytest_args: Sequence[str] = (), log
     try:
         target = resolve()
         log(f"ordinal run: target {target.source}: {target.kubeconfig or 'in-cluster'}")
+        if started_here:
+            wait_schedulable(target, log)
         chaos_code = run_experiments(experiments, root, log)
         suite_code = _pytest([sys.executable, "-m", "pytest", "conformance", *pytest_args], root, log)
     finally:
@@ -61,6 +65,27 @@ def run(*, experiments: Sequence[str] = (), pytest_args: Sequence[str] = (), log
     if chaos_code:
         log(f"ordinal run: chaos experiments failed (exit {chaos_code})")
     return chaos_code or suite_code
+
+
+def wait_schedulable(target: Target, log: Log, *, timeout: float = 120.0) -> None:
+    """Wait (by watch) until every node of a cluster started here takes pods.
+
+    A node reports Ready a moment before the node lifecycle controller lifts its
+    ``node.kubernetes.io/not-ready`` taint; capability discovery in that moment would count
+    too few schedulable nodes and skip tests that could run.
+    """
+    from ordinal import capabilities
+    from ordinal.kube.client import api_client
+    from ordinal.kube.rest import NODES, Kube
+    from ordinal.waiting import Query, Verdict, wait_for
+
+    def judge(nodes: list[Obj]) -> Verdict[str]:
+        waiting = sorted(str(n["metadata"]["name"]) for n in nodes if not capabilities.schedulable(n))
+        return Verdict(bool(nodes) and not waiting, f"not yet schedulable: {waiting or 'no nodes'}")
+
+    with Kube(api_client(target)) as kube:
+        wait_for(kube, Query(NODES), judge, expect="every node schedulable", timeout=timeout)
+    log("ordinal run: every node takes pods")
 
 
 def run_experiments(names: Sequence[str], root: Path, log: Log) -> int:

@@ -128,8 +128,11 @@ def test_node_summary_counts_only_schedulable_nodes() -> None:
         node("n4", zone="d", ready="Unknown"),
         node("n5", zone="e", taints=[{"key": "dedicated", "effect": "NoSchedule"}]),
         node("n6", zone="a", taints=[{"key": "soft", "effect": "PreferNoSchedule"}]),
+        node("n7", zone="f", taints=[{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]),
+        node("n8", zone="g", ready="False", taints=[{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]),
     ]
-    assert caps.node_summary(nodes) == (("n1", "n2", "n6"), ("a", "b"), ("n1",), ("n2",))
+    # n7 reports Ready and only waits for the lifecycle controller to lift not-ready: it counts.
+    assert caps.node_summary(nodes) == (("n1", "n2", "n6", "n7"), ("a", "b", "f"), ("n1",), ("n2",))
 
 
 def test_storage_class_is_the_named_one_or_the_default() -> None:

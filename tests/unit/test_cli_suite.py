@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ordinal import cli, hygiene
+from ordinal import cli, hygiene, suite
 from ordinal.kube import client
 from ordinal.kube.client import Target
 from ordinal.localcluster import cluster, state
@@ -54,6 +54,7 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
     monkeypatch.setattr(state, "is_running", lambda *a: seen["running"])
     monkeypatch.setattr(client, "resolve", lambda *a: Target("/k", None, "local cluster", local=True))
     monkeypatch.setattr(subprocess, "Popen", popen)
+    monkeypatch.setattr(suite, "wait_schedulable", lambda target, log: seen["events"].append("schedulable"))
     return seen
 
 
@@ -61,7 +62,7 @@ def test_run_starts_the_local_cluster_when_there_is_no_target_and_stops_it(world
     """With neither KUBECONFIG nor a running local cluster, run MUST start one, run the suite, stop it."""
     world["code"] = 1
     assert cli.main(["run", "--experiment", "drain", "--", "-k", "dns"]) == 1
-    assert world["events"] == ["up", ("pytest", ["conformance", "-k", "dns"], Path.cwd()), "down"]
+    assert world["events"] == ["up", "schedulable", ("pytest", ["conformance", "-k", "dns"], Path.cwd()), "down"]
 
 
 def test_run_uses_a_running_cluster_and_leaves_it_up(world: dict[str, Any]) -> None:

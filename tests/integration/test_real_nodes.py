@@ -56,6 +56,14 @@ HOST_DIRS = (
 )
 
 
+def _host_iptables() -> str:
+    """The host's own rules (kube-proxy and CNI write theirs only inside the nodes' namespaces)."""
+    return "".join(
+        subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True).stdout
+        for table in ("filter", "nat", "mangle")
+    )
+
+
 def _host_sysctls() -> dict[str, str]:
     return {key: Path("/proc/sys", key).read_text().strip() for key in KUBELET_SYSCTLS}
 
@@ -74,7 +82,11 @@ def real_cluster() -> Iterator[dict[str, Any]]:
         yield {**running, "dedicated": None}
         return
     where = Path(f"{paths.state_dir()}-real")
-    before = {"sysctls": _host_sysctls(), "dirs": [d for d in HOST_DIRS if Path(d).exists()]}
+    before = {
+        "sysctls": _host_sysctls(),
+        "dirs": [d for d in HOST_DIRS if Path(d).exists()],
+        "iptables": _host_iptables(),
+    }
     data = cluster.up(nodes=3, zones=2, real_nodes=2, port_offset=_offset(), state_dir=where, log=print)
     yield {**data, "dedicated": str(where), "host_before": before}
     cluster.down(state_dir=where, log=print)  # idempotent: test_down_removes_every_trace may have done it
@@ -352,7 +364,10 @@ def test_a_real_node_has_no_route_off_the_cluster(real_cluster: dict[str, Any]) 
         ["nsenter", "-t", str(holder), "-n", "ip", "route", "get", "203.0.113.1"], capture_output=True, text=True
     )
     assert probe.returncode != 0 and "unreachable" in probe.stderr.lower(), probe
-    assert _host_sysctls() == real_cluster.get("host_before", {}).get("sysctls", _host_sysctls())
+    before = real_cluster.get("host_before")
+    if before:  # while nodes run: the host's tunables and firewall are as they were
+        assert _host_sysctls() == before["sysctls"]
+        assert _host_iptables() == before["iptables"]
 
 
 def test_real_node_memory(real_cluster: dict[str, Any], record_property: Any) -> None:
@@ -378,6 +393,15 @@ def test_real_node_memory(real_cluster: dict[str, Any], record_property: Any) ->
     assert pids and totals["RssAnon"] > 0
     record_figure(record_property, "real_node_daemons_rss_mib", totals["VmRSS"] / 1024, "MiB")
     record_figure(record_property, "real_node_daemons_anon_mib", totals["RssAnon"] / 1024, "MiB")
+
+
+def test_cluster_env_points_the_suite_at_the_nodes_image(real_cluster: dict[str, Any]) -> None:
+    """`ordinal cluster env` MUST export ORDINAL_IMAGE=<our busybox> when real nodes exist (nothing is pulled)."""
+    env = {**os.environ, "ORDINAL_CLUSTER_DIR": str(Path(real_cluster["kubeconfig"]).parents[1])}
+    command = [sys.executable, "-m", "ordinal.cli", "cluster", "env"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"export ORDINAL_IMAGE={real_cluster['images']['busybox']}" in result.stdout.splitlines()
 
 
 # --- the preflight, failure and teardown ---------------------------------------------------------
@@ -464,3 +488,4 @@ def test_down_removes_every_trace(real_cluster: dict[str, Any]) -> None:
     before = real_cluster["host_before"]
     assert _host_sysctls() == before["sysctls"]
     assert [d for d in HOST_DIRS if Path(d).exists()] == before["dirs"]
+    assert _host_iptables() == before["iptables"]

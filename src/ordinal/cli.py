@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from ordinal.errors import OrdinalError
+from ordinal.errors import InvalidScenario, OrdinalError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,8 +101,9 @@ def _suite_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="chaos experiment experiments/NAME.json to run before the suite (repeatable)",
+        help="chaos experiment experiments/NAME.json to run before the suite (repeatable; default: drain)",
     )
+    run.add_argument("--no-experiments", action="store_true", help="run the conformance suite only")
     run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="passed on to pytest after `--`")
     run.set_defaults(leaf=run)
     cleanup = sub.add_parser("cleanup", help="remove what aborted runs left: namespaces, their volumes, cordons")
@@ -141,7 +142,10 @@ def _run_suite(args: argparse.Namespace) -> int:
     """Resolve the target (starting the local cluster if there is none), run experiments, then the suite."""
     from ordinal import suite
 
-    return suite.run(experiments=args.experiment, pytest_args=args.pytest_args, log=_say)
+    if args.no_experiments and args.experiment:
+        raise InvalidScenario(f"expected --experiment or --no-experiments, got both ({', '.join(args.experiment)})")
+    experiments = [] if args.no_experiments else args.experiment or list(suite.DEFAULT_EXPERIMENTS)
+    return suite.run(experiments=experiments, pytest_args=args.pytest_args, log=_say)
 
 
 def build_parser() -> _Parser:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ordinal import cli, hygiene, suite
+from ordinal.chaos import runner
 from ordinal.kube import client
 from ordinal.kube.client import Target
 from ordinal.localcluster import cluster, state
@@ -55,6 +56,14 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
     monkeypatch.setattr(client, "resolve", lambda *a: Target("/k", None, "local cluster", local=True))
     monkeypatch.setattr(subprocess, "Popen", popen)
     monkeypatch.setattr(suite, "wait_schedulable", lambda target, log: seen["events"].append("schedulable"))
+
+    def run_experiment(name: str, reports_dir: Path) -> runner.ExperimentRun:
+        seen["events"].append(("chaos", Path(name).name, reports_dir))
+        code = seen.get("chaos_code", 0)
+        journal = reports_dir / f"journal-{Path(name).stem}.json"
+        return runner.ExperimentRun(code, "completed", bool(code), None, journal, reports_dir / "junit.xml")
+
+    monkeypatch.setattr(runner, "run_experiment", run_experiment)
     return seen
 
 
@@ -62,19 +71,38 @@ def test_run_starts_the_local_cluster_when_there_is_no_target_and_stops_it(world
     """With neither KUBECONFIG nor a running local cluster, run MUST start one, run the suite, stop it."""
     world["code"] = 1
     assert cli.main(["run", "--experiment", "drain", "--", "-k", "dns"]) == 1
-    assert world["events"] == ["up", "schedulable", ("pytest", ["conformance", "-k", "dns"], Path.cwd()), "down"]
+    chaos = ("chaos", "drain.json", Path.cwd() / "reports")
+    suite_run = ("pytest", ["conformance", "-k", "dns"], Path.cwd())
+    assert world["events"] == ["up", "schedulable", chaos, suite_run, "down"]
 
 
 def test_run_uses_a_running_cluster_and_leaves_it_up(world: dict[str, Any]) -> None:
+    """By default the main job MUST run the drain experiment, then the conformance suite."""
     world["running"] = True
     assert cli.main(["run"]) == 0
-    assert world["events"] == [("pytest", ["conformance"], Path.cwd())]
+    assert world["events"] == [("chaos", "drain.json", Path.cwd() / "reports"), ("pytest", ["conformance"], Path.cwd())]
 
 
 def test_run_uses_kubeconfig_without_starting_anything(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUBECONFIG", "/somewhere/config")
-    assert cli.main(["run"]) == 0
+    assert cli.main(["run", "--no-experiments"]) == 0
     assert world["events"] == [("pytest", ["conformance"], Path.cwd())]
+
+
+def test_a_failed_experiment_fails_the_run_but_the_suite_still_runs(world: dict[str, Any]) -> None:
+    world["running"] = True
+    world["chaos_code"] = 1
+    assert cli.main(["run"]) == 1
+    assert [e[0] for e in world["events"]] == ["chaos", "pytest"]
+
+
+def test_experiment_and_no_experiments_together_are_refused(
+    world: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    world["running"] = True
+    assert cli.main(["run", "--no-experiments", "--experiment", "drain"]) == 1
+    assert "expected --experiment or --no-experiments, got both" in capsys.readouterr().err
+    assert world["events"] == []
 
 
 def test_unknown_experiment_fails_in_one_line_before_the_suite(
@@ -83,7 +111,7 @@ def test_unknown_experiment_fails_in_one_line_before_the_suite(
     world["running"] = True
     assert cli.main(["run", "--experiment", "meteor"]) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith("ordinal: expected experiment ") and err.endswith("meteor.json, found none")
+    assert err.startswith("ordinal: expected an experiment file ") and "meteor.json (known: drain)" in err
     assert world["events"] == []
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import factories
 import pytest
 
-from ordinal.chaos.sample import sample_manifests
+from ordinal import capabilities
+from ordinal.chaos.sample import parse_node_selector, placement, sample_manifests
 from ordinal.chaos.session import Fault, Session
 from ordinal.errors import InvalidScenario
+from ordinal.types import Obj
+from ordinal.workloads import DEFAULT_IMAGE
 
 
 def test_faults_since_the_last_restoration_are_pending_with_the_latest_uids() -> None:
@@ -60,3 +64,56 @@ def test_the_sample_can_leave_an_unreachable_node_fast() -> None:
 def test_the_sample_refuses_an_unknown_retention_policy() -> None:
     with pytest.raises(InvalidScenario, match="whenDeleted/whenScaled"):
         sample_manifests("web", "ns", "r1", when_scaled="Keep")
+
+
+class _Nodes:
+    """Just enough of Kube for placement(): a node list."""
+
+    def __init__(self, kinds: list[str]) -> None:
+        self.nodes = []
+        for i, kind in enumerate(kinds):
+            node = factories.node(f"n{i}")
+            node["metadata"]["labels"][capabilities.NODE_KIND_LABEL] = kind
+            self.nodes.append(node)
+
+    def list(self, resource: object, namespace: str | None = None) -> tuple[list[Obj], str]:
+        return self.nodes, "1"
+
+
+@pytest.mark.parametrize(
+    ("kinds", "selector"),
+    [
+        (["real", "real", "real", "kwok"], {capabilities.NODE_KIND_LABEL: "real"}),
+        (["real", "kwok", "kwok"], {}),
+        (["kwok", "kwok", "kwok"], {}),
+        (["real", "real", "real"], {}),
+    ],
+    ids=["enough-real-nodes", "one-real-node", "all-simulated", "all-real"],
+)
+def test_the_sample_goes_onto_real_nodes_only_when_each_pod_gets_one(
+    kinds: list[str], selector: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Data MUST be checkable where it can be, without making a drain evict two pods of one budget."""
+    monkeypatch.delenv("ORDINAL_IMAGE", raising=False)
+    image, chosen = placement(_Nodes(kinds), False, 3, "", "")  # type: ignore[arg-type]
+    assert chosen == selector
+    assert image == DEFAULT_IMAGE
+
+
+def test_the_sample_takes_the_image_and_selector_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORDINAL_IMAGE", "mirror.example/busybox:1")
+    assert placement(_Nodes(["real"]), False, 3, "", "zone=a, disk=ssd")[1] == {"zone": "a", "disk": "ssd"}  # type: ignore[arg-type]
+    assert placement(_Nodes([]), False, 3, "", "")[0] == "mirror.example/busybox:1"  # type: ignore[arg-type]
+    assert placement(_Nodes([]), False, 3, "own/image:2", "")[0] == "own/image:2"  # type: ignore[arg-type]
+
+
+def test_a_malformed_node_selector_is_refused_in_one_line() -> None:
+    with pytest.raises(InvalidScenario, match=r"expected node_selector as key=value\[,key=value\], got 'zone'"):
+        parse_node_selector("zone")
+
+
+def test_the_sample_pins_its_pods_and_image_when_asked() -> None:
+    _, sts, _ = sample_manifests("web", "ns", "r1", image="local/busybox:1", node_selector={"k": "v"})
+    spec = sts["spec"]["template"]["spec"]
+    assert spec["nodeSelector"] == {"k": "v"}
+    assert spec["containers"][0]["image"] == "local/busybox:1"

@@ -14,22 +14,24 @@ The same library functions back the ``deploy_sample`` / ``remove_sample`` action
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from chaoslib.exceptions import InterruptExecution
 
-from ordinal import hygiene
+from ordinal import capabilities, hygiene
 from ordinal import objects as o
 from ordinal.chaos.boundary import first_line
 from ordinal.chaos.session import current
 from ordinal.errors import InvalidScenario, OrdinalError
-from ordinal.kube.rest import NAMESPACES, PODS, PVCS, STATEFULSETS, ApiError, Kube
+from ordinal.kube.rest import NAMESPACES, NODES, PODS, PVCS, STATEFULSETS, ApiError, Kube
 from ordinal.types import Obj
 from ordinal.waiting import wait_for_gone, wait_for_set_ready
 from ordinal.workloads import (
     CREATED_BY_LABEL,
     CREATED_BY_VALUE,
+    DEFAULT_IMAGE,
     headless_service_manifest,
     pdb_manifest,
     run_labels,
@@ -53,6 +55,8 @@ def sample_manifests(
     when_deleted: str = "Retain",
     when_scaled: str = "Retain",
     unreachable_toleration: int = -1,
+    image: str = DEFAULT_IMAGE,
+    node_selector: Mapping[str, str] | None = None,
 ) -> list[Obj]:
     """Service, StatefulSet and PDB of the sample; pods spread over nodes (one per node when they can).
 
@@ -73,8 +77,11 @@ def sample_manifests(
         storage_class=storage_class or None,
         retention=(when_deleted, when_scaled),  # type: ignore[arg-type]  # checked above
         labels=labels,
+        image=image,
     )
     pod_spec = sts["spec"]["template"]["spec"]
+    if node_selector:
+        pod_spec["nodeSelector"] = dict(node_selector)
     # Preferred, not required: a drained pod on network storage must still find a node.
     pod_spec["affinity"] = {
         "podAntiAffinity": {
@@ -117,6 +124,42 @@ def deploy(
         created.append(f"{manifest['kind'].lower()}/{o.name(manifest)}")
     wait_for_set_ready(kube, namespace, name, int(options.get("replicas", 3)), timeout=timeout)
     return created
+
+
+def parse_node_selector(text: str) -> dict[str, str]:
+    """``"k=v,k2=v2"`` (the ``node_selector`` variable) → a nodeSelector; "" → {}."""
+    selector: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key:
+            raise InvalidScenario(f"expected node_selector as key=value[,key=value], got {text!r}")
+        selector[key.strip()] = value.strip()
+    return selector
+
+
+def placement(
+    kube: Kube, target_local: bool, replicas: int, image: str, node_selector: str
+) -> tuple[str, dict[str, str]]:
+    """The sample's image and nodeSelector: as given, else what lets its data be checked.
+
+    Real nodes pull nothing, so on the local cluster the image defaults to the one they hold
+    (``ORDINAL_IMAGE`` wins everywhere). With real nodes among simulated ones, and enough of
+    them for one pod each, the sample goes onto the real ones, where a data token can be
+    written and read back; with fewer, a drain of one node would have to evict several pods
+    of a set whose budget allows one, so the pods stay spread over every node.
+    """
+    chosen = image or os.environ.get("ORDINAL_IMAGE", "")
+    if not chosen and target_local:
+        from ordinal.localcluster.state import node_image  # lazy: the launcher is optional
+
+        chosen = node_image() or ""
+    selector = parse_node_selector(node_selector)
+    if not node_selector:
+        nodes, _ = kube.list(NODES)
+        _, _, simulated, real = capabilities.node_summary(nodes)
+        if simulated and len(real) >= replicas:
+            selector = {capabilities.NODE_KIND_LABEL: capabilities.REAL_NODE_KIND}
+    return chosen or DEFAULT_IMAGE, selector
 
 
 def fresh_namespace(kube: Kube, run_id: str) -> str:
@@ -177,6 +220,8 @@ def before_experiment_control(
     when_scaled: str = "Retain",
     unreachable_toleration: int = -1,
     timeout: float = 120.0,
+    image: str = "",
+    node_selector: str = "",
     **_: Any,
 ) -> None:
     """Deploy the sample in a fresh namespace unless ``namespace`` names an existing workload."""
@@ -189,6 +234,8 @@ def before_experiment_control(
     name = str(configuration.get("statefulset") or "web")
     try:
         kube = session.kube(configuration, secrets)
+        local = session.target(configuration, secrets).local
+        chosen_image, selector = placement(kube, local, int(replicas), str(image), str(node_selector))
         namespace = fresh_namespace(kube, session.run_id)
         _created.append((kube, namespace))
         configuration["namespace"] = namespace
@@ -204,10 +251,15 @@ def before_experiment_control(
             when_deleted=str(when_deleted),
             when_scaled=str(when_scaled),
             unreachable_toleration=int(unreachable_toleration),
+            image=chosen_image,
+            node_selector=selector,
         )
     except (OrdinalError, ApiError) as err:
         raise InterruptExecution(f"ordinal-sample: could not deploy the sample: {first_line(err)}") from err
-    log.info("ordinal-sample: deployed %s in namespace %s", ", ".join(created), namespace)
+    where = f" on nodes {selector}" if selector else ""
+    log.info(
+        "ordinal-sample: deployed %s in namespace %s (image %s%s)", ", ".join(created), namespace, chosen_image, where
+    )
 
 
 def after_experiment_control(context: Obj, state: dict[str, Any] | None = None, **_: Any) -> None:

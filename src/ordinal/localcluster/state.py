@@ -45,6 +45,19 @@ def running_kubeconfig(state: Path | None = None) -> Path | None:
     return Path(data["kubeconfig"])
 
 
+def node_image(state: Path | None = None) -> str | None:
+    """The busybox image every real node of the running cluster holds (None: no real nodes, or not up).
+
+    Real nodes pull nothing, so pods that may land on one must use this image.
+    """
+    state = state or paths.state_dir()
+    data = read(state)
+    if data is None or not is_running(state):
+        return None
+    image = (data.get("images") or {}).get("busybox")
+    return str(image) if image else None
+
+
 @contextlib.contextmanager
 def locked(state: Path) -> Iterator[None]:
     """Serialise up/down on one state directory; a second caller fails at once instead of racing."""

@@ -374,6 +374,19 @@ class Session:
                 self._recorder_kube = Kube(api_client(self.target()))
             return self._recorder_kube
 
+    def image(self) -> str:
+        """``--image``, or on the local cluster with real nodes (which pull nothing) the image they hold."""
+        if self.settings.sources.get("image", "default") == "default":
+            try:
+                local = self.target().local
+            except OrdinalError:
+                local = False
+            if local:
+                from ordinal.localcluster.state import node_image  # lazy: the launcher is optional
+
+                return node_image() or self.settings.image
+        return self.settings.image
+
     def disruptive_allowed(self) -> bool:
         if self.settings.allow_disruptive is not None:
             return self.settings.allow_disruptive
@@ -405,7 +418,7 @@ class Session:
         probes = capabilities.Probes(
             dry_run=lambda manifest: capabilities.dry_run_in(kube, self.probe_namespace())(manifest),
             exec_probe=lambda: capabilities.exec_probe(
-                kube, self.probe_namespace(), self.settings.image, labels, timeout=self.timeouts.pod
+                kube, self.probe_namespace(), self.image(), labels, timeout=self.timeouts.pod
             ),
         )
         info = capabilities.discover(
@@ -891,7 +904,7 @@ def workload(
     return Workload(
         kube,
         namespace,
-        image=settings.image,
+        image=session_of(request.config).image(),
         storage_class=settings.storage_class,
         replicas=settings.replicas,
         timeouts=Timeouts(settings.timeout_scale),

@@ -32,8 +32,9 @@ def _cluster_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     up.add_argument(
         "--real-nodes",
         type=int,
-        default=0,
-        help="how many of the nodes are real (kubelet + containerd, run containers); default 0: all simulated",
+        default=None,
+        help="how many of the nodes are real (kubelet + containerd, run containers); default 1, or "
+        "ORDINAL_REAL_NODES; 0: all simulated",
     )
     up.add_argument("--zones", type=int, default=3, help="zones the nodes are spread over (default 3)")
     up.add_argument(
@@ -58,8 +59,9 @@ def _run_cluster(args: argparse.Namespace) -> int:
     from ordinal.localcluster import build, cluster, gomod
 
     if args.action == "up":
+        real_nodes = cluster.default_real_nodes() if args.real_nodes is None else args.real_nodes
         data = cluster.up(
-            nodes=args.nodes, zones=args.zones, port_offset=args.port_offset, real_nodes=args.real_nodes, log=_say
+            nodes=args.nodes, zones=args.zones, port_offset=args.port_offset, real_nodes=real_nodes, log=_say
         )
         print(f"local cluster up in {data['seconds']}s; kubeconfig: {data['kubeconfig']}")
         print(f'DNS: {data["dns"]}   (eval "$(ordinal cluster env)" to use it)')

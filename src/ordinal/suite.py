@@ -52,7 +52,7 @@ def run(*, experiments: Sequence[str] = (), pytest_args: Sequence[str] = (), log
     started_here = False
     if not explicit and not state.is_running():
         log("ordinal run: no KUBECONFIG and no local cluster running; starting the local cluster")
-        cluster.up(log=log)
+        cluster.up(real_nodes=cluster.default_real_nodes(), log=log)
         started_here = True
     try:
         target = resolve()

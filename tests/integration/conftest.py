@@ -20,7 +20,8 @@ def local_cluster() -> Iterator[dict[str, Any]]:
     started_here = False
     if not state.is_running():
         # ORDINAL_PORT_OFFSET lets a developer's own cluster and the test session's run side by side.
-        cluster.up(nodes=3, zones=3, port_offset=int(os.environ.get("ORDINAL_PORT_OFFSET") or 0), log=print)
+        offset = int(os.environ.get("ORDINAL_PORT_OFFSET") or 0)
+        cluster.up(nodes=3, zones=3, real_nodes=0, port_offset=offset, log=print)  # real ones: test_real_nodes
         started_here = True
     data = state.read()
     assert data is not None

@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ordinal import cli
-from ordinal.errors import ClusterError
+from ordinal.errors import ClusterError, InvalidScenario
 from ordinal.localcluster import build, pki, process
 from ordinal.localcluster.nodes import zone_name
 from ordinal.localcluster.versions import Versions
@@ -114,3 +114,14 @@ def test_cli_down_with_nothing_running(
     monkeypatch.setenv("ORDINAL_CLUSTER_DIR", str(tmp_path / "none"))
     assert cli.main(["cluster", "down"]) == 0
     assert "nothing to stop" in capsys.readouterr().out
+
+
+def test_clusters_get_one_real_node_unless_told_otherwise() -> None:
+    """One real node by default, so data, exec and in-pod DNS are checked; ORDINAL_REAL_NODES=0 opts out."""
+    from ordinal.localcluster.cluster import default_real_nodes
+
+    assert default_real_nodes({}) == 1
+    assert default_real_nodes({"ORDINAL_REAL_NODES": "0"}) == 0
+    assert default_real_nodes({"ORDINAL_REAL_NODES": " 2 "}) == 2
+    with pytest.raises(InvalidScenario, match=r"expected ORDINAL_REAL_NODES to be a whole number >= 0, got 'many'"):
+        default_real_nodes({"ORDINAL_REAL_NODES": "many"})

@@ -27,6 +27,23 @@ Log = Callable[[str], None]
 MAX_ZONES = 26
 
 
+#: Real nodes a cluster gets unless told otherwise (``--real-nodes`` / ``ORDINAL_REAL_NODES``):
+#: one, so data in volumes, exec and DNS from inside a pod are checked by default.
+DEFAULT_REAL_NODES = 1
+
+
+def default_real_nodes(env: dict[str, str] | None = None) -> int:
+    """``ORDINAL_REAL_NODES`` if set (``0`` = simulated nodes only), else :data:`DEFAULT_REAL_NODES`."""
+    import os
+
+    raw = (os.environ if env is None else env).get("ORDINAL_REAL_NODES", "").strip()
+    if not raw:
+        return DEFAULT_REAL_NODES
+    if not raw.isdigit():
+        raise InvalidScenario(f"expected ORDINAL_REAL_NODES to be a whole number >= 0, got {raw!r}")
+    return int(raw)
+
+
 def node_names(count: int) -> list[str]:
     return [f"ordinal-node-{i}" for i in range(1, count + 1)]
 

@@ -21,7 +21,7 @@ from ordinal.reporting import step
 from ordinal.types import Obj
 from ordinal.workloads import REVISION_LABEL, pod_name
 
-pytestmark = pytest.mark.promise("Ordering")
+pytestmark = pytest.mark.promise("Rollout and partition")
 
 
 def _revisions(workload: Workload) -> list[Obj]:
@@ -37,7 +37,9 @@ def _update_revision_changed(old: str) -> Any:
 
 
 @pytest.mark.promise(feature="Rolling update")
-def test_rolling_update_replaces_pods_from_the_highest_ordinal(workload: Workload, recorder: Recorder) -> None:
+def test_rolling_update_replaces_pods_from_the_highest_ordinal(
+    workload: Workload, recorder: Recorder, figures: Figures
+) -> None:
     """A RollingUpdate MUST replace pods from the highest ordinal down, one at a time, each after the last is Ready."""
     with step(f"Create the set ({workload.replicas} replicas) and wait until Ready"):
         workload.deploy()
@@ -46,6 +48,7 @@ def test_rolling_update_replaces_pods_from_the_highest_ordinal(workload: Workloa
         workload.set_template_version("v2")
     with step("Wait until the rollout is complete"):
         sts = workload.wait_rollout()
+        figures.record("rollout-rolling-update", recorder.clock() - since)
     with step("Check the order of replacements in the timeline and the revision status"):
         update = o.status(sts).get("updateRevision")
         findings = check_rolling_update(
@@ -57,7 +60,7 @@ def test_rolling_update_replaces_pods_from_the_highest_ordinal(workload: Workloa
 
 @pytest.mark.promise(feature="Partition (canary)")
 def test_partition_pins_lower_ordinals_even_when_they_are_deleted(
-    workload: Workload, recorder: Recorder, run_id: str
+    workload: Workload, recorder: Recorder, run_id: str, figures: Figures
 ) -> None:
     """With a partition P only ordinals ≥ P MUST be updated; a deleted pod below P MUST return at the old revision."""
     replicas = max(workload.replicas, 3)
@@ -90,6 +93,7 @@ def test_partition_pins_lower_ordinals_even_when_they_are_deleted(
         since = recorder.clock()
         workload.patch({"spec": {"updateStrategy": {"rollingUpdate": {"partition": 0}}}})
         sts = workload.wait_rollout()
+        figures.record("rollout-partition-to-0", recorder.clock() - since)
     with step("Check every pod runs the update and the order of replacements"):
         update = o.status(sts).get("updateRevision")
         findings = check_partition(sts, workload.pods()) + check_revision_status(sts, workload.pods())
@@ -127,7 +131,7 @@ def test_on_delete_updates_nothing_until_a_pod_is_deleted(workload: Workload, re
 
 
 @pytest.mark.promise(feature="Rollback")
-def test_rollback_reuses_the_earlier_revision(workload: Workload, recorder: Recorder) -> None:
+def test_rollback_reuses_the_earlier_revision(workload: Workload, recorder: Recorder, figures: Figures) -> None:
     """Reverting the template MUST re-use the earlier ControllerRevision (no new one) and roll every pod back."""
     with step(f"Create the set ({workload.replicas} replicas) and wait until Ready"):
         sts = workload.deploy()
@@ -138,8 +142,10 @@ def test_rollback_reuses_the_earlier_revision(workload: Workload, recorder: Reco
         workload.wait_rollout()
         revisions_before = _revisions(workload)
     with step("Put the original template back and wait for the rollout"):
+        since = recorder.clock()
         workload.restore_template(original)
         sts = workload.wait_rollout()
+        figures.record("rollout-rollback", recorder.clock() - since)
     with step(f"Check the set is back at {earlier} without a new revision"):
         findings = check_rollback(earlier, sts, revisions_before=revisions_before, revisions_after=_revisions(workload))
         findings += check_revision_status(sts, workload.pods())
@@ -199,7 +205,9 @@ def test_revert_alone_does_not_unstick_ordered_ready_rollout(
 
 @pytest.mark.promise(feature="maxUnavailable")
 @pytest.mark.needs("gate:MaxUnavailableStatefulSet")
-def test_max_unavailable_bounds_the_pods_replaced_at_once(workload: Workload, recorder: Recorder) -> None:
+def test_max_unavailable_bounds_the_pods_replaced_at_once(
+    workload: Workload, recorder: Recorder, figures: Figures
+) -> None:
     """With maxUnavailable=2 a rollout MUST never have more than 2 pods unavailable, highest ordinals first."""
     replicas = max(workload.replicas, 3)
     with step(f"Create the set ({replicas} replicas, maxUnavailable 2) and wait until Ready"):
@@ -208,6 +216,7 @@ def test_max_unavailable_bounds_the_pods_replaced_at_once(workload: Workload, re
         since = recorder.clock()
         workload.set_template_version("v2")
         sts = workload.wait_rollout()
+        figures.record("rollout-max-unavailable-2", recorder.clock() - since)
     with step("Check the budget and the order in the timeline"):
         update = o.status(sts).get("updateRevision")
         findings = check_rolling_update(

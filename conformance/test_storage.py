@@ -28,7 +28,7 @@ from ordinal.types import Finding, Obj
 from ordinal.waiting import Query, Verdict, wait_for
 from ordinal.workloads import DATA_MOUNT, pod_name
 
-pytestmark = [pytest.mark.promise("Storage"), pytest.mark.needs("storage")]
+pytestmark = [pytest.mark.promise("Storage reattachment"), pytest.mark.needs("storage")]
 
 
 @pytest.fixture
@@ -207,7 +207,7 @@ def test_node_pinned_volume_brings_the_pod_back_to_its_node(
         assert_no_findings(findings, what=f"{o.name(victim)} on its volume's node", timeline=recorder.timeline)
 
 
-@pytest.mark.promise(feature="Data survives")
+@pytest.mark.promise("Data integrity", feature="Data survives")
 @pytest.mark.needs("exec")
 def test_data_written_to_the_volume_survives_reschedule(stateful: Workload, recorder: Recorder, run_id: str) -> None:
     """A token written into a pod's volume MUST read back unchanged after the pod is replaced."""

@@ -39,6 +39,8 @@ from ordinal.observe.dnsquery import Resolver
 from ordinal.observe.recorder import Recorder
 from ordinal.reporting import allure as allure_report
 from ordinal.reporting import diagnostics
+from ordinal.reporting import environment as environment_report
+from ordinal.reporting import results as results_report
 from ordinal.reporting.figures import Figure, FigureLog
 from ordinal.workloads import DEFAULT_IMAGE, run_labels
 
@@ -551,6 +553,8 @@ REPORTS_KEY = pytest.StashKey[dict[str, pytest.TestReport]]()
 FIGURES_KEY = pytest.StashKey[list[Figure]]()
 REPORT_DIR_KEY = pytest.StashKey[Path]()
 START_KEY = pytest.StashKey[tuple[int, int, float]]()
+ERRORS_KEY = pytest.StashKey[dict[str, BaseException]]()
+RESULTS_KEY = pytest.StashKey[results_report.ResultLog | None]()
 _SIGNAL_KEY = pytest.StashKey[Any]()
 
 
@@ -611,6 +615,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     path = session_of(session.config).figures.path
     if path is not None and path.is_file() and not session.config.option.collectonly:
         path.unlink()
+    results = _results_log(session.config)
+    if results is not None and not session.config.option.collectonly:
+        results.reset()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -732,6 +739,8 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     item.stash.setdefault(REPORTS_KEY, {})[report.when] = report
+    if report.failed and call.excinfo is not None:
+        item.stash.setdefault(ERRORS_KEY, {})[report.when] = call.excinfo.value
     if report.when == "teardown":
         state = session_of(item.config)
         for figure in item.stash.get(FIGURES_KEY, []):
@@ -744,6 +753,7 @@ def pytest_runtest_makereport(
             state.durations[item.nodeid] = time.monotonic() - started
             report.user_properties.append(("api_requests", str(own - own_before)))
             report.user_properties.append(("api_requests_recorder", str(recorder - recorder_before)))
+        _record_result(item)
     if report.failed and report.when in ("setup", "call"):
         _attach_failure(item, report)
     return report
@@ -772,6 +782,78 @@ def _attach_failure(item: pytest.Item, report: pytest.TestReport) -> None:
             report.sections.append((title, text))
 
 
+# -- records for `ordinal report` (results.jsonl, environment.json, session.json) --------------
+
+
+def _results_log(config: pytest.Config) -> results_report.ResultLog | None:
+    """The per-test record file beside ``figures.jsonl``; None when the run writes no reports."""
+    if RESULTS_KEY not in config.stash:
+        path = figures_path(config)
+        config.stash[RESULTS_KEY] = (
+            results_report.ResultLog(path.parent / results_report.RESULTS_FILE) if path else None
+        )
+    return config.stash[RESULTS_KEY]
+
+
+def _phase(report: pytest.TestReport) -> results_report.Phase:
+    reason = ""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        reason = results_report.skip_reason(str(report.longrepr[2]))
+    xfail = getattr(report, "wasxfail", None)
+    if xfail is not None:
+        reason = str(xfail)
+    return results_report.Phase(report.outcome, report.duration, reason, xfail is not None)
+
+
+def _record_result(item: pytest.Item) -> None:
+    """One line of ``results.jsonl`` per test, written at teardown once every phase has reported."""
+    results = _results_log(item.config)
+    if results is None:
+        return
+    reports = item.stash.get(REPORTS_KEY, {})
+    errors = item.stash.get(ERRORS_KEY, {})
+    failed = next((r for r in reports.values() if r.failed), None)
+    recorder = item.stash.get(RECORDER_KEY, None)
+    callspec = getattr(item, "callspec", None)
+    labels = _promise_labels(item)
+    labels.setdefault("story", callspec.id if callspec else "")
+    try:
+        line = results_report.record(
+            test=item.nodeid,
+            title=_first_doc_line(item) or item.name,
+            labels=labels,
+            phases={when: _phase(r) for when, r in reports.items()},
+            started=min((r.start for r in reports.values()), default=time.time()),
+            error=next(iter(errors.values()), None),
+            failure_text=failed.longreprtext if failed is not None else "",
+            timeline=recorder.timeline if recorder is not None else None,
+        )
+        results.add(line)
+    except Exception as err:  # the side channel must never turn a test's result into an internal error
+        log.warning("could not write the result of %s to %s: %s", item.nodeid, results.path, err)
+
+
+def _write_environment(config: pytest.Config, state: Session) -> None:
+    """``environment.json`` while the client is still open (before the session cleans up)."""
+    path, info, kube = figures_path(config), state.info_or_none, state.kube_or_none
+    if path is not None and info is not None and kube is not None:
+        try:
+            environment_report.write(
+                path.parent / environment_report.ENVIRONMENT_FILE, environment_report.collect(kube, info)
+            )
+        except Exception as err:  # cleanup runs next and must not be skipped for a report file
+            log.warning("could not write %s: %s", environment_report.ENVIRONMENT_FILE, err)
+
+
+def _write_session(config: pytest.Config, state: Session) -> None:
+    path = figures_path(config)
+    if path is not None and not config.option.collectonly:
+        record = environment_report.session_record(
+            state.run_id, state.leaks, state.cleanup_errors, state.kept_namespaces
+        )
+        environment_report.write(path.parent / environment_report.SESSION_FILE, record)
+
+
 def _failed(item: pytest.Item) -> bool:
     reports = item.stash.get(REPORTS_KEY, {})
     return any(r.failed for r in reports.values())
@@ -781,7 +863,9 @@ def _failed(item: pytest.Item) -> bool:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """After every fixture is torn down (trylast): clean up leftovers, check leaks, write the environment."""
     state = session_of(session.config)
+    _write_environment(session.config, state)
     state.finish()
+    _write_session(session.config, state)
     info = state.info_or_none
     results_dir = getattr(session.config.option, "allure_report_dir", None)
     if info is not None and results_dir:

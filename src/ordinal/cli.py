@@ -150,11 +150,103 @@ def _run_suite(args: argparse.Namespace) -> int:
     return suite.run(experiments=experiments, pytest_args=args.pytest_args, log=_say)
 
 
+_REPORT_USAGE = (
+    "ordinal report --storage-class NAME [--profile quick|full] [--experiments A,B] [--out DIR] [-- PYTEST_ARGS]\n"
+    "       ordinal report compare OLD NEW [--strict-figures]"
+)
+
+_REPORT_EPILOG = """\
+Writes into --out (default reports/<run-id>): index.html (self-contained: no network), report.json
+(JSON Schema report-v1, validated on write), junit.xml, allure-results/, chaos/ (journals, with
+--profile full) and SHA256SUMS over every other file (check with `sha256sum -c SHA256SUMS`).
+Profiles: quick = the conformance suite; full = the suite, then the chaos experiments (all, or
+--experiments a,b), each run with --var storage_class=NAME. Arguments after `--` go to pytest
+(e.g. -- -k "test_storage or test_retention"). The cluster is KUBECONFIG/ORDINAL_KUBECONFIG or the
+running local cluster. Exit 0 when every promise that ran held, 1 when one failed or the run had
+problems (leaks, interrupted), 2 on bad input (nothing is created then).
+
+compare OLD NEW (report directories or their report.json): verifies both SHA256SUMS and schemas
+(exit 2 if either was edited or is invalid), then prints the promises whose verdict changed and
+the figures that moved beyond noise. Noise: a figure (a median, or the reattach p50/p90) has
+moved only when it changed by {noise}; smaller moves are jitter.
+Exit 1 on a regression (a promise failing now that did not fail before; slower figures only
+with --strict-figures), 0 otherwise.
+"""
+
+
+def _report_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from ordinal.report.compare import NOISE_TEXT
+
+    report = sub.add_parser(
+        "report",
+        help="a conformance report for a StorageClass (HTML, JSON, JUnit, checksums), or compare two",
+        usage=_REPORT_USAGE,
+        epilog=_REPORT_EPILOG.format(noise=NOISE_TEXT),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("--storage-class", default=None, metavar="NAME", help="the StorageClass to report on")
+    report.add_argument("--profile", default="quick", metavar="quick|full", help="quick (default) or full (+ chaos)")
+    report.add_argument("--experiments", default=None, metavar="A,B", help="with --profile full: only these")
+    report.add_argument("--out", default=None, metavar="DIR", help="new or empty directory (default reports/<run-id>)")
+    report.add_argument(
+        "--strict-figures", action="store_true", help="compare: also exit 1 when a figure got slower beyond noise"
+    )
+    report.add_argument(
+        "words", nargs="*", metavar="compare OLD NEW | -- PYTEST_ARGS", help="two reports to compare, or pytest args"
+    )
+    report.set_defaults(leaf=report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    """Bad input and untrustworthy reports exit 2 with one line; promise failures and regressions exit 1."""
+    from pathlib import Path
+
+    from ordinal.errors import InvalidScenario
+    from ordinal.report import compare, run, schema, sums
+
+    words = list(args.words)
+    try:
+        if words[:1] == ["compare"]:
+            given = [
+                flag
+                for flag, value in (
+                    ("--storage-class", args.storage_class),
+                    ("--out", args.out),
+                    ("--experiments", args.experiments),
+                    ("--profile", args.profile != "quick" or None),
+                )
+                if value
+            ]
+            if given:
+                raise InvalidScenario(f"expected no run options with compare, found {', '.join(given)}")
+            if len(words) != 3:
+                paths = f"{len(words) - 1} path{'s' if len(words) != 2 else ''}"
+                raise InvalidScenario(f"expected `ordinal report compare OLD NEW`, found {paths}")
+            result = compare.compare(compare.load(Path(words[1])), compare.load(Path(words[2])))
+            for line in compare.lines(result, args.strict_figures):
+                print(line)
+            return result.exit_code(args.strict_figures)
+        if not args.storage_class:
+            raise InvalidScenario("expected --storage-class NAME (the class to report on), found none")
+        request = run.Request(
+            storage_class=args.storage_class,
+            profile=args.profile,
+            experiments=run.experiment_names(args.experiments),
+            out=Path(args.out) if args.out else None,
+            pytest_args=tuple(words),
+        )
+        return run.run(request, log=_say)
+    except (InvalidScenario, sums.Tampered, schema.ReportInvalid) as err:
+        _say(f"ordinal report: {str(err).splitlines()[0]}")
+        return 2
+
+
 def build_parser() -> _Parser:
     parser = _Parser(prog="ordinal", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _cluster_parser(sub)
     _suite_parsers(sub)
+    _report_parser(sub)
     return parser
 
 
@@ -169,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_cleanup(args)
         if args.command == "run":
             return _run_suite(args)
+        if args.command == "report":
+            return _run_report(args)
     except OrdinalError as err:
         _say(f"ordinal: {str(err).splitlines()[0]}")
         return 1

@@ -1,0 +1,214 @@
+"""``ordinal report``: check the request, run the suite (and experiments), write the report.
+
+Every check that can fail on bad input runs before anything is created — profile,
+experiment names, the output directory, the cluster and the StorageClass on it — so a typo
+leaves no directory and no namespace behind. The suite then runs in a child process exactly
+as ``ordinal run`` runs it (same helper, same signal forwarding), writing its JUnit XML,
+allure results and record files into the report directory; the experiments follow, each
+with ``--var storage_class=NAME``. The report is built from those files only.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ordinal import __version__, hygiene, suite
+from ordinal.errors import InvalidScenario, OrdinalError
+from ordinal.report import html, model, schema, sums
+
+PROFILES = ("quick", "full")
+#: Upper bound for one experiment (node-loss waits out a 300 s toleration); its own deadlines are shorter.
+EXPERIMENT_TIMEOUT = 1800.0
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Request:
+    storage_class: str
+    profile: str = "quick"
+    experiments: tuple[str, ...] = ()
+    out: Path | None = None
+    pytest_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked request: where the report goes and what runs."""
+
+    request: Request
+    root: Path
+    out: Path
+    experiments: tuple[Path, ...]
+    storage_class: dict[str, Any]
+    report_id: str
+
+
+def experiment_names(text: str | None) -> tuple[str, ...]:
+    """``--experiments drain,pod-kill`` → ("drain", "pod-kill"); blanks dropped."""
+    return tuple(n.strip() for n in (text or "").split(",") if n.strip())
+
+
+def check_local(request: Request, root: Path, report_id: str) -> tuple[Path, tuple[Path, ...]]:
+    """The checks that need no cluster: profile, experiments, output directory."""
+    from ordinal.chaos import runner
+
+    if request.profile not in PROFILES:
+        raise InvalidScenario(f"expected --profile quick or full, found {request.profile!r}")
+    if request.experiments and request.profile != "full":
+        raise InvalidScenario(
+            f"expected --profile full with --experiments (quick runs no chaos), found --profile {request.profile}"
+        )
+    directory = root / "experiments"
+    names = request.experiments or (
+        tuple(sorted(p.stem for p in directory.glob("*.json"))) if request.profile == "full" else ()
+    )
+    paths = tuple(runner.experiment_path(name, directory) for name in names)
+    out = request.out if request.out is not None else root / "reports" / report_id
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        what = "a file" if not out.is_dir() else f"{sum(1 for _ in out.iterdir())} entries"
+        raise InvalidScenario(f"expected --out to be a new or empty directory, found {what} in {out}")
+    return out.resolve(), paths
+
+
+def check_cluster(storage_class: str) -> dict[str, Any]:
+    """The StorageClass as the target cluster holds it; one-line errors when there is no cluster or class."""
+    from ordinal.kube.client import api_client, resolve
+    from ordinal.kube.rest import STORAGE_CLASSES, ApiError, Kube
+    from ordinal.reporting.environment import storage_class_record
+
+    target = resolve()
+    with Kube(api_client(target)) as kube:
+        try:
+            classes, _ = kube.list(STORAGE_CLASSES)
+        except (ApiError, OrdinalError) as err:
+            raise InvalidScenario(
+                f"expected to read StorageClasses from {target.source}, found {str(err).splitlines()[0]}"
+            ) from err
+    found = next((c for c in classes if (c.get("metadata") or {}).get("name") == storage_class), None)
+    if found is None:
+        names = ", ".join(sorted(str((c.get("metadata") or {}).get("name")) for c in classes)) or "none"
+        raise InvalidScenario(f"expected StorageClass {storage_class!r} on {target.source}, found only: {names}")
+    return storage_class_record(found)
+
+
+def plan(request: Request) -> Plan:
+    report_id = hygiene.new_run_id()
+    root = suite.checkout_root()
+    out, experiments = check_local(request, root, report_id)
+    storage_class = check_cluster(request.storage_class)
+    return Plan(request, root, out, experiments, storage_class, report_id)
+
+
+def git_revision(root: Path) -> str:
+    """``<commit>`` of the checkout, ``<commit>+dirty`` with tracked changes; "unknown" outside git."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (head + ("+dirty" if dirty else "")) if head else "unknown"
+
+
+def pytest_command(out: Path, storage_class: str, extra: Sequence[str]) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "conformance",
+        f"--junitxml={out / 'junit.xml'}",
+        f"--alluredir={out / 'allure-results'}",
+        f"--storage-class={storage_class}",
+        *extra,
+    ]
+
+
+def execute(checked: Plan, log: Log) -> dict[str, Any]:
+    """Run the suite and the experiments into the report directory; write and return the report."""
+    from ordinal.chaos import runner
+
+    request, out = checked.request, checked.out
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    log(f"ordinal report: {request.profile} report {checked.report_id} on StorageClass {request.storage_class} → {out}")
+    pytest_exit = suite._pytest(pytest_command(out, request.storage_class, request.pytest_args), checked.root, log)
+    runs: list[model.ExperimentRun] = []
+    if pytest_exit == 2 and checked.experiments:
+        log("ordinal report: the suite was interrupted; no chaos experiments run")
+    else:
+        chaos_dir = out / "chaos"
+        for path in checked.experiments:
+            log(f"ordinal report: chaos run {path} (storage_class={request.storage_class})")
+            result = runner.run_experiment(
+                str(path),
+                reports_dir=chaos_dir,
+                variables={"storage_class": request.storage_class},
+                timeout=EXPERIMENT_TIMEOUT,
+            )
+            log(f"ordinal report: experiment {result.summary()}")
+            timeline = chaos_dir / f"timeline-chaos-{path.stem}.json"
+            runs.append(
+                model.ExperimentRun(
+                    path.stem,
+                    result.returncode,
+                    result.journal.relative_to(out).as_posix(),
+                    result.junit.relative_to(out).as_posix(),
+                    timeline.relative_to(out).as_posix() if timeline.is_file() else None,
+                )
+            )
+    info = model.RunInfo(
+        id=checked.report_id,
+        profile=request.profile,
+        storage_class=request.storage_class,
+        started=started,
+        finished=time.time(),
+        suite_version=__version__,
+        git_revision=git_revision(checked.root),
+        pytest_args=request.pytest_args,
+        pytest_exit=pytest_exit,
+        experiments=runs,
+        storage_class_record=checked.storage_class,
+    )
+    return write(out, model.build(model.load(out, runs), info))
+
+
+def write(out: Path, report: dict[str, Any]) -> dict[str, Any]:
+    """Validate, then write report.json, index.html and (last, over everything) SHA256SUMS."""
+    schema.validate(report)
+    (out / "report.json").write_text(json.dumps(report, indent=1, sort_keys=False) + "\n")
+    (out / "index.html").write_text(html.render(report))
+    sums.write(out)
+    return report
+
+
+def summary_lines(report: dict[str, Any], out: Path) -> list[str]:
+    lines = [
+        f"{a['title']}: {a['verdict']}" + (f" ({'; '.join(a['reasons'])})" if a["reasons"] else "")
+        for a in report["areas"]
+    ]
+    lines += [f"problem: {p}" for p in report["problems"]]
+    lines.append(f"verdict: {report['verdict']}; report {out / 'index.html'}")
+    return lines
+
+
+def run(request: Request, log: Log = print) -> int:
+    """0 when every promise that ran held and the run had no problems; 1 otherwise."""
+    checked = plan(request)
+    report = execute(checked, log)
+    for line in summary_lines(report, checked.out):
+        print(line)
+    return 0 if report["verdict"] == "pass" else 1

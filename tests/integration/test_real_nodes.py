@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree as ET
 
 import pytest
 
@@ -402,6 +403,66 @@ def test_cluster_env_points_the_suite_at_the_nodes_image(real_cluster: dict[str,
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert f"export ORDINAL_IMAGE={real_cluster['images']['busybox']}" in result.stdout.splitlines()
+
+
+# --- the suite and the experiments on real nodes --------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env_for(real_cluster: dict[str, Any], reports: Path) -> dict[str, str]:
+    """What `eval "$(ordinal cluster env)"` gives a user of this cluster (no ORDINAL_IMAGE: the default must do)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("ORDINAL_KUBECONFIG", "ORDINAL_ALLOW_CONTEXTS", "ORDINAL_IMAGE")
+    }
+    return env | {
+        "ORDINAL_CLUSTER_DIR": str(Path(real_cluster["kubeconfig"]).parents[1]),
+        "KUBECONFIG": real_cluster["kubeconfig"],
+        "ORDINAL_DNS_SERVER": real_cluster["dns"],
+        "ORDINAL_REPORTS_DIR": str(reports),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def test_the_conformance_data_checks_run_and_pass_on_real_nodes(real_cluster: dict[str, Any], tmp_path: Path) -> None:
+    """On real nodes the suite's data-integrity checks MUST run (not skip) and pass."""
+    junit = tmp_path / "junit.xml"
+    command = [
+        sys.executable, "-m", "pytest", "conformance/test_data_integrity.py", "-p", "no:cacheprovider",
+        f"--junitxml={junit}", f"--alluredir={tmp_path / 'allure'}", "-q",
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, env=_env_for(real_cluster, tmp_path), capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    counts = {k: int(suite.attrib[k]) for k in ("tests", "failures", "errors", "skipped")}
+    assert counts == {"tests": 4, "failures": 0, "errors": 0, "skipped": 0}, done.stdout[-4000:]
+
+
+@pytest.mark.parametrize("storage_class", ["ordinal-shared", "ordinal-local"])
+def test_drain_experiment_verifies_the_data_on_real_nodes(
+    storage_class: str, real_cluster: dict[str, Any], real_kube: Kube, tmp_path: Path, record_property: Any
+) -> None:
+    """`chaos run experiments/drain.json` on real nodes MUST read every token back (data-token-intact passed)."""
+    journal = tmp_path / "journal-drain.json"
+    command = [
+        str(Path(sys.executable).with_name("chaos")), "--no-log-file", "run", "--journal-path", str(journal),
+        "--var", "replicas=2", "--var", f"storage_class={storage_class}", str(ROOT / "experiments" / "drain.json"),
+    ]  # fmt: skip
+    t0 = time.monotonic()
+    done = subprocess.run(command, cwd=ROOT, env=_env_for(real_cluster, tmp_path), capture_output=True, text=True)
+    record_figure(record_property, f"drain_experiment_real_{storage_class}_seconds", time.monotonic() - t0)
+    data = json.loads(journal.read_text())
+    explain = json.dumps(data.get("ordinal"), default=str)[:3000] + (done.stdout + done.stderr)[-3000:]
+    assert (done.returncode, data["status"], data["deviated"]) == (0, "completed", False), explain
+    for phase in ("before", "after"):
+        statuses = {p["activity"]["name"]: p["output"]["status"] for p in data["steady_states"][phase]["probes"]}
+        assert statuses["data-token-intact"] == "passed", (phase, statuses, explain)
+        assert statuses["dns-records-match"] == "passed", (phase, statuses, explain)
+    nodes, _ = real_kube.list(NODES)
+    assert [o.name(n) for n in nodes if o.spec(n).get("unschedulable")] == []
 
 
 # --- the preflight, failure and teardown ---------------------------------------------------------

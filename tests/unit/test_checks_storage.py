@@ -6,6 +6,7 @@ from ordinal.checks.storage import (
     check_claims,
     check_pod_on_volume_node,
     check_reattached,
+    check_tokens,
     snapshot_claims,
 )
 
@@ -127,3 +128,14 @@ def test_unpinned_volume_and_unscheduled_pod_are_not_judged() -> None:
         check_pod_on_volume_node(statefulset(replicas=2), [pod(0), pod(1, node=None)], claims, [pv(c) for c in claims])
         == []
     )
+
+
+def test_a_token_that_changed_or_vanished_is_named_with_what_was_written() -> None:
+    """Every written token MUST read back unchanged; a pod not asked is left to the identity checks."""
+    sts = statefulset(replicas=3)
+    written = {"web-0": "web-0:aa", "web-1": "web-1:bb", "web-2": "web-2:cc"}
+    findings = check_tokens(sts, written, {"web-0": "web-0:aa", "web-1": None})
+    assert [(f.rule, f.subject, f.expected, f.seen) for f in findings] == [
+        ("storage.data-token", f"pod {NS}/web-1", "web-1:bb", None)
+    ]
+    assert check_tokens(sts, written, {"web-2": "web-0:aa"})[0].seen == "web-0:aa"

@@ -8,33 +8,17 @@ This needs exec into pods, which simulated (kwok) nodes cannot do: there the pro
 
 from __future__ import annotations
 
-import secrets
-import shlex
 from typing import Any
 
 from ordinal import objects as o
 from ordinal.chaos.ops import live_members, simulated
 from ordinal.chaos.session import Baseline, Session
-from ordinal.checks.storage import claim_templates
-from ordinal.errors import CapabilityMissing, InvalidScenario
+from ordinal.checks.storage import check_tokens as compare_tokens
+from ordinal.datatokens import EXEC, read_token, write_token
+from ordinal.errors import CapabilityMissing
 from ordinal.kube.rest import NODES, Kube
 from ordinal.observe.snapshot import SetState
 from ordinal.types import Finding, Obj
-
-TOKEN_FILE = ".ordinal-token"
-EXEC = "exec into pods"
-
-
-def token_path(sts: Obj, pod: Obj) -> tuple[str, str]:
-    """(container, path) of the token inside the first claim template's mount."""
-    templates = claim_templates(sts)
-    if not templates:
-        raise CapabilityMissing("a volumeClaimTemplate", f"StatefulSet {o.ref(sts)} has no per-pod volume")
-    for container in o.spec(pod).get("containers") or ():
-        for mount in container.get("volumeMounts") or ():
-            if mount.get("name") in templates:
-                return str(container["name"]), f"{str(mount['mountPath']).rstrip('/')}/{TOKEN_FILE}"
-    raise CapabilityMissing("a mounted claim", f"pod {o.ref(pod)} mounts none of {templates}")
 
 
 def require_exec(kube: Kube, pods: list[Obj]) -> None:
@@ -45,26 +29,12 @@ def require_exec(kube: Kube, pods: list[Obj]) -> None:
             raise CapabilityMissing(EXEC, f"pod {o.ref(pod)} runs on simulated node {node}")
 
 
-def _exec(kube: Kube, pod: Obj, container: str, script: str) -> str:
-    try:
-        from ordinal.kube.streams import exec_in_pod
-    except ImportError as err:
-        raise CapabilityMissing(EXEC, "this ordinal has no exec support (ordinal.kube.streams)") from err
-    result = exec_in_pod(kube, o.namespace(pod), o.name(pod), ["sh", "-c", script], container=container)
-    if result.code != 0:
-        raise InvalidScenario(f"exec in pod {o.ref(pod)}: exit {result.code}: {result.stderr.strip()[:200]}")
-    return result.stdout
-
-
 def write_tokens(kube: Kube, baseline: Baseline) -> dict[str, str]:
     """Write a fresh token (pod name + nonce) into every pod's volume, fsync'd; remember them."""
     pods = [p for p in baseline.pods if not o.terminating(p)]
     require_exec(kube, pods)
     for pod in pods:
-        container, path = token_path(baseline.sts, pod)
-        token = f"{o.name(pod)}:{secrets.token_hex(8)}"
-        _exec(kube, pod, container, f"printf %s {shlex.quote(token)} > {shlex.quote(path)} && sync")
-        baseline.tokens[o.name(pod)] = token
+        baseline.tokens[o.name(pod)] = write_token(kube, baseline.sts, pod)
     return dict(baseline.tokens)
 
 
@@ -79,14 +49,6 @@ def check_tokens(kube: Kube, session: Session, state: SetState) -> tuple[list[Fi
             subject = f"statefulset {state.namespace}/{state.name}"
             return [Finding("storage.data-token", subject, "tokens", "write_data_tokens before the fault", None)], {}
         return [], {"compared": False}
-    findings: list[Finding] = []
-    by_name = {o.name(p): p for p in pods}
-    for name, token in sorted(baseline.tokens.items()):
-        pod = by_name.get(name)
-        if pod is None:
-            continue  # judged by the identity probe
-        container, path = token_path(state.sts, pod)
-        seen = _exec(kube, pod, container, f"cat {shlex.quote(path)} 2>/dev/null || true")
-        if seen != token:
-            findings.append(Finding("storage.data-token", f"pod {o.ref(pod)}", path, token, seen or None))
+    read = {o.name(p): read_token(kube, state.sts, p) for p in pods if o.name(p) in baseline.tokens}
+    findings = compare_tokens(state.sts, baseline.tokens, read)
     return findings, {"compared": True, "pods": sorted(baseline.tokens)}

@@ -217,3 +217,17 @@ def _expr_matches(expr: Obj, value: str | None) -> bool:
     if op in ("Gt", "Lt") and value is not None and values and value.isdigit() and values[0].isdigit():
         return int(value) > int(values[0]) if op == "Gt" else int(value) < int(values[0])
     return False
+
+
+def check_tokens(sts: Obj, written: Mapping[str, str], read: Mapping[str, str | None]) -> list[Finding]:
+    """Every token written into an ordinal's volume MUST read back unchanged from that ordinal.
+
+    ``written`` and ``read`` map pod names to token contents (``None``: file missing); a pod
+    with nothing read is one that was not asked (judged by the identity checks instead).
+    """
+    findings = []
+    for name, token in sorted(written.items()):
+        if name in read and read[name] != token:
+            subject = f"pod {o.namespace(sts)}/{name}"
+            findings.append(Finding("storage.data-token", subject, "volume token file", token, read[name]))
+    return findings

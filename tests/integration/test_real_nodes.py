@@ -188,6 +188,13 @@ def test_real_nodes_register_with_kind_and_zone_labels_and_our_images(
         assert set(real_cluster["images"].values()) <= held, held
     simulated, _ = real_kube.list(NODES, label_selector=f"{KIND_LABEL}=kwok")
     assert sorted(o.name(n) for n in simulated) == sorted(set(real_cluster["nodes"]) - set(real_cluster["real_nodes"]))
+    zones = {o.name(n): o.labels(n).get(ZONE_LABEL) for n in [*nodes, *simulated]}
+    # Round-robin over every node, real ones first: node i (from 0) is in zone i mod zones.
+    expected = {
+        name: f"zone-{'abcdefghijklmnopqrstuvwxyz'[i % real_cluster['zones']]}"
+        for i, name in enumerate(real_cluster["nodes"])
+    }
+    assert zones == expected
 
 
 # --- exec, logs ----------------------------------------------------------------------------------

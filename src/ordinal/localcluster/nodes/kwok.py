@@ -52,7 +52,9 @@ class KwokNodes:
     def start(self, ctx: Context, names: list[str]) -> list[ProcessRecord]:
         target = Target(str(ctx.kubeconfig()), None, "local cluster", local=True)
         with Kube(api_client(target)) as kube:
-            for index, name in enumerate(names):
+            # Real nodes come first in the cluster's node list: count on from them, so zones
+            # stay round-robin over every node, not restarted per kind.
+            for index, name in enumerate(names, start=ctx.real_nodes):
                 kube.create(NODES, node_manifest(name, zone_name(index, ctx.zones)))
         config = ctx.state / "kwok.yaml"
         config.write_text(kwok_stages.render())

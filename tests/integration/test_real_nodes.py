@@ -433,11 +433,14 @@ def _env_for(real_cluster: dict[str, Any], reports: Path) -> dict[str, str]:
     }
 
 
-def test_the_conformance_data_checks_run_and_pass_on_real_nodes(real_cluster: dict[str, Any], tmp_path: Path) -> None:
-    """On real nodes the suite's data-integrity checks MUST run (not skip) and pass."""
+def test_the_conformance_checks_that_need_containers_run_and_pass_on_real_nodes(
+    real_cluster: dict[str, Any], tmp_path: Path
+) -> None:
+    """On real nodes the suite's data-integrity and in-pod DNS checks MUST run (not skip) and pass."""
     junit = tmp_path / "junit.xml"
     command = [
-        sys.executable, "-m", "pytest", "conformance/test_data_integrity.py", "-p", "no:cacheprovider",
+        sys.executable, "-m", "pytest", "conformance/test_data_integrity.py", "conformance/test_dns_from_pods.py",
+        "-p", "no:cacheprovider",
         f"--junitxml={junit}", f"--alluredir={tmp_path / 'allure'}", "-q",
     ]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, env=_env_for(real_cluster, tmp_path), capture_output=True, text=True)
@@ -445,7 +448,7 @@ def test_the_conformance_data_checks_run_and_pass_on_real_nodes(real_cluster: di
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None
     counts = {k: int(suite.attrib[k]) for k in ("tests", "failures", "errors", "skipped")}
-    assert counts == {"tests": 4, "failures": 0, "errors": 0, "skipped": 0}, done.stdout[-4000:]
+    assert counts == {"tests": 6, "failures": 0, "errors": 0, "skipped": 0}, done.stdout[-4000:]
 
 
 @pytest.mark.parametrize("storage_class", ["ordinal-shared", "ordinal-local"])

@@ -7,11 +7,15 @@ from ordinal.checks.dns import (
     DnsAnswers,
     check_dns,
     check_endpoint_slices,
+    check_lookup_from_pod,
+    check_own_hosts_entry,
     check_pod_records,
     check_ptr_records,
+    check_search_path,
     check_service_records,
     check_srv_records,
     expected_queries,
+    parse_lookup_addresses,
     pod_fqdn,
     reverse_name,
 )
@@ -191,3 +195,41 @@ def test_endpoint_slices_match_pods() -> None:
     assert finding.seen["addresses"] == ["10.244.9.9"]
     (missing,) = check_endpoint_slices(svc, members, [endpoint_slice(svc, members[1:])])
     assert missing.seen is None
+
+
+BUSYBOX_LOOKUP = """Server:\t\t10.88.0.1
+Address:\t10.88.0.1:53
+
+Name:\tweb-0.web.ord-test.svc.cluster.local
+Address: 10.160.1.5
+
+"""
+
+
+def test_a_lookup_from_a_sibling_must_return_exactly_the_pod_ip() -> None:
+    web0, web1 = pods(2)
+    web0["status"]["podIP"] = "10.160.1.5"
+    fqdn = "web-0.web.ord-test.svc.cluster.local"
+    assert parse_lookup_addresses(BUSYBOX_LOOKUP, fqdn) == ["10.160.1.5"]  # not the server's own address
+    assert check_lookup_from_pod(web1, web0, fqdn, BUSYBOX_LOOKUP) == []
+    web0["status"]["podIP"] = "10.160.1.9"
+    (finding,) = check_lookup_from_pod(web1, web0, fqdn, BUSYBOX_LOOKUP)
+    assert (finding.rule, finding.expected, finding.seen) == ("dns.lookup-from-pod", ["10.160.1.9"], ["10.160.1.5"])
+
+
+def test_a_pod_must_find_its_own_fqdn_in_etc_hosts() -> None:
+    (web0,) = pods(1)
+    web0["status"]["podIP"] = "10.160.1.5"
+    hosts = "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n"
+    hosts += "10.160.1.5\tweb-0.web.ord-test.svc.cluster.local\tweb-0\n"
+    assert check_own_hosts_entry(web0, "web", hosts) == ([], "web-0.web.ord-test.svc.cluster.local")
+    findings, fqdn = check_own_hosts_entry(web0, "web", "127.0.0.1 localhost\n10.160.1.5 web-0\n")
+    assert fqdn is None and findings[0].seen == ["10.160.1.5 web-0"]
+
+
+def test_the_search_path_must_start_with_the_pods_namespace() -> None:
+    (web0,) = pods(1)
+    good = "search ord-test.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.88.0.1\n"
+    assert check_search_path(web0, "cluster.local", good) == []
+    (finding,) = check_search_path(web0, "cluster.local", "nameserver 10.88.0.1\n")
+    assert (finding.expected, finding.seen) == ("ord-test.svc.cluster.local", None)

@@ -287,3 +287,72 @@ def _lookup(answers: Answers, name: str) -> Any:
 def _why(pod: Obj, seen: Any) -> str:
     state = "terminating" if o.terminating(pod) else f"Ready={o.pod_ready(pod)}"
     return f"{seen} while {o.name(pod)} is {state} ({o.pod_ip(pod)})"
+
+
+# -- seen from inside a pod -------------------------------------------------------------------
+
+
+def parse_hosts(text: str) -> list[tuple[str, list[str]]]:
+    """``/etc/hosts`` → [(address, [names…])], comments and blank lines dropped."""
+    rows = []
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 2:
+            rows.append((fields[0], fields[1:]))
+    return rows
+
+
+def parse_lookup_addresses(text: str, name: str) -> list[str]:
+    """The addresses an ``nslookup <name>`` printed for ``name`` (busybox and bind styles).
+
+    The resolver's own address (the ``Server:`` block before the first ``Name:``) is skipped.
+    """
+    found: list[str] = []
+    current: str | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        key, _, value = line.partition(":")
+        if key == "Name":
+            current = normalize(value.strip())
+        elif key.startswith("Address") and current is not None and current == normalize(name):
+            address = value.strip().split()[0] if value.strip() else ""
+            if address:
+                found.append(address)
+    return found
+
+
+def check_own_hosts_entry(pod: Obj, service: str, hosts_text: str) -> tuple[list[Finding], str | None]:
+    """The kubelet MUST write ``<ip> <pod>.<svc>.<ns>.svc.<zone> <pod>`` into the pod's /etc/hosts.
+
+    Returns the findings and the FQDN found there (which also tells the cluster's DNS zone).
+    """
+    prefix = f"{o.name(pod)}.{service}.{o.namespace(pod)}.svc."
+    ip = o.pod_ip(pod)
+    for address, names in parse_hosts(hosts_text):
+        fqdn = next((n for n in names if normalize(n).startswith(prefix)), None)
+        if fqdn is not None:
+            if address != ip:
+                return [Finding("dns.own-hosts-entry", o.subject(pod, "Pod"), "/etc/hosts", ip, address)], fqdn
+            return [], normalize(fqdn)
+    seen = [f"{a} {' '.join(n)}" for a, n in parse_hosts(hosts_text) if a == ip] or None
+    expected = f"{ip} {prefix}<zone> {o.name(pod)}"
+    return [Finding("dns.own-hosts-entry", o.subject(pod, "Pod"), "/etc/hosts", expected, seen)], None
+
+
+def check_lookup_from_pod(asker: Obj, target: Obj, fqdn: str, lookup_text: str) -> list[Finding]:
+    """From ``asker``, ``fqdn`` (the target's stable name) MUST resolve to exactly the target's IP."""
+    seen = sorted(set(parse_lookup_addresses(lookup_text, fqdn)))
+    wanted = [o.pod_ip(target)]
+    if seen == wanted:
+        return []
+    path = f"nslookup {fqdn} (from pod {o.name(asker)})"
+    return [Finding("dns.lookup-from-pod", o.subject(target, "Pod"), path, wanted, seen or lookup_text.strip()[-200:])]
+
+
+def check_search_path(pod: Obj, zone: str, resolv_text: str) -> list[Finding]:
+    """A pod's resolv.conf MUST search ``<ns>.svc.<zone>`` first, so ``<pod>.<svc>`` resolves by its short name."""
+    search = next((line.split()[1:] for line in resolv_text.splitlines() if line.startswith("search")), [])
+    wanted = f"{o.namespace(pod)}.svc.{zone}"
+    if search[:1] == [wanted]:
+        return []
+    return [Finding("dns.search-path", o.subject(pod, "Pod"), "/etc/resolv.conf search", wanted, search or None)]

@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 # Debian packages. The simulated-node cluster needs none; real nodes (`ordinal cluster up
 # --real-nodes N`) need a container runtime, CNI plugins, iptables for kube-proxy and the
-# static busybox that ordinal packs into its busybox image.
-APT_PACKAGES=(containerd runc containernetworking-plugins iptables busybox-static iproute2 procps)
+# static busybox that ordinal packs into its busybox image. Headless Chromium (and a font for it)
+# renders `ordinal report`'s index.html in the integration tests.
+APT_PACKAGES=(containerd runc containernetworking-plugins iptables busybox-static iproute2 procps chromium fonts-dejavu-core)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

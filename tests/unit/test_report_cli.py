@@ -202,3 +202,13 @@ def test_no_cluster_is_one_line(
     assert cli.main(["report", "--storage-class", "ordinal-local", "--out", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err.startswith("ordinal report: expected a cluster")
     assert not (tmp_path / "out").exists()
+
+
+def test_help_documents_outputs_exit_codes_and_noise(capsys: Any) -> None:
+    """--help MUST say what noise is for compare, and which exit code means what."""
+    with pytest.raises(SystemExit):
+        cli.main(["report", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "changed by more than 25% and more than 0.5 s" in text
+    assert "Exit 1 on a regression" in text and "2 on bad input" in text
+    assert "SHA256SUMS" in text and "--var storage_class=NAME" in text

@@ -103,6 +103,7 @@ def test_figures_give_time_to_ready_per_ordinal_and_reattach_percentiles(tmp_pat
         (1, 4, 1.0),
         (2, 4, 1.0),
     ]
+    assert [r["from_set"]["p50"] for r in figures["time_to_ready"]] == [1.0, 2.5, 4.0]  # the OrderedReady chain
     assert figures["reattach"] == {"n": 2, "min": 2.4, "p50": 2.6, "p90": 2.76, "p99": 2.796, "max": 2.8, "mean": 2.6}
     groups = {s["name"]: s["group"] for s in figures["stats"]}
     assert groups == {

@@ -7,12 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from report_samples import pod, scale_up_timeline
+from report_samples import STORAGE_CLASS, cluster_info, node, pod, scale_up_timeline
 
 from ordinal.errors import InvariantViolated, WaitTimeout
+from ordinal.kube.rest import ApiError
 from ordinal.observe.timeline import Timeline
 from ordinal.pytest_plugin import OPTIONS
-from ordinal.reporting import results
+from ordinal.reporting import environment, results
 from ordinal.reporting.results import Phase, outcome_of, split_failure, tracks
 
 pytest_plugins = ["pytester"]
@@ -188,3 +189,47 @@ def test_node_rows_show_only_nodes_that_changed() -> None:
     steady = {"kind": "Node", "metadata": {"name": "n2", "resourceVersion": "9"}, "status": {"conditions": []}}
     timeline.record("ADDED", steady, 0.5)
     assert tracks(timeline)["nodes"] == [{"node": "n1", "changes": [[0.0, "ready"], [1.0, "cordoned"], [3.0, "ready"]]}]
+
+
+class FakeKube:
+    """Answers the two reads environment.collect makes; ``forbidden`` makes the StorageClass read fail."""
+
+    def __init__(self, forbidden: bool = False) -> None:
+        self.forbidden = forbidden
+
+    def get(self, res: object, name: str, namespace: str | None = None) -> dict[str, object]:
+        if self.forbidden:
+            raise ApiError("GET", f"/apis/storage.k8s.io/v1/storageclasses/{name}", 403, "Forbidden", "no")
+        return STORAGE_CLASS
+
+    def list(self, res: object, *args: object, **kwargs: object) -> tuple[list[dict[str, object]], str]:
+        return [node("n1", "zone-b"), node("n0", "zone-a")], "1"
+
+
+def test_the_environment_holds_the_class_as_the_cluster_has_it_and_the_nodes() -> None:
+    """environment.json MUST carry parameters, binding mode, reclaim policy and each node's zone."""
+    data = environment.collect(FakeKube(), cluster_info())  # type: ignore[arg-type]
+    assert data["storage_class"] == {
+        "name": "ordinal-local",
+        "provisioner": "ordinal.dev/hostpath",
+        "binding_mode": "WaitForFirstConsumer",
+        "reclaim_policy": "Delete",
+        "allow_volume_expansion": False,
+        "parameters": {"nodePinned": "true"},
+        "mount_options": [],
+        "allowed_topologies": [],
+        "default": True,
+    }
+    assert [(n["name"], n["zone"], n["kind"], n["ready"]) for n in data["nodes"]] == [
+        ("n0", "zone-a", "kwok", True),
+        ("n1", "zone-b", "kwok", True),
+    ]
+    assert data["cluster"]["version"] == "1.37.0" and data["errors"] == []
+
+
+def test_a_read_the_cluster_refuses_is_written_down_not_raised() -> None:
+    data = environment.collect(FakeKube(forbidden=True), cluster_info())  # type: ignore[arg-type]
+    assert data["storage_class"] is None
+    assert data["errors"] == [
+        "storageclass/ordinal-local: GET /apis/storage.k8s.io/v1/storageclasses/ordinal-local: HTTP 403 Forbidden: no"
+    ]

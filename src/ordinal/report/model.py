@@ -307,25 +307,31 @@ def _chaos_timelines(run: ExperimentRun, area: str, outcome: str, by_namespace: 
 
 
 def time_to_ready(timelines: Sequence[Data]) -> list[Data]:
-    """Per ordinal: seconds from a pod's creation to its first Ready, over every test's first incarnations.
+    """Per ordinal: seconds to first Ready, from the pod's own creation and from its set's first pod.
 
     Only the first incarnation of each (test, set, ordinal) counts, so replacements (which
     the reattach figures measure) do not mix in; pods that never became Ready are left out.
+    "From the set's first pod" shows the OrderedReady chain: ordinal n waits for 0..n-1.
     """
-    samples: dict[int, list[float]] = {}
+    own: dict[int, list[float]] = {}
+    chained: dict[int, list[float]] = {}
     for timeline in timelines:
         if timeline["source"] != "conformance":
             continue
-        seen: set[tuple[str, int]] = set()
+        first: dict[tuple[str, int], list[Any]] = {}
         for track in timeline["pods"]:
             ordinal, changes = track.get("ordinal"), track.get("changes") or []
-            if not isinstance(ordinal, int) or not changes or (str(track.get("set")), ordinal) in seen:
-                continue
-            seen.add((str(track.get("set")), ordinal))
-            ready = next((c[0] for c in changes if c[1] == "ready"), None)
+            if isinstance(ordinal, int) and changes:
+                first.setdefault((str(track.get("set")), ordinal), changes)
+        set_start: dict[str, float] = {}
+        for (set_name, _), changes in first.items():
+            set_start[set_name] = min(set_start.get(set_name, math.inf), float(changes[0][0]))
+        for (set_name, ordinal), changes in first.items():
+            ready = next((float(c[0]) for c in changes if c[1] == "ready"), None)
             if ready is not None:
-                samples.setdefault(ordinal, []).append(max(0.0, float(ready) - float(changes[0][0])))
-    return [{"ordinal": n, **stats(values)} for n, values in sorted(samples.items())]
+                own.setdefault(ordinal, []).append(max(0.0, ready - float(changes[0][0])))
+                chained.setdefault(ordinal, []).append(max(0.0, ready - set_start[set_name]))
+    return [{"ordinal": n, **stats(own[n]), "from_set": stats(chained[n])} for n in sorted(own)]
 
 
 def _figures(figures: Sequence[figure_files.Figure], restoration: Sequence[Data], timelines: Sequence[Data]) -> Data:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 
 import pytest
@@ -20,13 +19,12 @@ from ordinal.checks.storage import (
 )
 from ordinal.harness import Workload, replacement_time
 from ordinal.kube.rest import EVENTS, PVS
-from ordinal.kube.streams import exec_in_pod
 from ordinal.observe.recorder import Recorder
 from ordinal.pytest_plugin import Figures
 from ordinal.reporting import step
 from ordinal.types import Finding, Obj
 from ordinal.waiting import Query, Verdict, wait_for
-from ordinal.workloads import DATA_MOUNT, pod_name
+from ordinal.workloads import pod_name
 
 pytestmark = [pytest.mark.promise("Storage reattachment"), pytest.mark.needs("storage")]
 
@@ -205,28 +203,3 @@ def test_node_pinned_volume_brings_the_pod_back_to_its_node(
                 )
             )
         assert_no_findings(findings, what=f"{o.name(victim)} on its volume's node", timeline=recorder.timeline)
-
-
-@pytest.mark.promise("Data integrity", feature="Data survives")
-@pytest.mark.needs("exec")
-def test_data_written_to_the_volume_survives_reschedule(stateful: Workload, recorder: Recorder, run_id: str) -> None:
-    """A token written into a pod's volume MUST read back unchanged after the pod is replaced."""
-    token = secrets.token_hex(8)
-    path = f"{DATA_MOUNT}/ordinal-token"
-    with step("Create the set on nodes that run containers and wait until it is Ready"):
-        stateful.deploy(manifest=stateful.manifest(needs_exec=True))
-        victim = stateful.pod(1)
-    with step(f"Write token {token} into {o.name(victim)}:{path} and sync it"):
-        wrote = exec_in_pod(
-            stateful.kube, stateful.namespace, o.name(victim), ["sh", "-c", f"echo {token} > {path} && sync"]
-        )
-        assert wrote.ok, f"writing {path} in {o.name(victim)} exited {wrote.code}: {wrote.stderr.strip()}"
-    with step(f"Delete {o.name(victim)} and wait for it to return Ready"):
-        stateful.disrupt_pod("delete", 1, run_id)
-        stateful.wait_recreated(1, o.uid(victim))
-    with step(f"Read {path} back"):
-        read = exec_in_pod(stateful.kube, stateful.namespace, o.name(victim), ["cat", path])
-        assert read.ok and read.stdout.strip() == token, (
-            f"expected {path} in the new {o.name(victim)} to hold {token}, read {read.stdout.strip()!r} "
-            f"(exit {read.code}: {read.stderr.strip()})"
-        )

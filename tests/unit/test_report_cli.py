@@ -212,3 +212,18 @@ def test_help_documents_outputs_exit_codes_and_noise(capsys: Any) -> None:
     assert "changed by more than 25% and more than 0.5 s" in text
     assert "Exit 1 on a regression" in text and "2 on bad input" in text
     assert "SHA256SUMS" in text and "--var storage_class=NAME" in text
+
+
+def test_an_interrupted_experiment_stops_the_rest(
+    world: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an experiment ends interrupted (a SIGTERM passed on to it) no further experiment MUST start."""
+    fake = runner.run_experiment
+
+    def interrupted(name: str, **kwargs: Any) -> Any:
+        done = fake(name, **kwargs)
+        return runner.ExperimentRun(1, "interrupted", False, None, done.journal, done.junit)
+
+    monkeypatch.setattr(runner, "run_experiment", interrupted)
+    code = cli.main(["report", "--storage-class", "ordinal-local", "--profile", "full", "--out", str(tmp_path / "out")])
+    assert code == 1 and [name for name, _ in world["chaos"]] == ["drain"]

@@ -160,6 +160,7 @@ def execute(checked: Plan, log: Log) -> dict[str, Any]:
                 timeout=EXPERIMENT_TIMEOUT,
             )
             log(f"ordinal report: experiment {result.summary()}")
+            interrupted = result.status == "interrupted"
             timeline = chaos_dir / f"timeline-chaos-{path.stem}.json"
             runs.append(
                 model.ExperimentRun(
@@ -170,6 +171,9 @@ def execute(checked: Plan, log: Log) -> dict[str, Any]:
                     timeline.relative_to(out).as_posix() if timeline.is_file() else None,
                 )
             )
+            if interrupted:  # a SIGTERM reached the experiment (the runner passed it on): stop here
+                log("ordinal report: the experiment was interrupted; no further experiments run")
+                break
     info = model.RunInfo(
         id=checked.report_id,
         profile=request.profile,

@@ -216,11 +216,13 @@ class Browser:
             self.events.append(message)
         raise AssertionError(f"no answer to {method} within 30 s")
 
-    def wait_for(self, method: str, timeout: float = 30) -> None:
+    def open(self, url: str, timeout: float = 30) -> None:
+        """Navigate and wait until that document (not the first about:blank) has loaded."""
+        self.call("Page.navigate", url=url)
         deadline = time.monotonic() + timeout
-        while not any(e.get("method") == method for e in self.events):
-            assert time.monotonic() < deadline, f"no {method} within {timeout} s"
-            self.events.append(json.loads(self.ws.recv()))
+        while self.evaluate("location.href + ' ' + document.readyState") != f"{url} complete":
+            assert time.monotonic() < deadline, f"{url} did not load within {timeout} s"
+            time.sleep(0.05)
 
     def drain(self, seconds: float) -> None:
         """Keep what arrives for a little longer (late requests, console messages)."""
@@ -296,8 +298,7 @@ def test_index_html_renders_in_headless_chromium(report_dir: Path, browser: Brow
     for domain in ("Page", "Runtime", "Log", "Network"):
         browser.call(f"{domain}.enable")
     url = (report_dir / "index.html").resolve().as_uri()
-    browser.call("Page.navigate", url=url)
-    browser.wait_for("Page.loadEventFired")
+    browser.open(url)
     browser.drain(1.0)
     rows = browser.evaluate("document.querySelectorAll('#verdicts tbody tr').length")
     charts = browser.evaluate(

@@ -18,6 +18,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import zlib
@@ -185,8 +186,12 @@ class Browser:
     )
 
     def __init__(self, profile: Path) -> None:
+        # Chromium puts its singleton socket in a fresh directory under TMPDIR (left behind after
+        # it exits); give it one of ours, short enough for a unix socket path, removed in close().
+        self.tmp = Path(tempfile.mkdtemp(prefix="ord-chromium-"))
         self.process = subprocess.Popen(
             [str(CHROMIUM), *self.FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            env={**os.environ, "TMPDIR": str(self.tmp)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -248,6 +253,7 @@ class Browser:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from ordinal.observe.recorder import Recorder
 from ordinal.pytest_plugin import Figures
 from ordinal.reporting import step
 from ordinal.types import Obj
-from ordinal.workloads import pod_name
+from ordinal.workloads import parse_ordinal, pod_name
 
 pytestmark = [pytest.mark.promise("Data integrity"), pytest.mark.needs("storage", "exec")]
 
@@ -80,13 +80,14 @@ def test_data_in_the_volume_survives_a_drain(
     # evicted ordinal is the one the controller recreates first (OrderedReady waits on it).
     node = o.spec(victim).get("nodeName")
     with step(f"Drain node {node} of {o.name(victim)}"), stateful.draining(1, run_id) as drained:
-        first = min(drained.evicted, key=lambda hit: int(hit.name.rsplit("-", 1)[1]))
-        ordinal = int(first.name.rsplit("-", 1)[1])
+        ordinals = {hit.name: _ordinal(stateful, hit.name) for hit in drained.evicted}
+        first = min(drained.evicted, key=lambda hit: ordinals[hit.name])
+        ordinal = ordinals[first.name]
         with step(f"Wait for {first.name} to return Ready elsewhere or be refused a node"):
             stateful.wait_pod(ordinal, _back_or_unschedulable(first.uid), expect="Ready elsewhere or Unschedulable")
     with step(f"Node {drained.node} uncordoned: wait for every drained pod to return Ready"):
         for hit in drained.evicted:
-            stateful.wait_recreated(int(hit.name.rsplit("-", 1)[1]), hit.uid)
+            stateful.wait_recreated(ordinals[hit.name], hit.uid)
         stateful.wait_ready()
     with step("Read every token back"):
         _read_back(stateful, sts, tokens, f"draining {drained.node}", recorder)
@@ -110,6 +111,12 @@ def test_data_in_the_volumes_survives_the_set_being_deleted_and_recreated(
         sts = stateful.deploy(service=False, manifest=manifest)
     with step("Read every token back"):
         _read_back(stateful, sts, tokens, "the set was deleted and recreated", recorder)
+
+
+def _ordinal(workload: Workload, name: str) -> int:
+    ordinal = parse_ordinal(name, workload.name)
+    assert ordinal is not None, f"expected a pod of set {workload.name}, drained {name}"
+    return ordinal
 
 
 def _back_or_unschedulable(old_uid: str) -> Callable[[Obj], bool]:

@@ -123,7 +123,6 @@ def test_on_delete_updates_nothing_until_a_pod_is_deleted(workload: Workload, re
     with step(f"Delete {pod_name(workload.name, 1)}: it must return at the update revision"):
         hit = workload.disrupt_pod("delete", 1, run_id)[0]
         workload.wait_recreated(1, hit.uid)
-        workload.wait_ready()
         # The controller writes status from its pod cache, which may trail the new pod by a sync;
         # the promise is the status it settles on, so wait (by watch) for it to count the new pod.
         sts = workload.wait_set(

@@ -327,6 +327,7 @@ class Session:
         self._info: ClusterInfo | None = None
         self._probe_namespace: str | None = None
         self._resolver: Resolver | None = None
+        self._image: str | None = None
         self.live_namespaces: dict[str, str] = {}
         self.kept_namespaces: dict[str, str] = {}
         self.figures = FigureLog(figures_path(config))
@@ -377,17 +378,23 @@ class Session:
             return self._recorder_kube
 
     def image(self) -> str:
-        """``--image``, or on the local cluster with real nodes (which pull nothing) the image they hold."""
-        if self.settings.sources.get("image", "default") == "default":
-            try:
-                local = self.target().local
-            except OrdinalError:
-                local = False
-            if local:
-                from ordinal.localcluster.state import node_image  # lazy: the launcher is optional
+        """``--image``, or on the local cluster with real nodes (which pull nothing) the image they hold.
 
-                return node_image() or self.settings.image
-        return self.settings.image
+        Decided once per run: every workload fixture asks.
+        """
+        with self._lock:
+            if self._image is None:
+                self._image = self.settings.image
+                if self.settings.sources.get("image", "default") == "default":
+                    try:
+                        local = self.target().local
+                    except OrdinalError:
+                        local = False
+                    if local:
+                        from ordinal.localcluster.state import node_image  # lazy: the launcher is optional
+
+                        self._image = node_image() or self.settings.image
+            return self._image
 
     def disruptive_allowed(self) -> bool:
         if self.settings.allow_disruptive is not None:

@@ -46,8 +46,8 @@ def run(*, experiments: Sequence[str] = (), pytest_args: Sequence[str] = (), log
     from ordinal.localcluster import cluster, state
 
     root = checkout_root()
-    for name in experiments:  # a typo fails here, before any cluster is started
-        runner.experiment_path(name, root / "experiments")
+    # Resolved once, here: a typo fails before any cluster is started.
+    paths = [runner.experiment_path(name, root / "experiments") for name in experiments]
     explicit = os.environ.get("ORDINAL_KUBECONFIG") or os.environ.get("KUBECONFIG")
     started_here = False
     if not explicit and not state.is_running():
@@ -59,7 +59,7 @@ def run(*, experiments: Sequence[str] = (), pytest_args: Sequence[str] = (), log
         log(f"ordinal run: target {target.source}: {target.kubeconfig or 'in-cluster'}")
         if started_here:
             wait_schedulable(target, log)
-        chaos_code = run_experiments(experiments, root, log)
+        chaos_code = run_experiments(paths, root / "reports", log)
         suite_code = _pytest([sys.executable, "-m", "pytest", "conformance", *pytest_args], root, log)
     finally:
         if started_here:
@@ -96,19 +96,17 @@ def wait_schedulable(target: Target, log: Log, *, timeout: float = 120.0) -> Non
 DEFAULT_EXPERIMENTS = ("drain",)
 
 
-def run_experiments(names: Sequence[str], root: Path, log: Log, reports_dir: Path | None = None) -> int:
-    """Run each named chaos experiment the way ``chaos run`` does; 0 if every one held.
+def run_experiments(paths: Sequence[Path], reports_dir: Path, log: Log) -> int:
+    """Run each chaos experiment the way ``chaos run`` does; 0 if every one held.
 
-    Every name is checked before the first one runs, so a typo costs no cluster time.
-    Journals, timelines and their JUnit XML go to ``reports/`` of the checkout.
+    Journals, timelines and their JUnit XML go to ``reports_dir``.
     """
     from ordinal.chaos import runner
 
-    paths = [runner.experiment_path(name, root / "experiments") for name in names]
     code = 0
     for path in paths:
         log(f"ordinal run: chaos run {path}")
-        result = runner.run_experiment(str(path), reports_dir=reports_dir or root / "reports")
+        result = runner.run_experiment(str(path), reports_dir=reports_dir)
         log(f"ordinal run: experiment {result.summary()}")
         code = code or result.returncode
     return code

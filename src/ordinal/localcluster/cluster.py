@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -34,8 +35,6 @@ DEFAULT_REAL_NODES = 1
 
 def default_real_nodes(env: dict[str, str] | None = None) -> int:
     """``ORDINAL_REAL_NODES`` if set (``0`` = simulated nodes only), else :data:`DEFAULT_REAL_NODES`."""
-    import os
-
     raw = (os.environ if env is None else env).get("ORDINAL_REAL_NODES", "").strip()
     if not raw:
         return DEFAULT_REAL_NODES

@@ -7,13 +7,13 @@ import time
 
 import pytest
 
-from ordinal import objects as o
-from ordinal.harness import Workload
+from ordinal.act.workload import Workload
+from ordinal.artefacts import step
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import pvc_template
 from ordinal.kube.rest import STATEFULSETS, ApiError, Kube
 from ordinal.observe.recorder import Recorder
-from ordinal.reporting import step
 from ordinal.types import Obj
-from ordinal.workloads import pvc_template
 
 pytestmark = pytest.mark.promise("API surface")
 

@@ -13,16 +13,17 @@ from collections.abc import Callable
 
 import pytest
 
-from ordinal import datatokens, disrupt
-from ordinal import objects as o
+from ordinal.act.pods import delete_set
+from ordinal.act.tokens import read_token, write_token
+from ordinal.act.workload import Workload
+from ordinal.artefacts import step
 from ordinal.checks.assertions import assert_no_findings
 from ordinal.checks.storage import check_tokens
-from ordinal.harness import Workload, replacement_time
-from ordinal.observe.recorder import Recorder
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import parse_ordinal, pod_name
+from ordinal.observe.recorder import Recorder, replacement_time
 from ordinal.pytest_plugin import Figures
-from ordinal.reporting import step
 from ordinal.types import Obj
-from ordinal.workloads import parse_ordinal, pod_name
 
 pytestmark = [pytest.mark.promise("Data integrity"), pytest.mark.needs("storage", "exec")]
 
@@ -36,12 +37,12 @@ def stateful(workload: Workload) -> Workload:
 
 def _deploy_and_write(workload: Workload) -> tuple[Obj, dict[str, str]]:
     sts = workload.deploy(manifest=workload.manifest(needs_exec=True))
-    tokens = {o.name(pod): datatokens.write_token(workload.kube, sts, pod) for pod in workload.pods()}
+    tokens = {o.name(pod): write_token(workload.kube, sts, pod) for pod in workload.pods()}
     return sts, tokens
 
 
 def _read_back(workload: Workload, sts: Obj, tokens: dict[str, str], what: str, recorder: Recorder) -> None:
-    read = {o.name(pod): datatokens.read_token(workload.kube, sts, pod) for pod in workload.pods()}
+    read = {o.name(pod): read_token(workload.kube, sts, pod) for pod in workload.pods()}
     missing = sorted(set(tokens) - set(read))
     assert not missing, f"expected pods {sorted(tokens)} back after {what}, saw {sorted(read)}"
     assert_no_findings(check_tokens(sts, tokens, read), what=f"data after {what}", timeline=recorder.timeline)
@@ -50,13 +51,13 @@ def _read_back(workload: Workload, sts: Obj, tokens: dict[str, str], what: str, 
 @pytest.mark.promise(feature="Data survives a replacement")
 @pytest.mark.parametrize("how", ["delete", "evict"])
 def test_data_in_the_volume_survives_the_pod_being_replaced(
-    how: str, stateful: Workload, recorder: Recorder, run_id: str, figures: Figures
+    how: str, stateful: Workload, recorder: Recorder, figures: Figures
 ) -> None:
     """A token written into an ordinal's volume MUST read back unchanged after the pod is deleted or evicted."""
     with step("Create the set on nodes that run containers; write a token into every volume"):
         sts, tokens = _deploy_and_write(stateful)
     with step(f"{how.capitalize()} pod {pod_name(stateful.name, 1)} and wait for it to return Ready"):
-        hit = stateful.disrupt_pod(how, 1, run_id)[0]  # type: ignore[arg-type]
+        hit = stateful.disrupt_pod(how, 1)  # type: ignore[arg-type]
         stateful.wait_recreated(1, hit.uid)
         stateful.wait_ready()
     with step("Read every token back"):
@@ -105,7 +106,7 @@ def test_data_in_the_volumes_survives_the_set_being_deleted_and_recreated(
         sts, tokens = _deploy_and_write(stateful)
         manifest = stateful.manifest(needs_exec=True)
     with step(f"Delete StatefulSet {stateful.name} and wait until its pods are gone"):
-        disrupt.delete_set(stateful.kube, stateful.namespace, stateful.name)
+        delete_set(stateful.kube, stateful.namespace, stateful.name)
         stateful.wait_pods_gone(range(stateful.replicas))
     with step("Create the same set again and wait until it is Ready"):
         sts = stateful.deploy(service=False, manifest=manifest)
@@ -127,6 +128,6 @@ def _back_or_unschedulable(old_uid: str) -> Callable[[Obj], bool]:
             return False
         conditions = {c.get("type"): c for c in o.status(pod).get("conditions") or ()}
         refused = (conditions.get("PodScheduled") or {}).get("reason") == "Unschedulable"
-        return refused or o.pod_ready(pod) == "True"
+        return refused or o.pod_ready(pod)
 
     return judge

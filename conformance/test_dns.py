@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from ordinal import objects as o
+from ordinal.act.workload import Workload
+from ordinal.artefacts import step
 from ordinal.checks.assertions import assert_no_findings
 from ordinal.checks.dns import (
     check_dns,
@@ -19,11 +20,11 @@ from ordinal.checks.dns import (
     expected_queries,
     pod_fqdn,
 )
-from ordinal.harness import Workload, settle_dns, wait_endpoints
-from ordinal.observe.dnsquery import Resolver, time_until_resolvable
+from ordinal.kube import objects as o
+from ordinal.observe.dnsquery import Resolver, settle, time_until_resolvable
 from ordinal.observe.recorder import Recorder
+from ordinal.observe.waiting import wait_for_endpoints
 from ordinal.pytest_plugin import Figures
-from ordinal.reporting import step
 from ordinal.types import DnsAnswers, Finding, Obj
 
 pytestmark = [pytest.mark.promise("DNS"), pytest.mark.needs("dns")]
@@ -53,7 +54,7 @@ def _published(workload: Workload, recorder: Recorder, **deploy: Any) -> tuple[O
     with step(f"Create StatefulSet {workload.name} ({workload.replicas} replicas) and its headless Service"):
         workload.deploy(**deploy)
     with step("Wait until the Service's EndpointSlices list every pod as ready"):
-        slices = wait_endpoints(
+        slices = wait_for_endpoints(
             workload.kube, workload.namespace, workload.name, ready=workload.replicas, timeout=workload.timeouts.pod
         )
     service = workload.service()
@@ -71,7 +72,7 @@ def _ask_until_settled(
     def judge(answers: DnsAnswers) -> list[Finding]:
         return check(answers, service, pods, namespace=workload.namespace, **kw)
 
-    answers, findings, _ = settle_dns(resolver, queries, judge, timeout=workload.timeouts.dns)
+    answers, findings, _ = settle(resolver, queries, judge, timeout=workload.timeouts.dns)
     return answers, findings
 
 
@@ -126,7 +127,7 @@ def test_not_ready_pod_is_absent_unless_published(
         workload.make_unready(1)
         workload.wait_pod_ready(1, ready=False)
     with step("Wait until the EndpointSlices show it not serving"):
-        wait_endpoints(
+        wait_for_endpoints(
             workload.kube,
             workload.namespace,
             workload.name,
@@ -142,14 +143,14 @@ def test_not_ready_pod_is_absent_unless_published(
 
 @pytest.mark.promise(feature="Records follow the pod")
 def test_per_pod_record_follows_the_pod_after_reschedule(
-    workload: Workload, dns_resolver: Resolver, recorder: Recorder, run_id: str, figures: Figures
+    workload: Workload, dns_resolver: Resolver, recorder: Recorder, figures: Figures
 ) -> None:
     """After a pod is replaced its own name MUST resolve to the new pod's IP; the delay from Ready is reported."""
     service, _ = _published(workload, recorder)
     old = workload.pod(1)
     name = pod_fqdn(o.name(old), workload.name, workload.namespace)
     with step(f"Delete {o.name(old)} (IP {o.pod_ip(old)})"):
-        workload.disrupt_pod("delete", 1, run_id)
+        workload.disrupt_pod("delete", 1)
     with step(f"Wait for {o.name(old)} to return Ready"):
         new = workload.wait_recreated(1, o.uid(old))
         new_ip = o.pod_ip(new)

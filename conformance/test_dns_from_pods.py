@@ -12,13 +12,14 @@ import time
 
 import pytest
 
-from ordinal import objects as o
+from ordinal.act.workload import Workload
+from ordinal.artefacts import step
 from ordinal.checks.assertions import assert_no_findings
 from ordinal.checks.dns import check_lookup_from_pod, check_own_hosts_entry, check_search_path
-from ordinal.harness import Workload, wait_endpoints
+from ordinal.kube import objects as o
 from ordinal.kube.streams import ExecResult, exec_in_pod
 from ordinal.observe.recorder import Recorder
-from ordinal.reporting import step
+from ordinal.observe.waiting import wait_for_endpoints
 from ordinal.types import Finding, Obj
 
 pytestmark = [pytest.mark.promise("DNS", feature="Seen from inside the pods"), pytest.mark.needs("exec")]
@@ -32,7 +33,7 @@ def _deploy(workload: Workload) -> list[Obj]:
     with step(f"Create StatefulSet {workload.name} and its headless Service on nodes that run containers"):
         workload.deploy(manifest=workload.manifest(needs_exec=True, replicas=2))
     with step("Wait until the Service's EndpointSlices list both pods as ready"):
-        wait_endpoints(workload.kube, workload.namespace, workload.name, ready=2, timeout=workload.timeouts.pod)
+        wait_for_endpoints(workload.kube, workload.namespace, workload.name, ready=2, timeout=workload.timeouts.pod)
     return [workload.pod(0), workload.pod(1)]
 
 

@@ -6,18 +6,20 @@ from collections.abc import Callable
 
 import pytest
 
-from ordinal import disrupt
-from ordinal import objects as o
+from ordinal.act.nodes import restore_heartbeats, stop_heartbeats
+from ordinal.act.pods import Hit, delete_pod
+from ordinal.act.workload import Workload
+from ordinal.artefacts import step
 from ordinal.capabilities import ClusterInfo
 from ordinal.checks.assertions import assert_no_findings
 from ordinal.checks.identity import check_at_most_one_live, check_pod_identity, check_replaced, snapshot_uids
-from ordinal.harness import Workload, synced
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import pod_name
 from ordinal.kube.rest import NODES, PODS
-from ordinal.observe.recorder import Recorder
-from ordinal.reporting import step
+from ordinal.labels import SET_LABEL
+from ordinal.observe.recorder import Recorder, synced
+from ordinal.observe.waiting import Query, Verdict, wait_for
 from ordinal.types import Obj
-from ordinal.waiting import Query, Verdict, wait_for
-from ordinal.workloads import SET_LABEL, pod_name
 
 pytestmark = pytest.mark.promise("Identity")
 
@@ -36,28 +38,28 @@ def test_pods_carry_their_ordinal_identity(workload: Workload, cluster_info: Clu
 @pytest.mark.promise(feature="Replacement keeps the name")
 @pytest.mark.parametrize("how", ["delete", "evict"])
 def test_replaced_pod_keeps_its_name_with_a_new_uid(
-    how: str, workload: Workload, cluster_info: ClusterInfo, recorder: Recorder, run_id: str
+    how: str, workload: Workload, cluster_info: ClusterInfo, recorder: Recorder
 ) -> None:
     """A pod that is deleted or evicted MUST come back under the same name as a new object (new UID)."""
     with step("Create the set and wait until it is Ready"):
         workload.deploy()
         before = snapshot_uids(workload.pods())
     with step(f"{how.capitalize()} pod {pod_name(workload.name, 1)}"):
-        hit = workload.disrupt_pod(how, 1, run_id)  # type: ignore[arg-type]
-    with step(f"Wait for {hit[0].name} to return Ready"):
-        workload.wait_recreated(1, hit[0].uid)
+        hit = workload.disrupt_pod(how, 1)  # type: ignore[arg-type]
+    with step(f"Wait for {hit.name} to return Ready"):
+        workload.wait_recreated(1, hit.uid)
         sts = workload.wait_ready()
     with step("Check names, UIDs and that no identity was ever live twice"):
         pods = workload.pods()
         findings = (
-            check_replaced(before, pods, {hit[0].name}, namespace=workload.namespace)
+            check_replaced(before, pods, {hit.name}, namespace=workload.namespace)
             + check_pod_identity(sts, pods, pod_index_label=cluster_info.pod_index_label)
             + check_at_most_one_live(synced(recorder), set_name=workload.name)
         )
-        assert_no_findings(findings, what=f"{how} of {hit[0].name}", timeline=recorder.timeline)
+        assert_no_findings(findings, what=f"{how} of {hit.name}", timeline=recorder.timeline)
 
 
-def _back_elsewhere(hit: disrupt.Hit) -> Callable[[Obj], bool]:
+def _back_elsewhere(hit: Hit) -> Callable[[Obj], bool]:
     """A successor of ``hit`` (new UID), Ready, on a node other than the drained one."""
     return lambda p: o.uid(p) != hit.uid and o.pod_ready(p) and o.spec(p).get("nodeName") != hit.node
 
@@ -159,7 +161,7 @@ def test_force_delete_on_a_lost_node_is_reported_as_an_identity_overlap(
         node = str(o.spec(victim).get("nodeName"))
     try:
         with step(f"Silence node {node} (its kubelet stops heartbeating)"):
-            disrupt.stop_heartbeats(workload.kube, node, run_id)
+            stop_heartbeats(workload.kube, node, run_id)
         with step(f"Wait until the control plane marks {node} not Ready"):
 
             def unreachable(items: list[dict[str, object]]) -> Verdict[str]:
@@ -174,11 +176,11 @@ def test_force_delete_on_a_lost_node_is_reported_as_an_identity_overlap(
                 timeout=workload.timeouts.of(180),
             )
         with step(f"Force-delete {o.name(victim)} (grace period 0) while its node is unreachable"):
-            disrupt.delete_pod(workload.kube, workload.namespace, workload.name, 1, grace_seconds=0)
+            delete_pod(workload.kube, workload.namespace, workload.name, 1, grace_seconds=0)
         with step(f"Wait for {o.name(victim)} to return Ready on another node"):
             workload.wait_recreated(1, o.uid(victim))
     finally:
-        disrupt.restore_heartbeats(workload.kube, node)
+        restore_heartbeats(workload.kube, node)
     with step("Check the timeline: no unexplained overlap, and the forced one reported"):
         findings = check_at_most_one_live(synced(recorder), set_name=workload.name)
         notes = assert_no_findings(findings, what="identities after a forced delete", timeline=recorder.timeline)

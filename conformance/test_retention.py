@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from ordinal import disrupt, waiting
-from ordinal import objects as o
+from ordinal.act.pods import delete_set
+from ordinal.act.workload import Workload
+from ordinal.artefacts import step
 from ordinal.capabilities import ClusterInfo
 from ordinal.checks.assertions import assert_no_findings
 from ordinal.checks.identity import check_pod_identity, check_replaced, snapshot_uids
@@ -18,13 +19,13 @@ from ordinal.checks.retention import (
     expected_after_set_deleted,
 )
 from ordinal.checks.storage import check_reattached, snapshot_claims
-from ordinal.harness import Workload, converge
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import Retention
 from ordinal.kube.rest import PVCS
+from ordinal.observe import waiting
 from ordinal.observe.recorder import Recorder
-from ordinal.reporting import step
+from ordinal.observe.waiting import Query, converge
 from ordinal.types import Obj
-from ordinal.waiting import Query, Verdict
-from ordinal.workloads import Retention
 
 pytestmark = [pytest.mark.promise("Retention"), pytest.mark.needs("storage")]
 
@@ -45,15 +46,15 @@ def stateful(workload: Workload) -> Workload:
 def _hold_claims(workload: Workload, keep: tuple[str, ...]) -> None:
     """For the hold window, no claim that must stay may disappear or start terminating."""
 
-    def judge(items: list[Obj]) -> Verdict[list[str]]:
+    def lost(items: list[Obj]) -> str | None:
         alive = {o.name(c) for c in items if not o.terminating(c)}
-        lost = sorted(set(keep) - alive)
-        return Verdict(False, lost, f"claims {lost} removed although the policy keeps them" if lost else None)
+        gone = sorted(set(keep) - alive)
+        return f"claims {gone} removed although the policy keeps them" if gone else None
 
     waiting.hold(
         workload.kube,
         Query(PVCS, workload.namespace),
-        judge,
+        lost,
         expect=f"claims {list(keep)} kept",
         seconds=workload.timeouts.hold,
     )
@@ -67,7 +68,7 @@ def test_default_policy_keeps_claims_after_the_set_is_deleted(stateful: Workload
         claims = stateful.claims()
         fate = expected_after_set_deleted(sts, claims)
     with step("Delete the set and wait until its pods are gone"):
-        disrupt.delete_set(stateful.kube, stateful.namespace, stateful.name)
+        delete_set(stateful.kube, stateful.namespace, stateful.name)
         stateful.wait_pods_gone(range(stateful.replicas))
     with step("Watch the claims for a while: none may go"):
         _hold_claims(stateful, fate.kept)
@@ -149,7 +150,7 @@ def test_when_deleted_delete_removes_every_claim(stateful: Workload, recorder: R
         claims = stateful.claims()
         fate = expected_after_set_deleted(sts, claims)
     with step(f"Delete the set and wait until claims {list(fate.removed)} are gone"):
-        disrupt.delete_set(stateful.kube, stateful.namespace, stateful.name)
+        delete_set(stateful.kube, stateful.namespace, stateful.name)
         stateful.wait_claims_gone(fate.removed)
     with step("Check no claim of the set remains"):
         findings = check_after_set_deleted(sts, claims, stateful.claims())
@@ -167,7 +168,7 @@ def test_orphaned_pods_and_claims_are_adopted_by_a_new_set(
         pods_before = snapshot_uids(stateful.pods())
         claims_before = snapshot_claims(sts, stateful.claims())
     with step("Delete the set with propagationPolicy=Orphan; wait until its pods have no owner"):
-        disrupt.delete_set(stateful.kube, stateful.namespace, stateful.name, propagation="Orphan")
+        delete_set(stateful.kube, stateful.namespace, stateful.name, propagation="Orphan")
         stateful.wait_deleted()
         for ordinal in range(stateful.replicas):
             stateful.wait_pod(ordinal, lambda p: o.controller_ref(p) is None, expect="orphaned (no controller)")

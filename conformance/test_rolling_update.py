@@ -8,18 +8,19 @@ from typing import Any
 
 import pytest
 
-from ordinal import disrupt
-from ordinal import objects as o
+from ordinal.act.pods import delete_pod
+from ordinal.act.workload import Workload
+from ordinal.artefacts import step
 from ordinal.checks.assertions import assert_no_findings
 from ordinal.checks.ordering import check_rolling_update
 from ordinal.checks.revisions import check_on_delete, check_partition, check_revision_status, check_rollback
-from ordinal.harness import Workload, synced
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import pod_name
 from ordinal.kube.rest import CONTROLLER_REVISIONS
-from ordinal.observe.recorder import Recorder
+from ordinal.labels import REVISION_LABEL
+from ordinal.observe.recorder import Recorder, synced
 from ordinal.pytest_plugin import Figures
-from ordinal.reporting import step
 from ordinal.types import Obj
-from ordinal.workloads import REVISION_LABEL, pod_name
 
 pytestmark = pytest.mark.promise("Rollout and partition")
 
@@ -60,7 +61,7 @@ def test_rolling_update_replaces_pods_from_the_highest_ordinal(
 
 @pytest.mark.promise(feature="Partition (canary)")
 def test_partition_pins_lower_ordinals_even_when_they_are_deleted(
-    workload: Workload, recorder: Recorder, run_id: str, figures: Figures
+    workload: Workload, recorder: Recorder, figures: Figures
 ) -> None:
     """With a partition P only ordinals ≥ P MUST be updated; a deleted pod below P MUST return at the old revision."""
     replicas = max(workload.replicas, 3)
@@ -85,7 +86,7 @@ def test_partition_pins_lower_ordinals_even_when_they_are_deleted(
             timeline=recorder.timeline,
         )
     with step(f"Delete {pod_name(workload.name, 0)} (below the partition): it must return at the old revision"):
-        hit = workload.disrupt_pod("delete", 0, run_id)[0]
+        hit = workload.disrupt_pod("delete", 0)
         workload.wait_recreated(0, hit.uid)
         sts = workload.wait_rollout(partition=canary)
         assert_no_findings(check_partition(sts, workload.pods()), what="partition after a delete below it")
@@ -104,7 +105,7 @@ def test_partition_pins_lower_ordinals_even_when_they_are_deleted(
 
 
 @pytest.mark.promise(feature="OnDelete")
-def test_on_delete_updates_nothing_until_a_pod_is_deleted(workload: Workload, recorder: Recorder, run_id: str) -> None:
+def test_on_delete_updates_nothing_until_a_pod_is_deleted(workload: Workload, recorder: Recorder) -> None:
     """With OnDelete the controller MUST replace no pod on a template change; a deleted pod MUST return updated."""
     with step(f"Create an OnDelete set ({workload.replicas} replicas) and wait until Ready"):
         sts = workload.deploy(update_strategy="OnDelete")
@@ -121,7 +122,7 @@ def test_on_delete_updates_nothing_until_a_pod_is_deleted(workload: Workload, re
 
         workload.hold_pods(replaced, expect="no pod replaced")
     with step(f"Delete {pod_name(workload.name, 1)}: it must return at the update revision"):
-        hit = workload.disrupt_pod("delete", 1, run_id)[0]
+        hit = workload.disrupt_pod("delete", 1)
         workload.wait_recreated(1, hit.uid)
         # The controller writes status from its pod cache, which may trail the new pod by a sync;
         # the promise is the status it settles on, so wait (by watch) for it to count the new pod.
@@ -160,7 +161,7 @@ def test_rollback_reuses_the_earlier_revision(workload: Workload, recorder: Reco
 @pytest.mark.promise(feature="Rollback", story="forced rollback of a broken OrderedReady rollout")
 @pytest.mark.needs("readiness-control")
 def test_revert_alone_does_not_unstick_ordered_ready_rollout(
-    workload: Workload, recorder: Recorder, run_id: str, figures: Figures
+    workload: Workload, recorder: Recorder, figures: Figures
 ) -> None:
     """A broken OrderedReady rollout MUST stop at its first pod; reverting and deleting that pod MUST recover the set.
 
@@ -196,12 +197,12 @@ def test_revert_alone_does_not_unstick_ordered_ready_rollout(
         def healed(pods: list[Obj]) -> str | None:
             return None
 
-        seen = workload.hold_pods(healed, expect=f"{o.name(stuck)} left as it is") or []
+        seen = workload.hold_pods(healed, expect=f"{o.name(stuck)} left as it is")
         still = [p for p in seen if o.uid(p) == o.uid(stuck)]
         trap = "present: revert alone left the broken pod in place" if still else "absent: revert replaced it"
         figures.note("forced-rollback-trap", trap)
     with step(f"Delete {o.name(stuck)} (the documented forced rollback) and wait for the set to recover"):
-        disrupt.delete_pod(workload.kube, workload.namespace, workload.name, top)
+        delete_pod(workload.kube, workload.namespace, workload.name, top)
         sts = workload.wait_rollout()
     with step(f"Check the set is back at {earlier}"):
         findings = check_rollback(earlier, sts) + check_revision_status(sts, workload.pods())

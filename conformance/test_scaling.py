@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from ordinal import objects as o
+from ordinal.act.workload import Workload
+from ordinal.artefacts import step
 from ordinal.checks.assertions import assert_no_findings
 from ordinal.checks.identity import check_at_most_one_live
 from ordinal.checks.ordering import check_ordered_scale_down, check_ordered_scale_up
-from ordinal.harness import Workload, recorded, synced
-from ordinal.localcluster.nodes.kwok_stages import SIMULATE_LABEL, UNREADY
-from ordinal.observe.recorder import Recorder
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import parse_ordinal, pod_name
+from ordinal.labels import SIMULATE_LABEL, UNREADY
+from ordinal.observe.recorder import Recorder, recorded, synced
 from ordinal.pytest_plugin import Figures
-from ordinal.reporting import step
 from ordinal.types import Obj
-from ordinal.workloads import parse_ordinal, pod_name
 
 pytestmark = pytest.mark.promise("Ordering")
 

@@ -6,8 +6,9 @@ from collections.abc import Mapping
 
 import pytest
 
-from ordinal import disrupt
-from ordinal import objects as o
+from ordinal.act.pods import delete_set
+from ordinal.act.workload import Workload
+from ordinal.artefacts import step
 from ordinal.capabilities import ClusterInfo
 from ordinal.checks.assertions import assert_no_findings
 from ordinal.checks.storage import (
@@ -17,14 +18,13 @@ from ordinal.checks.storage import (
     check_reattached,
     snapshot_claims,
 )
-from ordinal.harness import Workload, replacement_time
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import pod_name
 from ordinal.kube.rest import EVENTS, PVS
-from ordinal.observe.recorder import Recorder
+from ordinal.observe.recorder import Recorder, replacement_time
+from ordinal.observe.waiting import Query, Verdict, wait_for
 from ordinal.pytest_plugin import Figures
-from ordinal.reporting import step
 from ordinal.types import Finding, Obj
-from ordinal.waiting import Query, Verdict, wait_for
-from ordinal.workloads import pod_name
 
 pytestmark = [pytest.mark.promise("Storage reattachment"), pytest.mark.needs("storage")]
 
@@ -70,15 +70,13 @@ def test_each_ordinal_gets_its_own_bound_claim_and_volume(stateful: Workload, re
 
 @pytest.mark.promise(feature="The same volume after a disruption")
 @pytest.mark.parametrize("how", ["delete", "evict"])
-def test_pod_keeps_its_pvc_after_reschedule(
-    how: str, stateful: Workload, recorder: Recorder, run_id: str, figures: Figures
-) -> None:
+def test_pod_keeps_its_pvc_after_reschedule(how: str, stateful: Workload, recorder: Recorder, figures: Figures) -> None:
     """A pod deleted or evicted MUST come back mounting the same claim (same UID) on the same PV."""
     with step("Create the set with a claim template and wait until it is Ready"):
         sts = stateful.deploy()
         before = snapshot_claims(sts, stateful.claims())
     with step(f"{how.capitalize()} pod {pod_name(stateful.name, 1)}"):
-        hit = stateful.disrupt_pod(how, 1, run_id)[0]  # type: ignore[arg-type]
+        hit = stateful.disrupt_pod(how, 1)  # type: ignore[arg-type]
     with step(f"Wait for {hit.name} to return Ready"):
         stateful.wait_recreated(1, hit.uid)
         stateful.wait_ready()
@@ -167,7 +165,7 @@ def test_claims_come_back_when_the_set_is_deleted_and_recreated(stateful: Worklo
         manifest = stateful.manifest()
         before = snapshot_claims(sts, stateful.claims())
     with step(f"Delete StatefulSet {stateful.name} and wait until its pods are gone"):
-        disrupt.delete_set(stateful.kube, stateful.namespace, stateful.name)
+        delete_set(stateful.kube, stateful.namespace, stateful.name)
         stateful.wait_pods_gone(range(stateful.replicas))
     with step("Create the same set again and wait until it is Ready"):
         stateful.deploy(service=False, manifest=manifest)
@@ -179,7 +177,7 @@ def test_claims_come_back_when_the_set_is_deleted_and_recreated(stateful: Worklo
 @pytest.mark.promise(feature="Node-pinned volumes")
 @pytest.mark.needs("node-pinned-storage")
 def test_node_pinned_volume_brings_the_pod_back_to_its_node(
-    stateful: Workload, cluster_info: ClusterInfo, recorder: Recorder, run_id: str
+    stateful: Workload, cluster_info: ClusterInfo, recorder: Recorder
 ) -> None:
     """On a node-pinned StorageClass a replaced pod MUST come back on the node its volume lives on."""
     with step("Create the set with a claim template and wait until it is Ready"):
@@ -187,7 +185,7 @@ def test_node_pinned_volume_brings_the_pod_back_to_its_node(
         victim = stateful.pod(1)
         node = o.spec(victim).get("nodeName")
     with step(f"Delete {o.name(victim)} (on {node})"):
-        stateful.disrupt_pod("delete", 1, run_id)
+        stateful.disrupt_pod("delete", 1)
     with step(f"Wait for {o.name(victim)} to return Ready"):
         back = stateful.wait_recreated(1, o.uid(victim))
     with step(f"Check it is back on {node}"):

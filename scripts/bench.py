@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ordinal.act.namespaces import create_namespace, delete_namespace, new_run_id
+
 
 def rss_kib(pid: int) -> int:
     try:
@@ -62,12 +64,10 @@ def recorded_build(figures: dict[str, Any]) -> None:
 
 
 def cluster_figures(figures: dict[str, Any], settle: float) -> None:
-    from ordinal import hygiene
-    from ordinal.kube.client import Target, api_client
-    from ordinal.kube.rest import Kube
+    from ordinal.kube.manifests import headless_service_manifest, selector_labels, statefulset_manifest
     from ordinal.localcluster import cluster, process, state
-    from ordinal.waiting import wait_for_set_ready
-    from ordinal.workloads import headless_service_manifest, selector_labels, statefulset_manifest
+    from ordinal.observe.waiting import wait_for_set_ready
+    from ordinal.target import Target, connect
 
     with tempfile.TemporaryDirectory(prefix="ordinal-bench-state-") as tmp:
         os.environ["ORDINAL_CLUSTER_DIR"] = str(Path(tmp) / "cluster")
@@ -81,9 +81,9 @@ def cluster_figures(figures: dict[str, Any], settle: float) -> None:
             figures["idle_rss_total_mib"] = round(sum(per.values()) / 1024)
             for name, kib in sorted(per.items()):
                 figures[f"idle_rss_{name}_mib"] = round(kib / 1024)
-            kube = Kube(api_client(Target(data["kubeconfig"], None, "local cluster", local=True)))
-            run = hygiene.new_run_id()
-            ns = hygiene.create_namespace(kube, run, prefix="bench")
+            kube = connect(Target(data["kubeconfig"], None, "local cluster", local=True))
+            run = new_run_id()
+            ns = create_namespace(kube, run, prefix="bench")
             try:
                 kube.create_object(headless_service_manifest("web", ns, selector_labels("web")))
                 start = time.monotonic()
@@ -91,7 +91,7 @@ def cluster_figures(figures: dict[str, Any], settle: float) -> None:
                 wait_for_set_ready(kube, ns, "web", 3, timeout=120)
                 figures["statefulset_3_ordered_ready_s"] = round(time.monotonic() - start, 2)
             finally:
-                hygiene.delete_namespace(kube, ns)
+                delete_namespace(kube, ns)
                 kube.close()
             assert state.is_running()
         finally:

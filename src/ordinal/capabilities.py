@@ -13,30 +13,25 @@ are pure functions over API objects, so they are unit-tested without a cluster.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from ordinal import objects as o
+from ordinal.checks.storage import pinned_node_of_pv
 from ordinal.errors import InvalidScenario, OrdinalError
-from ordinal.kube.client import Target
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import statefulset_manifest
 from ordinal.kube.rest import NODES, PODS, PVS, STATEFULSETS, STORAGE_CLASSES, ApiError, Kube
 from ordinal.kube.streams import exec_in_pod
+from ordinal.labels import DEFAULT_CLASS_ANNOTATIONS, NODE_KIND_LABEL, REAL_NODE_KIND, ZONE_LABEL
+from ordinal.observe import dnsquery
+from ordinal.observe.dnsquery import Resolver
+from ordinal.observe.waiting import Query, Verdict, wait_for
+from ordinal.target import Target, local_dns_server
 from ordinal.types import Obj
-from ordinal.waiting import Query, Verdict, wait_for
-from ordinal.workloads import statefulset_manifest
 
-#: Nodes of a kind whose containers really run (a later node kind of the local cluster).
-NODE_KIND_LABEL = "ordinal.dev/node-kind"
-REAL_NODE_KIND = "real"
-SIMULATED_NODE_KIND = "kwok"
-ZONE_LABEL = "topology.kubernetes.io/zone"
-HOSTNAME_LABEL = "kubernetes.io/hostname"
-DEFAULT_CLASS_ANNOTATIONS = (
-    "storageclass.kubernetes.io/is-default-class",
-    "storageclass.beta.kubernetes.io/is-default-class",
-)
 #: Provisioners whose volumes live on one node's disk (the pod can only come back there).
 LOCAL_PROVISIONERS = frozenset(
     {
@@ -49,11 +44,11 @@ LOCAL_PROVISIONERS = frozenset(
         "lvm.csi.metal-stack.io",
     }
 )
-_SCHEDULING_TAINT_EFFECTS = ("NoSchedule", "NoExecute")
-_NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 
 DnsMode = Literal["auto", "direct", "port-forward", "exec"]
 Version = tuple[int, int, int]
+#: The controller sets ``apps.kubernetes.io/pod-index`` from this version on (beta 1.28, GA 1.32).
+POD_INDEX_LABEL_SINCE: Version = (1, 28, 0)
 
 
 @dataclass(frozen=True)
@@ -101,7 +96,7 @@ class ClusterInfo:
     @property
     def pod_index_label(self) -> bool:
         """``apps.kubernetes.io/pod-index`` is set by the controller from 1.28 (beta, on by default)."""
-        return self.version >= (1, 28, 0)
+        return self.version >= POD_INDEX_LABEL_SINCE
 
     @property
     def readiness_control(self) -> bool:
@@ -208,32 +203,35 @@ def parse_version(text: str) -> Version:
     return int(major), int(minor), int(patch or 0)
 
 
-def schedulable(node: Obj) -> bool:
-    """Ready, not cordoned, and without a taint that keeps ordinary pods off.
-
-    ``node.kubernetes.io/not-ready`` on a node that already reports Ready is the moment before
-    the node lifecycle controller lifts it (a freshly started cluster), so it does not count.
-    """
-    if o.node_ready(node) != "True" or o.spec(node).get("unschedulable"):
-        return False
-    taints = o.spec(node).get("taints") or ()
-    return not any(
-        isinstance(t, dict) and t.get("effect") in _SCHEDULING_TAINT_EFFECTS and t.get("key") != _NOT_READY_TAINT
-        for t in taints
-    )
-
-
 def node_summary(nodes: Sequence[Obj]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """(schedulable, zones of schedulable, simulated, real) node names."""
-    usable = [n for n in nodes if schedulable(n)]
+    usable = [n for n in nodes if o.node_schedulable(n)]
     zones = sorted({z for n in usable if (z := o.labels(n).get(ZONE_LABEL))})
-    kinds = {o.name(n): o.labels(n).get(NODE_KIND_LABEL) for n in usable}
     return (
         tuple(sorted(o.name(n) for n in usable)),
         tuple(zones),
-        tuple(sorted(n for n, k in kinds.items() if k == SIMULATED_NODE_KIND)),
-        tuple(sorted(n for n, k in kinds.items() if k == REAL_NODE_KIND)),
+        tuple(sorted(o.name(n) for n in usable if o.node_simulated(n))),
+        tuple(sorted(o.name(n) for n in usable if o.labels(n).get(NODE_KIND_LABEL) == REAL_NODE_KIND)),
     )
+
+
+def server_version(kube: Kube) -> Version | None:
+    """The server's version, asked once per client; None when /version cannot be read."""
+    cached = getattr(kube, "_ordinal_version", False)
+    if cached is not False:
+        return cast(Version | None, cached)
+    try:
+        version: Version | None = parse_version(str(json.loads(kube.raw_get("/version")).get("gitVersion", "")))
+    except (OrdinalError, ApiError, ValueError):
+        version = None
+    kube._ordinal_version = version  # type: ignore[attr-defined]
+    return version
+
+
+def pod_index_label(kube: Kube) -> bool:
+    """Whether the server sets ``apps.kubernetes.io/pod-index`` (assumed yes when the version is unknown)."""
+    version = server_version(kube)
+    return version is None or version >= POD_INDEX_LABEL_SINCE
 
 
 def pick_storage_class(classes: Sequence[Obj], wanted: str | None) -> tuple[Obj | None, str]:
@@ -269,7 +267,7 @@ def storage_info(storage_class: Obj, pvs: Sequence[Obj]) -> StorageInfo:
     because = "no volume of this class to look at yet"
     mine = [pv for pv in pvs if o.spec(pv).get("storageClassName") == name]
     if mine:
-        with_affinity = [pv for pv in mine if _pins_to_one_node(pv)]
+        with_affinity = [pv for pv in mine if pinned_node_of_pv(pv) is not None]
         pinned = bool(with_affinity)
         because = f"{len(with_affinity)} of {len(mine)} existing PVs carry per-node nodeAffinity"
     elif str(params.get("nodePinned", "")).lower() in ("true", "false"):
@@ -278,18 +276,6 @@ def storage_info(storage_class: Obj, pvs: Sequence[Obj]) -> StorageInfo:
     elif provisioner in LOCAL_PROVISIONERS:
         pinned, because = True, f"provisioner {provisioner} makes local volumes"
     return StorageInfo(name, provisioner, mode, is_default_class(storage_class), pinned, because)
-
-
-def _pins_to_one_node(pv: Obj) -> bool:
-    required = (o.spec(pv).get("nodeAffinity") or {}).get("required") or {}
-    for term in required.get("nodeSelectorTerms") or ():
-        for expr in (term or {}).get("matchExpressions") or ():
-            if expr.get("key") == HOSTNAME_LABEL and expr.get("operator") == "In" and len(expr.get("values")) == 1:
-                return True
-        for expr in (term or {}).get("matchFields") or ():
-            if expr.get("key") == "metadata.name":
-                return True
-    return False
 
 
 def max_unavailable_kept(dry_run_result: Obj) -> bool:
@@ -305,9 +291,7 @@ def parse_dns_mode(text: str) -> tuple[DnsMode, str]:
         return value, ""  # type: ignore[return-value]
     if value.startswith("direct:"):
         server = value[len("direct:") :]
-        from ordinal.observe.dnsquery import parse_server
-
-        parse_server(server)
+        dnsquery.parse_server(server)
         return "direct", server
     raise InvalidScenario(f"expected auto, direct:<ip>:<port>, port-forward or exec; got {text!r}")
 
@@ -334,8 +318,6 @@ def discover(
     dns: DnsAccess,
 ) -> ClusterInfo:
     """Read the cluster once and decide every capability; probing failures become "no", never a crash."""
-    import json
-
     version_text = json.loads(kube.raw_get("/version")).get("gitVersion", "v0.0.0")
     nodes, _ = kube.list(NODES)
     usable, zones, simulated, real = node_summary(nodes)
@@ -440,3 +422,65 @@ def exec_probe(kube: Kube, namespace: str, image: str, labels: Mapping[str, str]
 
 
 EXEC_PROBE_POD = "ordinal-exec-probe"
+
+
+# -- how to reach the cluster DNS (one choice for the plugin and the experiments) -----------------
+
+#: A name every cluster's DNS answers (even NXDOMAIN proves the server is reachable).
+DNS_PROBE_NAME = "kubernetes.default.svc.cluster.local"
+
+
+def dns_access(
+    kube: Kube,
+    mode: DnsMode,
+    server: str = "",
+    *,
+    local: bool,
+    exec_pod: Callable[[], tuple[str, str]] | None = None,
+    exec_why_not: str = "no pod to ask from",
+) -> tuple[DnsAccess, Resolver | None]:
+    """Pick a resolver for the cluster DNS: direct, port-forward to the DNS pod, or exec in a pod.
+
+    ``auto`` asks the local cluster's CoreDNS directly when the target is the local cluster,
+    else tries a port-forward, else exec (``exec_pod`` returns the namespace and pod to ask
+    from; None when there is none). A mode asked for explicitly is never swapped silently:
+    when it does not work the answer is "none" with the reason.
+    """
+    tried: list[str] = []
+    if mode == "auto" and local and local_dns_server():
+        mode, server = "direct", local_dns_server()
+    if mode == "direct":
+        host, port = dnsquery.parse_server(server)
+        return _checked(dnsquery.DirectResolver(host, port), "direct", tried)
+    if mode in ("auto", "port-forward"):
+        try:
+            ns, pod, port = dnsquery.find_dns_pod(kube)
+            access, resolver = _checked(dnsquery.PortForwardResolver(kube, ns, pod, port), "port-forward", tried)
+            if resolver is not None or mode == "port-forward":
+                return access, resolver
+        except (OrdinalError, ApiError) as err:
+            tried.append(f"port-forward: {str(err).splitlines()[0]}")
+            if mode == "port-forward":
+                return DnsAccess("none", why_not="; ".join(tried)), None
+    if exec_pod is None:
+        tried.append(f"exec: {exec_why_not}")
+        return DnsAccess("none", why_not="; ".join(tried)), None
+    try:
+        namespace, pod = exec_pod()
+    except (OrdinalError, ApiError) as err:
+        tried.append(f"exec: {str(err).splitlines()[0]}")
+        return DnsAccess("none", why_not="; ".join(tried)), None
+    return _checked(dnsquery.ExecResolver(kube, namespace, pod), "exec", tried)
+
+
+def _checked(resolver: Resolver, mode: str, tried: list[str]) -> tuple[DnsAccess, Resolver | None]:
+    """Ask for the API server's own Service name: any answer (even NXDOMAIN) proves reachability."""
+    try:
+        resolver.query(DNS_PROBE_NAME, "A")
+    except (OrdinalError, ApiError) as err:
+        tried.append(f"{mode}: {str(err).splitlines()[0]}")
+        close = getattr(resolver, "close", None)
+        if callable(close):
+            close()
+        return DnsAccess("none", why_not="; ".join(tried)), None
+    return DnsAccess(mode, where=repr(resolver)), resolver

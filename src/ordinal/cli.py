@@ -118,17 +118,17 @@ def _suite_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _run_cleanup(args: argparse.Namespace) -> int:
-    from ordinal import hygiene
-    from ordinal.kube.client import api_client, resolve
-    from ordinal.kube.rest import ApiError, Kube
-    from ordinal.workloads import run_labels
+    from ordinal.act.namespaces import sweep
+    from ordinal.kube.manifests import run_labels
+    from ordinal.kube.rest import ApiError
+    from ordinal.target import connect, resolve
 
     if args.run_id is not None:
         run_labels(args.run_id)  # a bad id fails here, before the cluster is asked
     target = resolve(args.kubeconfig, args.context)
-    with Kube(api_client(target)) as kube:
+    with connect(target) as kube:
         try:
-            removed, errors = hygiene.sweep(kube, args.run_id)
+            removed, errors = sweep(kube, args.run_id)
         except ApiError as err:
             raise OrdinalError(f"expected to list ordinal's namespaces on {target.source}, got {err}") from err
     for item in removed:
@@ -142,12 +142,12 @@ def _run_cleanup(args: argparse.Namespace) -> int:
 
 def _run_suite(args: argparse.Namespace) -> int:
     """Resolve the target (starting the local cluster if there is none), run experiments, then the suite."""
-    from ordinal import suite
+    from ordinal import runs
 
     if args.no_experiments and args.experiment:
         raise InvalidScenario(f"expected --experiment or --no-experiments, got both ({', '.join(args.experiment)})")
-    experiments = [] if args.no_experiments else args.experiment or list(suite.DEFAULT_EXPERIMENTS)
-    return suite.run(experiments=experiments, pytest_args=args.pytest_args, log=_say)
+    experiments = [] if args.no_experiments else args.experiment or list(runs.DEFAULT_EXPERIMENTS)
+    return runs.run(experiments=experiments, pytest_args=args.pytest_args, log=_say)
 
 
 _REPORT_USAGE = (

@@ -23,7 +23,15 @@ class ClusterError(OrdinalError):
 
 
 class TransientApiError(OrdinalError):
-    """429, 5xx, connection reset or update conflict: safe to retry."""
+    """429, 5xx, connection reset or update conflict: safe to retry.
+
+    ``status`` is the HTTP status when the server answered (429: a PodDisruptionBudget or
+    priority-and-fairness said "not now"); None for transport trouble.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class CapabilityMissing(OrdinalError):

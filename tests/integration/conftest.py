@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from ordinal import hygiene
-from ordinal.kube.client import Target, api_client
+from ordinal.act.namespaces import create_namespace, delete_namespace, new_run_id
 from ordinal.kube.rest import Kube
-from ordinal.localcluster import cluster, state
+from ordinal.localcluster import cluster, paths, state
+from ordinal.target import Target, connect
 
 
 @pytest.fixture(scope="session")
@@ -33,21 +33,21 @@ def local_cluster() -> Iterator[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def kube(local_cluster: dict[str, Any]) -> Iterator[Kube]:
     target = Target(local_cluster["kubeconfig"], None, "local cluster", local=True)
-    client = Kube(api_client(target))
+    client = connect(target)
     yield client
     client.close()
 
 
 @pytest.fixture(scope="session")
 def run_id() -> str:
-    return hygiene.new_run_id()
+    return new_run_id()
 
 
 @pytest.fixture
 def namespace(kube: Kube, run_id: str) -> Iterator[str]:
-    name = hygiene.create_namespace(kube, run_id, prefix="ordtest")
+    name = create_namespace(kube, run_id, prefix="ordtest")
     yield name
-    errors = hygiene.delete_namespace(kube, name)
+    errors = delete_namespace(kube, name)
     assert not errors, f"cleanup of {name} left: {errors}"
 
 
@@ -59,4 +59,4 @@ def dns_server(local_cluster: dict[str, Any]) -> tuple[str, int]:
 
 @pytest.fixture
 def state_dir() -> Path:
-    return Path(state.paths.state_dir())
+    return Path(paths.state_dir())

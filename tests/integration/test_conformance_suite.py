@@ -14,19 +14,21 @@ from typing import Any
 
 import pytest
 
-from ordinal import hygiene
-from ordinal import objects as o
+from ordinal.act.namespaces import create_namespace, leaks, new_run_id
+from ordinal.act.nodes import cordon
+from ordinal.act.workload import Timeouts, Workload
+from ordinal.artefacts.figures import read as read_figures
 from ordinal.checks.dns import check_pod_records, check_service_records, expected_queries, pod_fqdn
 from ordinal.checks.identity import check_pod_identity
 from ordinal.checks.ordering import check_ordered_scale_up
-from ordinal.harness import Timeouts, Workload, settle_dns, wait_endpoints
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import headless_service_manifest, selector_labels
 from ordinal.kube.rest import NAMESPACES, NODES, PODS, Kube
-from ordinal.localcluster.nodes.kwok_stages import SIMULATE_LABEL, UNREADY
-from ordinal.observe.dnsquery import DirectResolver, ask
+from ordinal.labels import CREATED_BY_LABEL, SET_LABEL, SIMULATE_LABEL, UNREADY
+from ordinal.observe.dnsquery import DirectResolver, ask, settle
 from ordinal.observe.recorder import Recorder
-from ordinal.reporting.figures import read as read_figures
+from ordinal.observe.waiting import wait_for_endpoints
 from ordinal.types import Obj
-from ordinal.workloads import CREATED_BY_LABEL, SET_LABEL, headless_service_manifest, selector_labels
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE_TIMEOUT = 1500
@@ -119,7 +121,7 @@ def test_dns_check_names_a_not_ready_pod_that_still_has_a_record(workload: Workl
     workload.deploy(publish_not_ready=True)
     workload.make_unready(1)
     workload.wait_pod_ready(1, ready=False)
-    wait_endpoints(workload.kube, workload.namespace, workload.name, ready=2, timeout=60, condition="serving")
+    wait_for_endpoints(workload.kube, workload.namespace, workload.name, ready=2, timeout=60, condition="serving")
     pods = workload.pods()
     service = workload.service()
     assert service is not None
@@ -129,7 +131,7 @@ def test_dns_check_names_a_not_ready_pod_that_still_has_a_record(workload: Workl
     def judge(answers: Any) -> list[Any]:
         return check_service_records(answers.a, strict, pods)
 
-    _, findings, _ = settle_dns(resolver, queries, judge, timeout=30)
+    _, findings, _ = settle(resolver, queries, judge, timeout=30)
     victim = workload.pod(1)
     assert ("dns.not-ready-absent", f"{workload.namespace}/{o.name(victim)}") in {(f.rule, f.path) for f in findings}
 
@@ -162,10 +164,10 @@ def test_identity_check_names_a_released_pod(workload: Workload, kube: Kube, nam
 
 def test_cleanup_removes_what_an_aborted_run_left(kube: Kube, local_cluster: dict[str, Any]) -> None:
     """``ordinal cleanup --run-id`` MUST remove the run's namespaces and undo its cordons, and say so."""
-    run_id = hygiene.new_run_id()
-    namespace = hygiene.create_namespace(kube, run_id, prefix="ordtest")
+    run_id = new_run_id()
+    namespace = create_namespace(kube, run_id, prefix="ordtest")
     node = local_cluster["nodes"][0]
-    assert hygiene.cordon(kube, node, run_id)
+    assert cordon(kube, node, run_id)
     result = subprocess.run(
         [sys.executable, "-m", "ordinal.cli", "cleanup", "--run-id", run_id],
         env=_suite_env(local_cluster),
@@ -196,9 +198,9 @@ def test_sigterm_mid_test_still_cleans_up(local_cluster: dict[str, Any], tmp_pat
             break
     assert run_id, "no run id in the suite's header"
     kube_env = _suite_env(local_cluster)
-    from ordinal.kube.client import Target, api_client
+    from ordinal.target import Target, connect
 
-    with Kube(api_client(Target(kube_env["KUBECONFIG"], None, "test", local=True))) as kube:
+    with connect(Target(kube_env["KUBECONFIG"], None, "test", local=True)) as kube:
         deadline = time.monotonic() + 60
         selector = f"{CREATED_BY_LABEL}=ordinal,ordinal/run={run_id}"
         while not kube.list(NAMESPACES, label_selector=selector)[0] and time.monotonic() < deadline:
@@ -208,4 +210,4 @@ def test_sigterm_mid_test_still_cleans_up(local_cluster: dict[str, Any], tmp_pat
         child.send_signal(signal.SIGTERM)
         rest = child.communicate(timeout=300)[0]
         assert child.returncode != 0, rest
-        assert hygiene.leaks(kube, run_id) == [], rest
+        assert leaks(kube, run_id) == [], rest

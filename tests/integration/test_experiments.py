@@ -24,12 +24,14 @@ from xml.etree import ElementTree as ET
 import pytest
 import yaml
 
-from ordinal import hygiene
-from ordinal import objects as o
+from ordinal.act.namespaces import remove_namespace
+from ordinal.act.nodes import ledger
 from ordinal.chaos import sample
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import headless_service_manifest, run_labels, selector_labels
 from ordinal.kube.rest import DEPLOYMENTS, NAMESPACES, NODES, SERVICES, STATEFULSETS, Kube
-from ordinal.waiting import Query, Verdict, wait_for
-from ordinal.workloads import RUN_LABEL, headless_service_manifest, run_labels, selector_labels
+from ordinal.labels import RUN_LABEL
+from ordinal.observe.waiting import Query, Verdict, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "experiments"
@@ -101,7 +103,7 @@ def assert_left_nothing(kube: Kube, run: Run) -> None:
     run_id = run.section["run_id"]
     nodes, _ = kube.list(NODES)
     cordoned = [o.name(n) for n in nodes if o.spec(n).get("unschedulable")]
-    ledgers = {o.name(n): hygiene.ledger(n) for n in nodes if hygiene.ledger(n)}
+    ledgers = {o.name(n): ledger(n) for n in nodes if ledger(n)}
     tainted = [o.name(n) for n in nodes if "node.kubernetes.io/out-of-service" in o.taint_keys(n)]
     assert (cordoned, ledgers, tainted) == ([], {}, []), run.explain()
     namespaces, _ = kube.list(NAMESPACES, label_selector=f"{RUN_LABEL}={run_id}")
@@ -227,7 +229,7 @@ def workload_namespace(kube: Kube, run_id: str) -> Iterator[str]:
     """A namespace of our own for a hand-made (broken) workload; removed afterwards."""
     name = sample.fresh_namespace(kube, run_id)
     yield name
-    assert sample.remove(kube, name) == []
+    assert remove_namespace(kube, name) == []
 
 
 def _wait_available(kube: Kube, namespace: str, name: str) -> None:

@@ -10,11 +10,10 @@ import dns.message
 import dns.query
 import dns.rdatatype
 
-from ordinal import objects as o
-from ordinal.kube.rest import EVENTS, NODES, PODS, PVCS, PVS, STATEFULSETS, Kube, TransientApiError
-from ordinal.observe.recorder import Recorder
-from ordinal.waiting import Query, Verdict, wait_for, wait_for_gone, wait_for_set_ready
-from ordinal.workloads import (
+from ordinal.act.nodes import cordon, uncordon
+from ordinal.errors import TransientApiError
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import (
     headless_service_manifest,
     pdb_manifest,
     pod_name,
@@ -22,6 +21,9 @@ from ordinal.workloads import (
     selector_labels,
     statefulset_manifest,
 )
+from ordinal.kube.rest import EVENTS, NODES, PODS, PVCS, PVS, STATEFULSETS, Kube
+from ordinal.observe.recorder import Recorder
+from ordinal.observe.waiting import Query, Verdict, wait_for, wait_for_endpoints, wait_for_gone, wait_for_set_ready
 
 SET = "web"
 TIMEOUT = 120
@@ -115,19 +117,7 @@ def test_coredns_answers_per_pod_and_service_records(kube: Kube, namespace: str,
     pods = pods_by_name(kube, namespace)
     ips = sorted(o.pod_ip(p) or "" for p in pods.values())
     # EndpointSlices trail pod readiness slightly; wait on the slice, then ask DNS.
-    from ordinal.kube.rest import ENDPOINT_SLICES
-
-    def slice_ready(items: list[dict[str, Any]]) -> Verdict[int]:
-        ready = [e for s in items for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready")]
-        return Verdict(len(ready) == 3, len(ready))
-
-    wait_for(
-        kube,
-        Query(ENDPOINT_SLICES, namespace, label_selector=f"kubernetes.io/service-name={SET}"),
-        slice_ready,
-        expect="3 ready endpoints",
-        timeout=60,
-    )
+    wait_for_endpoints(kube, namespace, SET, ready=3, timeout=60)
     for name, pod in pods.items():
         fqdn = f"{name}.{SET}.{namespace}.svc.cluster.local"
         assert a_records(dns_server, fqdn) == [o.pod_ip(pod)], fqdn
@@ -139,7 +129,7 @@ def _evict(kube: Kube, name: str, namespace: str) -> int:
         kube.evict(name, namespace)
         return 201
     except TransientApiError as err:
-        assert "429" in str(err), err
+        assert err.status == 429, err
         return 429
 
 
@@ -148,7 +138,7 @@ def _pod_recreated(kube: Kube, namespace: str, name: str, old_uid: str, judge_ex
         for pod in items:
             if o.uid(pod) != old_uid and not o.terminating(pod):
                 done, seen = judge_extra(pod)
-                return Verdict(done, seen)
+                return Verdict(done, str(seen), pod)
         return Verdict(False, "old pod still present or no replacement yet")
 
     return wait_for(
@@ -170,11 +160,10 @@ def _drain_setup(kube: Kube, namespace: str, storage_class: str) -> tuple[dict[s
 
 def test_drain_honours_the_pdb_and_the_pod_returns_elsewhere_with_its_claim(kube: Kube, namespace: str) -> None:
     """With network-like storage an evicted ordinal MUST come back, same name and claim, on another node."""
-    from ordinal import hygiene
 
     target, node = _drain_setup(kube, namespace, "ordinal-shared")
     claim_uid = o.uid(claims_by_name(kube, namespace)["data-web-1"])
-    assert hygiene.cordon(kube, node, "test")
+    assert cordon(kube, node, "test")
     try:
         assert _evict(kube, "web-1", namespace) == 201
         # The budget is now spent: one more eviction MUST be refused until web-1 is back.
@@ -189,16 +178,15 @@ def test_drain_honours_the_pdb_and_the_pod_returns_elsewhere_with_its_claim(kube
         assert o.uid(claims_by_name(kube, namespace)["data-web-1"]) == claim_uid
         wait_for_set_ready(kube, namespace, SET, 3, timeout=TIMEOUT)
     finally:
-        hygiene.uncordon(kube, node)
+        uncordon(kube, node)
 
 
 def test_drain_leaves_a_node_pinned_pod_pending_until_its_node_returns(kube: Kube, namespace: str) -> None:
     """With local-disk-like storage an evicted ordinal MUST wait for its own node."""
-    from ordinal import hygiene
 
     target, node = _drain_setup(kube, namespace, "ordinal-local")
     claim_uid = o.uid(claims_by_name(kube, namespace)["data-web-1"])
-    assert hygiene.cordon(kube, node, "test")
+    assert cordon(kube, node, "test")
     try:
         assert _evict(kube, "web-1", namespace) == 201
 
@@ -221,7 +209,7 @@ def test_drain_leaves_a_node_pinned_pod_pending_until_its_node_returns(kube: Kub
         pending = pods_by_name(kube, namespace)["web-1"]
         assert o.status(pending).get("phase") == "Pending" and not pending["spec"].get("nodeName"), pending["status"]
     finally:
-        hygiene.uncordon(kube, node)
+        uncordon(kube, node)
 
     def on_own_node(pod: dict[str, Any]) -> tuple[bool, str]:
         where = pod["spec"].get("nodeName")

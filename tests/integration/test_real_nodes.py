@@ -24,20 +24,30 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from ordinal import disrupt, hygiene
-from ordinal import objects as o
+from ordinal.act.namespaces import create_namespace, delete_namespace
+from ordinal.act.nodes import uncordon
+from ordinal.act.pods import delete_pod, drain, evict
 from ordinal.errors import ClusterError
-from ordinal.kube.client import Target, api_client
-from ordinal.kube.rest import ENDPOINT_SLICES, NODES, PODS, STATEFULSETS, Kube
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import headless_service_manifest, pod_name, selector_labels, statefulset_manifest
+from ordinal.kube.rest import NODES, PODS, STATEFULSETS, Kube
 from ordinal.kube.streams import ExecResult, exec_in_pod
+from ordinal.labels import NODE_KIND_LABEL, ZONE_LABEL
 from ordinal.localcluster import cgroups, cluster, network, paths, state
 from ordinal.localcluster.nodeconfig import KUBELET_SYSCTLS
-from ordinal.localcluster.nodes import KIND_LABEL, ZONE_LABEL
 from ordinal.localcluster.nodes.real import KIND as REAL
 from ordinal.localcluster.nodes.real import load as load_real_record
+from ordinal.observe.waiting import (
+    Query,
+    Verdict,
+    wait_for,
+    wait_for_endpoints,
+    wait_for_gone,
+    wait_for_pod_recreated,
+    wait_for_set_ready,
+)
+from ordinal.target import Target, connect
 from ordinal.types import Obj
-from ordinal.waiting import Query, Verdict, wait_for, wait_for_gone, wait_for_pod_recreated, wait_for_set_ready
-from ordinal.workloads import headless_service_manifest, pod_name, selector_labels, statefulset_manifest
 
 SET = "db"
 TIMEOUT = 120
@@ -95,16 +105,16 @@ def real_cluster() -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def real_kube(real_cluster: dict[str, Any]) -> Iterator[Kube]:
-    client = Kube(api_client(Target(real_cluster["kubeconfig"], None, "local cluster", local=True)))
+    client = connect(Target(real_cluster["kubeconfig"], None, "local cluster", local=True))
     yield client
     client.close()
 
 
 @pytest.fixture
 def ns(real_kube: Kube, run_id: str) -> Iterator[str]:
-    name = hygiene.create_namespace(real_kube, run_id, prefix="ordreal")
+    name = create_namespace(real_kube, run_id, prefix="ordreal")
     yield name
-    errors = hygiene.delete_namespace(real_kube, name)
+    errors = delete_namespace(real_kube, name)
     assert not errors, f"cleanup of {name} left: {errors}"
 
 
@@ -129,7 +139,7 @@ def real_set(namespace: str, image: str, *, replicas: int = 1, storage_class: st
         SET, namespace, replicas=replicas, image=image, storage_class=storage_class, termination_grace=5
     )
     pod = manifest["spec"]["template"]["spec"]
-    pod["nodeSelector"] = {KIND_LABEL: REAL}
+    pod["nodeSelector"] = {NODE_KIND_LABEL: REAL}
     container = pod["containers"][0]
     container["imagePullPolicy"] = "IfNotPresent"
     container["command"][-1] = "echo ordinal-started $(hostname); " + container["command"][-1]
@@ -175,7 +185,7 @@ def test_real_nodes_register_with_kind_and_zone_labels_and_our_images(
     real_kube: Kube, real_cluster: dict[str, Any]
 ) -> None:
     """A real node MUST be Ready, labelled kind=real with a zone, and hold the images `up` recorded."""
-    nodes, _ = real_kube.list(NODES, label_selector=f"{KIND_LABEL}={REAL}")
+    nodes, _ = real_kube.list(NODES, label_selector=f"{NODE_KIND_LABEL}={REAL}")
     assert sorted(o.name(n) for n in nodes) == sorted(real_cluster["real_nodes"])
     assert len(nodes) >= 1
     for node in nodes:
@@ -186,7 +196,7 @@ def test_real_nodes_register_with_kind_and_zone_labels_and_our_images(
         assert info["containerRuntimeVersion"].startswith("containerd://")
         held = {name for img in o.status(node).get("images") or () for name in img.get("names") or ()}
         assert set(real_cluster["images"].values()) <= held, held
-    simulated, _ = real_kube.list(NODES, label_selector=f"{KIND_LABEL}=kwok")
+    simulated, _ = real_kube.list(NODES, label_selector=f"{NODE_KIND_LABEL}=kwok")
     assert sorted(o.name(n) for n in simulated) == sorted(set(real_cluster["nodes"]) - set(real_cluster["real_nodes"]))
     zones = {o.name(n): o.labels(n).get(ZONE_LABEL) for n in [*nodes, *simulated]}
     # Round-robin over every node, real ones first: node i (from 0) is in zone i mod zones.
@@ -224,7 +234,7 @@ def test_pod_start_latency_on_a_real_node(real_kube: Kube, ns: str, image: str, 
             "kind": "Pod",
             "metadata": {"name": name, "namespace": ns},
             "spec": {
-                "nodeSelector": {KIND_LABEL: REAL},
+                "nodeSelector": {NODE_KIND_LABEL: REAL},
                 "terminationGracePeriodSeconds": 1,
                 "containers": [
                     {
@@ -264,7 +274,7 @@ def test_token_survives_pod_deletion(real_kube: Kube, ns: str, image: str) -> No
     deploy(real_kube, ns, image)
     token = write_token(real_kube, ns, "db-0")
     old = pod(real_kube, ns, 0)
-    disrupt.delete_pod(real_kube, ns, SET, 0)
+    delete_pod(real_kube, ns, SET, 0)
     new = wait_for_pod_recreated(real_kube, ns, "db-0", o.uid(old), timeout=TIMEOUT)
     assert o.spec(new)["nodeName"] == o.spec(old)["nodeName"]  # ordinal-local pins the claim to its node
     assert read_token(real_kube, ns, "db-0") == token
@@ -278,7 +288,7 @@ def test_token_survives_eviction_and_the_claim_reattaches(
     token = write_token(real_kube, ns, "db-0")
     old = pod(real_kube, ns, 0)
     t0 = time.monotonic()
-    disrupt.evict(real_kube, ns, "db-0", timeout=TIMEOUT)
+    evict(real_kube, ns, "db-0", timeout=TIMEOUT)
     wait_for_pod_recreated(real_kube, ns, "db-0", o.uid(old), timeout=TIMEOUT)
     record_figure(record_property, "claim_reattach_after_eviction_seconds", time.monotonic() - t0)
     assert read_token(real_kube, ns, "db-0") == token
@@ -296,7 +306,7 @@ def test_drain_moves_the_pod_to_another_real_node_with_its_data(
     source = o.spec(old)["nodeName"]
     t0 = time.monotonic()
     try:
-        drained = disrupt.drain(real_kube, source, run_id, namespace=ns, timeout=TIMEOUT)
+        drained = drain(real_kube, source, run_id, namespace=ns, timeout=TIMEOUT)
         assert [h.name for h in drained.evicted] == ["db-0"]
         new = wait_for_pod_recreated(real_kube, ns, "db-0", o.uid(old), timeout=TIMEOUT)
         record_figure(record_property, "drain_to_other_node_ready_seconds", time.monotonic() - t0)
@@ -305,7 +315,7 @@ def test_drain_moves_the_pod_to_another_real_node_with_its_data(
         assert read_token(real_kube, ns, "db-0") == token
         assert out(real_kube, ns, "db-0", "hostname").strip() == "db-0"
     finally:
-        hygiene.uncordon(real_kube, source)
+        uncordon(real_kube, source)
 
 
 def test_tokens_survive_statefulset_delete_and_recreate(real_kube: Kube, ns: str, image: str) -> None:
@@ -328,18 +338,8 @@ def test_pods_resolve_each_other_by_stable_name_from_inside(real_kube: Kube, ns:
     ips = {p: o.pod_ip(pod(real_kube, ns, i)) for i, p in enumerate(("db-0", "db-1"))}
     fqdn = f"db-0.{SET}.{ns}.svc.cluster.local"
 
-    def both_ready(items: list[Obj]) -> Verdict[int]:
-        ready = [e for s in items for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready")]
-        return Verdict(len(ready) == 2, len(ready))
-
     # EndpointSlices trail pod readiness slightly: wait on the slice (CoreDNS serves from it), then ask.
-    wait_for(
-        real_kube,
-        Query(ENDPOINT_SLICES, ns, label_selector=f"kubernetes.io/service-name={SET}"),
-        both_ready,
-        expect="2 ready endpoints",
-        timeout=60,
-    )
+    wait_for_endpoints(real_kube, ns, SET, ready=2, timeout=60)
     answer = ""
     for _ in range(10):  # CoreDNS's own watch may lag the slice by a moment: a few bounded retries
         result = sh(real_kube, ns, "db-1", f"nslookup {fqdn}")

@@ -30,8 +30,8 @@ import pytest
 import websocket
 
 from ordinal.kube.rest import NAMESPACES, Kube
+from ordinal.labels import CREATED_BY_LABEL
 from ordinal.report import schema, sums
-from ordinal.workloads import CREATED_BY_LABEL
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT_TIMEOUT = 1500

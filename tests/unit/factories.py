@@ -11,12 +11,7 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ordinal.observe.timeline import Timeline
-from ordinal.types import Finding, Obj
-from ordinal.workloads import (
-    POD_INDEX_LABEL,
-    POD_NAME_LABEL,
-    REVISION_LABEL,
+from ordinal.kube.manifests import (
     Retention,
     headless_service_manifest,
     pod_name,
@@ -24,6 +19,9 @@ from ordinal.workloads import (
     selector_labels,
     statefulset_manifest,
 )
+from ordinal.labels import POD_INDEX_LABEL, POD_NAME_LABEL, REVISION_LABEL
+from ordinal.observe.timeline import Timeline
+from ordinal.types import Finding, Obj
 
 NS = "ord-test"
 REV1 = "web-5d8f7c9b6"

@@ -12,12 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ordinal.artefacts import environment, results
+from ordinal.artefacts.figures import Figure
 from ordinal.capabilities import ClusterInfo, DnsAccess, StorageInfo
 from ordinal.errors import InvariantViolated
 from ordinal.observe.timeline import Timeline
 from ordinal.report import model
-from ordinal.reporting import environment, results
-from ordinal.reporting.figures import Figure
 
 STARTED = 1_790_000_000.0
 NS = "ord-test"

@@ -10,14 +10,15 @@ import pytest
 from ordinal import capabilities as caps
 from ordinal.capabilities import ClusterInfo, DnsAccess, Probes, StorageInfo
 from ordinal.errors import InvalidScenario
-from ordinal.kube.client import Target
+from ordinal.labels import HOSTNAME_LABEL, NODE_KIND_LABEL, ZONE_LABEL
+from ordinal.target import Target
 from ordinal.types import Obj
 
 
 def node(name: str, *, zone: str = "a", kind: str | None = None, ready: str = "True", **spec: Any) -> Obj:
-    labels = {caps.ZONE_LABEL: zone, caps.HOSTNAME_LABEL: name}
+    labels = {ZONE_LABEL: zone, HOSTNAME_LABEL: name}
     if kind:
-        labels[caps.NODE_KIND_LABEL] = kind
+        labels[NODE_KIND_LABEL] = kind
     return {
         "metadata": {"name": name, "labels": labels},
         "spec": spec,
@@ -38,7 +39,7 @@ def storage_class(name: str, *, default: bool = False, mode: str = "WaitForFirst
 def pv(name: str, storage: str, node_name: str | None = None) -> Obj:
     spec: Obj = {"storageClassName": storage}
     if node_name:
-        expr = {"key": caps.HOSTNAME_LABEL, "operator": "In", "values": [node_name]}
+        expr = {"key": HOSTNAME_LABEL, "operator": "In", "values": [node_name]}
         spec["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [expr]}]}}
     return {"metadata": {"name": name}, "spec": spec}
 
@@ -248,7 +249,7 @@ def test_discover_treats_real_nodes_as_exec_capable_with_a_selector() -> None:
         storage_class=None,
         dns=DnsAccess("none"),
     )
-    assert found.exec_pods and dict(found.exec_node_selector) == {caps.NODE_KIND_LABEL: "real"}
+    assert found.exec_pods and dict(found.exec_node_selector) == {NODE_KIND_LABEL: "real"}
     assert "exec" not in calls
     assert caps.missing(found, ["storage"]) == "needs: a StorageClass (cluster default or --storage-class)"
 

@@ -13,9 +13,9 @@ import yaml
 from chaoslib.exceptions import InterruptExecution
 
 from ordinal.chaos import controls
-from ordinal.chaos.session import Session, check_allowed, close_session, current, install
+from ordinal.chaos.session import Session, close_session, current, install
 from ordinal.errors import InvalidScenario
-from ordinal.kube.client import Target
+from ordinal.target import Target, check_allowed
 
 
 def action(module: str, func: str, **arguments: Any) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from factories import NS, endpoint_slice, node, pod, pods, pv, pvc, pvcs, servic
 
 from ordinal.chaos.session import Session, close_session, install
 from ordinal.chaos.statefulset import actions, probes
-from ordinal.kube.client import Target
 from ordinal.kube.rest import Resource
+from ordinal.target import Target
 from ordinal.types import Obj
 
 

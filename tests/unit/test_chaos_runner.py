@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ordinal.chaos.runner import chaos_command, experiment_path, run_experiment
 from ordinal.errors import InvalidScenario
+from ordinal.runs import chaos_command, experiment_path, run_experiment
 
 
 def test_an_experiment_is_named_by_stem_or_by_path() -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import factories
 import pytest
 
-from ordinal import capabilities
 from ordinal.chaos.sample import parse_node_selector, placement, sample_manifests
 from ordinal.chaos.session import Fault, Session
 from ordinal.errors import InvalidScenario
+from ordinal.kube.manifests import DEFAULT_IMAGE
+from ordinal.labels import NODE_KIND_LABEL
 from ordinal.types import Obj
-from ordinal.workloads import DEFAULT_IMAGE
 
 
 def test_faults_since_the_last_restoration_are_pending_with_the_latest_uids() -> None:
@@ -73,7 +73,7 @@ class _Nodes:
         self.nodes = []
         for i, kind in enumerate(kinds):
             node = factories.node(f"n{i}")
-            node["metadata"]["labels"][capabilities.NODE_KIND_LABEL] = kind
+            node["metadata"]["labels"][NODE_KIND_LABEL] = kind
             self.nodes.append(node)
 
     def list(self, resource: object, namespace: str | None = None) -> tuple[list[Obj], str]:
@@ -83,7 +83,7 @@ class _Nodes:
 @pytest.mark.parametrize(
     ("kinds", "selector"),
     [
-        (["real", "real", "real", "kwok"], {capabilities.NODE_KIND_LABEL: "real"}),
+        (["real", "real", "real", "kwok"], {NODE_KIND_LABEL: "real"}),
         (["real", "kwok", "kwok"], {}),
         (["kwok", "kwok", "kwok"], {}),
         (["real", "real", "real"], {}),

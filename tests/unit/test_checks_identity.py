@@ -3,12 +3,7 @@ from __future__ import annotations
 import pytest
 from factories import NS, Recording, pod, pods, rules, set_ref, statefulset
 
-from ordinal.checks.identity import (
-    check_at_most_one_live,
-    check_pod_identity,
-    check_replaced,
-    snapshot_uids,
-)
+from ordinal.checks.identity import check_at_most_one_live, check_pod_identity, check_replaced, snapshot_uids
 
 
 def test_identity_of_a_settled_set_passes() -> None:

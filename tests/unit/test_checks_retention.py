@@ -11,8 +11,8 @@ from ordinal.checks.retention import (
     expected_after_set_deleted,
     retention_policy,
 )
+from ordinal.kube.manifests import Retention
 from ordinal.types import Obj
-from ordinal.workloads import Retention
 
 
 def owned_claims(sts: Obj, n: int) -> list[Obj]:

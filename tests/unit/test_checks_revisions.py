@@ -2,12 +2,7 @@ from __future__ import annotations
 
 from factories import NS, REV1, REV2, controller_revision, pod, pods, rules, statefulset
 
-from ordinal.checks.revisions import (
-    check_on_delete,
-    check_partition,
-    check_revision_status,
-    check_rollback,
-)
+from ordinal.checks.revisions import check_on_delete, check_partition, check_revision_status, check_rollback
 
 
 def canary(partition: int, revisions: tuple[str, ...], **status: int) -> tuple[dict, list[dict]]:

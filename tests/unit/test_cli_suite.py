@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from ordinal import cli, hygiene, suite
-from ordinal.chaos import runner
-from ordinal.kube import client
-from ordinal.kube.client import Target
-from ordinal.localcluster import cluster, state
+from ordinal import cli, runs, target
+from ordinal.act import namespaces
+from ordinal.localcluster import cluster
+from ordinal.runs import ExperimentOutcome
+from ordinal.target import Target
 
 
 class FakeChild:
@@ -52,18 +52,18 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
 
     monkeypatch.setattr(cluster, "up", up)
     monkeypatch.setattr(cluster, "down", down)
-    monkeypatch.setattr(state, "is_running", lambda *a: seen["running"])
-    monkeypatch.setattr(client, "resolve", lambda *a: Target("/k", None, "local cluster", local=True))
+    monkeypatch.setattr(runs, "local_cluster_running", lambda: seen["running"])
+    monkeypatch.setattr(runs, "resolve", lambda *a: Target("/k", None, "local cluster", local=True))
     monkeypatch.setattr(subprocess, "Popen", popen)
-    monkeypatch.setattr(suite, "wait_schedulable", lambda target, log: seen["events"].append("schedulable"))
+    monkeypatch.setattr(runs, "wait_schedulable", lambda target, log: seen["events"].append("schedulable"))
 
-    def run_experiment(name: str, reports_dir: Path) -> runner.ExperimentRun:
+    def run_experiment(name: str, reports_dir: Path) -> ExperimentOutcome:
         seen["events"].append(("chaos", Path(name).name, reports_dir))
         code = seen.get("chaos_code", 0)
         journal = reports_dir / f"journal-{Path(name).stem}.json"
-        return runner.ExperimentRun(code, "completed", bool(code), None, journal, reports_dir / "junit.xml")
+        return ExperimentOutcome(code, "completed", bool(code), None, journal, reports_dir / "junit.xml")
 
-    monkeypatch.setattr(runner, "run_experiment", run_experiment)
+    monkeypatch.setattr(runs, "run_experiment", run_experiment)
     return seen
 
 
@@ -125,9 +125,9 @@ def test_cleanup_prints_what_it_removed_and_fails_on_errors(
         calls.append(run_id)
         return ["namespace/ord-1a2b-x", "changes on node/n1"], ["namespace/ord-1a2b-y: timed out\nmore detail"]
 
-    monkeypatch.setattr(client, "resolve", lambda *a: Target("/k", None, "flag"))
-    monkeypatch.setattr(client, "api_client", lambda target: _NoClient())
-    monkeypatch.setattr(hygiene, "sweep", sweep)
+    monkeypatch.setattr(target, "resolve", lambda *a: Target("/k", None, "flag"))
+    monkeypatch.setattr(target, "connect", lambda target: _NoClient())
+    monkeypatch.setattr(namespaces, "sweep", sweep)
     assert cli.main(["cleanup", "--run-id", "20261125t1705-3f9a"]) == 1
     out, err = capsys.readouterr()
     assert out.splitlines() == ["removed namespace/ord-1a2b-x", "removed changes on node/n1"]
@@ -138,9 +138,9 @@ def test_cleanup_prints_what_it_removed_and_fails_on_errors(
 def test_cleanup_with_nothing_left_succeeds(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(client, "resolve", lambda *a: Target("/k", None, "flag"))
-    monkeypatch.setattr(client, "api_client", lambda target: _NoClient())
-    monkeypatch.setattr(hygiene, "sweep", lambda kube, run_id=None: ([], []))
+    monkeypatch.setattr(target, "resolve", lambda *a: Target("/k", None, "flag"))
+    monkeypatch.setattr(target, "connect", lambda target: _NoClient())
+    monkeypatch.setattr(namespaces, "sweep", lambda kube, run_id=None: ([], []))
     assert cli.main(["cleanup"]) == 0
     assert capsys.readouterr().out.strip() == "nothing to clean up"
 
@@ -151,5 +151,8 @@ def test_cleanup_rejects_a_malformed_run_id_before_touching_the_cluster(capsys: 
 
 
 class _NoClient:
-    def close(self) -> None:
+    def __enter__(self) -> _NoClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         pass

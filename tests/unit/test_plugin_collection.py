@@ -245,7 +245,7 @@ def test_titles_and_labels_reach_allure_results(pytester: pytest.Pytester) -> No
     pytester.makepyfile(
         '''
         import pytest
-        from ordinal.reporting import step
+        from ordinal.artefacts import step
 
         pytestmark = pytest.mark.promise("Storage")
 

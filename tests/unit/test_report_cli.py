@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from report_samples import STORAGE_CLASS, write_run
 
-from ordinal import cli, hygiene, suite
-from ordinal.chaos import runner
+from ordinal import cli, runs
 from ordinal.errors import InvalidScenario
-from ordinal.kube import client, rest
-from ordinal.kube.client import Target
+from ordinal.report import run as report_run
 from ordinal.report import schema, sums
+from ordinal.runs import ExperimentOutcome
+from ordinal.target import Target
 
 REPORT_ID = "20261201t0700-beef"
 
@@ -58,15 +58,14 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
         journal = reports_dir / f"journal-{stem}.json"
         journal.write_text(json.dumps({"status": "completed", "experiment": {"title": stem}, "ordinal": {}}))
         (reports_dir / f"junit-chaos-{stem}.xml").write_text('<testsuite><testcase name="outcome"/></testsuite>')
-        return runner.ExperimentRun(0, "completed", False, None, journal, reports_dir / f"junit-chaos-{stem}.xml")
+        return ExperimentOutcome(0, "completed", False, None, journal, reports_dir / f"junit-chaos-{stem}.xml")
 
-    monkeypatch.setattr(suite, "checkout_root", lambda: root)
-    monkeypatch.setattr(suite, "_pytest", fake_pytest)
-    monkeypatch.setattr(runner, "run_experiment", fake_experiment)
-    monkeypatch.setattr(client, "resolve", lambda *a: Target("/k", None, "local cluster", local=True))
-    monkeypatch.setattr(client, "api_client", lambda target: object())
-    monkeypatch.setattr(rest, "Kube", FakeKube)
-    monkeypatch.setattr(hygiene, "new_run_id", lambda: REPORT_ID)
+    monkeypatch.setattr(runs, "checkout_root", lambda: root)
+    monkeypatch.setattr(runs, "run_pytest", fake_pytest)
+    monkeypatch.setattr(runs, "run_experiment", fake_experiment)
+    monkeypatch.setattr(report_run, "resolve", lambda *a: Target("/k", None, "local cluster", local=True))
+    monkeypatch.setattr(report_run, "connect", lambda target: FakeKube(None))
+    monkeypatch.setattr(report_run, "new_run_id", lambda: REPORT_ID)
     return seen
 
 
@@ -198,7 +197,7 @@ def test_no_cluster_is_one_line(
             "expected a cluster: set KUBECONFIG or start one with `ordinal cluster up`; found neither"
         )
 
-    monkeypatch.setattr(client, "resolve", nothing)
+    monkeypatch.setattr(report_run, "resolve", nothing)
     assert cli.main(["report", "--storage-class", "ordinal-local", "--out", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err.startswith("ordinal report: expected a cluster")
     assert not (tmp_path / "out").exists()
@@ -218,12 +217,12 @@ def test_an_interrupted_experiment_stops_the_rest(
     world: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After an experiment ends interrupted (a SIGTERM passed on to it) no further experiment MUST start."""
-    fake = runner.run_experiment
+    fake = runs.run_experiment
 
     def interrupted(name: str, **kwargs: Any) -> Any:
         done = fake(name, **kwargs)
-        return runner.ExperimentRun(1, "interrupted", False, None, done.journal, done.junit)
+        return ExperimentOutcome(1, "interrupted", False, None, done.journal, done.junit)
 
-    monkeypatch.setattr(runner, "run_experiment", interrupted)
+    monkeypatch.setattr(runs, "run_experiment", interrupted)
     code = cli.main(["report", "--storage-class", "ordinal-local", "--profile", "full", "--out", str(tmp_path / "out")])
     assert code == 1 and [name for name, _ in world["chaos"]] == ["drain"]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from report_samples import run_info, sample_report, write_run
 
+from ordinal.artefacts import environment
 from ordinal.report import model
-from ordinal.reporting import environment
 
 
 def _area(report: dict[str, object], area_id: str) -> dict[str, object]:

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from report_samples import STORAGE_CLASS, cluster_info, node, pod, scale_up_timeline
 
+from ordinal.artefacts import environment, results
+from ordinal.artefacts.results import Phase, outcome_of, split_failure, tracks
 from ordinal.errors import InvariantViolated, WaitTimeout
 from ordinal.kube.rest import ApiError
 from ordinal.observe.timeline import Timeline
 from ordinal.pytest_plugin import OPTIONS
-from ordinal.reporting import environment, results
-from ordinal.reporting.results import Phase, outcome_of, split_failure, tracks
 
 pytest_plugins = ["pytester"]
 

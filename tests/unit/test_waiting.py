@@ -9,8 +9,8 @@ import pytest
 
 from ordinal.errors import InvariantViolated, TransientApiError, WaitTimeout
 from ordinal.kube.rest import PODS, Gone, Resource
+from ordinal.observe.waiting import Query, Verdict, wait_for
 from ordinal.types import Obj
-from ordinal.waiting import Query, Verdict, wait_for
 
 
 def pod(name: str, rv: str, ready: bool = False) -> Obj:
@@ -49,7 +49,7 @@ class FakeKube:
 def ready_count(n: int):  # type: ignore[no-untyped-def]
     def judge(items: list[Obj]) -> Verdict[int]:
         ready = sum(1 for i in items if i["status"]["conditions"][0]["status"] == "True")
-        return Verdict(ready >= n, ready)
+        return Verdict(ready >= n, f"{ready} ready", ready)
 
     return judge
 
@@ -92,14 +92,14 @@ def test_deletions_leave_the_judged_set() -> None:
 
     def gone(items: list[Obj]) -> Verdict[list[str]]:
         names = [i["metadata"]["name"] for i in items]
-        return Verdict(names == ["a"], names)
+        return Verdict(names == ["a"], str(names), names)
 
     assert run(kube, gone) == ["a"]
 
 
 def test_deadline_is_our_clock_and_the_message_says_what_was_seen() -> None:
     kube = FakeKube([pod("a", "1")], [[("MODIFIED", pod("a", "11"))]] * 20, [0.0])
-    with pytest.raises(WaitTimeout, match=r"expected pods ready \(pods in ns\), saw 0 after 5\.0s"):
+    with pytest.raises(WaitTimeout, match=r"expected pods ready \(pods in ns\), saw 0 ready after 5\.0s"):
         run(kube, ready_count(1), timeout=5.0)
     assert len(kube.watches) == 5
 
@@ -109,7 +109,18 @@ def test_a_known_bad_state_stops_the_wait_early() -> None:
 
     def judge(items: list[Obj]) -> Verdict[int]:
         deleted = items[0]["metadata"]["resourceVersion"] == "11"
-        return Verdict(False, 0, failed="pod a was deleted" if deleted else None)
+        return Verdict(False, "0 ready", failed="pod a was deleted" if deleted else None)
 
     with pytest.raises(InvariantViolated, match="expected pods ready, but pod a was deleted"):
         run(kube, judge)
+
+
+def test_the_wait_returns_the_value_and_times_out_naming_what_it_saw() -> None:
+    """A judge's value is what the wait returns; its words are what a timeout says (no casts after waits)."""
+    kube = FakeKube([pod("a", "1", True)], [], [0.0])
+
+    def first(items: list[Obj]) -> Verdict[Obj]:
+        return Verdict(bool(items), f"{len(items)} pods", items[0] if items else None)
+
+    found = run(kube, first)
+    assert found["metadata"]["name"] == "a"

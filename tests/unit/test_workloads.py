@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from ordinal.errors import InvalidScenario
-from ordinal.workloads import (
+from ordinal.kube.manifests import (
     DEFAULT_IMAGE,
     READY_FILE,
     headless_service_manifest,

@@ -50,9 +50,10 @@ from chaoslib.exceptions import InterruptExecution
 
 from ordinal.chaos import ACTIVITY_MODULES
 from ordinal.chaos.boundary import first_line
-from ordinal.chaos.session import Session, check_allowed, current, open_session
+from ordinal.chaos.session import Session, current, open_session
 from ordinal.errors import OrdinalError
 from ordinal.kube.rest import ApiError
+from ordinal.target import check_allowed
 from ordinal.types import Obj
 
 log = logging.getLogger("chaostoolkit")

@@ -1,6 +1,6 @@
 """What activities return: JSON-able TypedDicts, and the probe verdict the tolerances read.
 
-Hypothesis probes return a :class:`Verdict` whose ``status`` is ``passed``, ``failed`` or
+Hypothesis probes return a :class:`ProbeVerdict` whose ``status`` is ``passed``, ``failed`` or
 ``skipped``. chaoslib compares a list tolerance against a dict result's ``status`` key
 (``"tolerance": ["passed"]``), so experiments need no JSONPath extra; a probe that may be
 not applicable (data tokens on simulated nodes) is given ``["passed", "skipped"]`` and the
@@ -14,14 +14,14 @@ from typing import Any, Literal, TypedDict
 
 from ordinal.checks.rules import blocking, informational
 from ordinal.errors import InvalidScenario
+from ordinal.kube.manifests import parse_ordinal
 from ordinal.observe.timeline import Timeline
 from ordinal.types import Finding
-from ordinal.workloads import parse_ordinal
 
 Status = Literal["passed", "failed", "skipped"]
 
 
-class Verdict(TypedDict):
+class ProbeVerdict(TypedDict):
     """A hypothesis probe's answer: a status for the tolerance, the findings that explain it."""
 
     status: Status
@@ -71,7 +71,7 @@ def verdict(
     held: str,
     details: dict[str, Any] | None = None,
     timeline: Timeline | None = None,
-) -> Verdict:
+) -> ProbeVerdict:
     """Turn findings into a verdict; ``held`` is the summary when nothing blocking was found."""
     found = list(findings)
     errors, notes = blocking(found), informational(found)
@@ -84,7 +84,7 @@ def verdict(
         summary = f"{errors[0]}{more}"
     else:
         summary = held + (f"; {len(notes)} note(s): {notes[0]}" if notes else "")
-    return Verdict(
+    return ProbeVerdict(
         status="failed" if errors else "passed",
         check=check,
         subject=subject,
@@ -95,9 +95,9 @@ def verdict(
     )
 
 
-def skipped(check: str, subject: str, reason: str, details: dict[str, Any] | None = None) -> Verdict:
+def skipped(check: str, subject: str, reason: str, details: dict[str, Any] | None = None) -> ProbeVerdict:
     """Not applicable here (a missing capability): the reason names it, e.g. ``needs: exec into pods``."""
-    return Verdict(
+    return ProbeVerdict(
         status="skipped", check=check, subject=subject, summary=reason, findings=[], notes=[], details=details or {}
     )
 

@@ -8,7 +8,8 @@ the run's configuration (so ``${namespace}`` resolves to it) and removes it at t
 Given ``--var namespace=<ns>``, it does nothing: the experiment then runs its read-only
 probes and its one fault against the workload already there.
 
-The same library functions back the ``deploy_sample`` / ``remove_sample`` actions.
+The same library functions back the ``deploy_sample`` / ``remove_sample`` actions (removal is
+:func:`ordinal.act.namespaces.remove_namespace`).
 """
 
 from __future__ import annotations
@@ -20,17 +21,13 @@ from typing import Any
 
 from chaoslib.exceptions import InterruptExecution
 
-from ordinal import capabilities, hygiene
-from ordinal import objects as o
+from ordinal import capabilities
+from ordinal.act.namespaces import create_namespace, remove_namespace
 from ordinal.chaos.boundary import first_line
 from ordinal.chaos.session import current
 from ordinal.errors import InvalidScenario, OrdinalError
-from ordinal.kube.rest import NAMESPACES, NODES, PODS, PVCS, STATEFULSETS, ApiError, Kube
-from ordinal.types import Obj
-from ordinal.waiting import wait_for_gone, wait_for_set_ready
-from ordinal.workloads import (
-    CREATED_BY_LABEL,
-    CREATED_BY_VALUE,
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import (
     DEFAULT_IMAGE,
     headless_service_manifest,
     pdb_manifest,
@@ -38,11 +35,15 @@ from ordinal.workloads import (
     selector_labels,
     statefulset_manifest,
 )
+from ordinal.kube.rest import NODES, ApiError, Kube
+from ordinal.labels import HOSTNAME_LABEL, NODE_KIND_LABEL, NOT_READY_TAINT, REAL_NODE_KIND, UNREACHABLE_TAINT
+from ordinal.observe.waiting import wait_for_set_ready
+from ordinal.target import local_node_image
+from ordinal.types import Obj
 
 log = logging.getLogger("chaostoolkit")
 
 NAMESPACE_PREFIX = "ord-chaos"
-_UNREACHABLE_TAINTS = ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready")
 
 
 def sample_manifests(
@@ -90,7 +91,7 @@ def sample_manifests(
                     "weight": 100,
                     "podAffinityTerm": {
                         "labelSelector": {"matchLabels": selector},
-                        "topologyKey": "kubernetes.io/hostname",
+                        "topologyKey": HOSTNAME_LABEL,
                     },
                 }
             ]
@@ -99,7 +100,7 @@ def sample_manifests(
     if unreachable_toleration >= 0:
         pod_spec["tolerations"] = [
             {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": unreachable_toleration}
-            for key in _UNREACHABLE_TAINTS
+            for key in (UNREACHABLE_TAINT, NOT_READY_TAINT)
         ]
     return [
         headless_service_manifest(name, namespace, selector, labels=labels),
@@ -150,54 +151,18 @@ def placement(
     """
     chosen = image or os.environ.get("ORDINAL_IMAGE", "")
     if not chosen and target_local:
-        from ordinal.localcluster.state import node_image  # lazy: the launcher is optional
-
-        chosen = node_image() or ""
+        chosen = local_node_image() or ""
     selector = parse_node_selector(node_selector)
     if not node_selector:
         nodes, _ = kube.list(NODES)
         _, _, simulated, real = capabilities.node_summary(nodes)
         if simulated and len(real) >= replicas:
-            selector = {capabilities.NODE_KIND_LABEL: capabilities.REAL_NODE_KIND}
+            selector = {NODE_KIND_LABEL: REAL_NODE_KIND}
     return chosen or DEFAULT_IMAGE, selector
 
 
 def fresh_namespace(kube: Kube, run_id: str) -> str:
-    return hygiene.create_namespace(kube, run_id, prefix=NAMESPACE_PREFIX)
-
-
-def remove(kube: Kube, namespace: str, *, timeout: float = 180.0) -> list[str]:
-    """Delete a namespace ordinal created (and the volumes its claims used); errors, not exceptions.
-
-    Refuses a namespace without ordinal's ``created-by`` label: ordinal never deletes a
-    namespace it did not make.
-    """
-    ns = kube.get_or_none(NAMESPACES, namespace)
-    if ns is None:
-        return []
-    if o.labels(ns).get(CREATED_BY_LABEL) != CREATED_BY_VALUE:
-        raise InvalidScenario(
-            f"expected namespace {namespace} to carry {CREATED_BY_LABEL}={CREATED_BY_VALUE} before deleting it, "
-            f"found labels {o.labels(ns)}"
-        )
-    errors: list[str] = []
-    try:
-        # The namespace controller re-checks a namespace only after an estimate (a pod's grace
-        # period, or 15 s for objects with finalizers such as pvc-protection); emptying it first
-        # halves the wait.
-        for sts in kube.list(STATEFULSETS, namespace)[0]:
-            kube.delete(STATEFULSETS, o.name(sts), namespace, propagation="Orphan")
-        pods = kube.list(PODS, namespace)[0]
-        for pod in pods:
-            kube.delete(PODS, o.name(pod), namespace, grace_seconds=0)
-        wait_for_gone(kube, PODS, namespace, [o.name(p) for p in pods], timeout=timeout)
-        claims = kube.list(PVCS, namespace)[0]
-        for claim in claims:
-            kube.delete(PVCS, o.name(claim), namespace)
-        wait_for_gone(kube, PVCS, namespace, [o.name(c) for c in claims], timeout=timeout)
-    except (OrdinalError, ApiError) as err:
-        errors.append(f"pods of {namespace}: {first_line(err)}")
-    return errors + hygiene.delete_namespace(kube, namespace, timeout=timeout)
+    return create_namespace(kube, run_id, prefix=NAMESPACE_PREFIX)
 
 
 # -- the control -------------------------------------------------------------------------------
@@ -283,7 +248,7 @@ def _remove_created() -> tuple[list[str], list[str]]:
     while _created:
         kube, namespace = _created.pop()
         try:
-            errs = remove(kube, namespace)
+            errs = remove_namespace(kube, namespace)
         except (OrdinalError, ApiError) as err:
             errs = [f"namespace/{namespace}: {first_line(err)}"]
         errors += errs

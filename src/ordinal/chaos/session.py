@@ -17,7 +17,6 @@ get a standalone session, in which probes cannot tell "before" from "after".
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import os
 import threading
 import time
@@ -26,18 +25,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from kubernetes import config as kubeconfig_loader
-from kubernetes.client import rest
-
-from ordinal import hygiene
+from ordinal import capabilities
+from ordinal.act.namespaces import new_run_id
+from ordinal.act.nodes import ledger_nodes, restore_node
+from ordinal.chaos.results import Snapshot
+from ordinal.checks.storage import snapshot_claims
 from ordinal.errors import InvalidScenario
-from ordinal.kube.client import IN_CLUSTER, Target, api_client, resolve
+from ordinal.kube import objects as o
 from ordinal.kube.rest import EVENTS, NODES, PODS, PVCS, STATEFULSETS, Kube
-from ordinal.observe.dnsquery import DirectResolver, Resolver, parse_server
+from ordinal.labels import REVISION_LABEL
+from ordinal.observe.dnsquery import Resolver
 from ordinal.observe.recorder import Recorder
+from ordinal.observe.snapshot import observe_set
+from ordinal.target import Target, check_allowed, connect, context_name, resolve
 from ordinal.types import Obj
 
-ALLOW_ENV = "ORDINAL_ALLOW_CONTEXTS"
 #: Kinds the background recorder watches: identity, claims, scale history, node state and events.
 RECORDED_KINDS = (PODS, PVCS, STATEFULSETS, NODES, EVENTS)
 
@@ -77,6 +79,34 @@ class Baseline:
     pvs: list[Obj]
     tokens: dict[str, str] = field(default_factory=dict)  # pod -> data token written into its volume
 
+    @classmethod
+    def take(cls, kube: Kube, namespace: str, name: str, at: float) -> Baseline:
+        state = observe_set(kube, namespace, name)
+        if state.sts is None:
+            raise InvalidScenario(f"expected StatefulSet {namespace}/{name} to snapshot, found none")
+        return cls(namespace, name, at, state.sts, state.members(), state.pvcs, state.pvs)
+
+    def to_json(self) -> Snapshot:
+        """The baseline as the snapshot action reports it in the journal."""
+        sts = self.sts
+        return {
+            "statefulset": f"{self.namespace}/{self.name}",
+            "uid": o.uid(sts),
+            "replicas": int(o.spec(sts).get("replicas", 1)),
+            "currentRevision": o.status(sts).get("currentRevision"),
+            "updateRevision": o.status(sts).get("updateRevision"),
+            "pods": {
+                o.name(p): {
+                    "uid": o.uid(p),
+                    "node": o.spec(p).get("nodeName"),
+                    "ip": o.pod_ip(p),
+                    "revision": o.labels(p).get(REVISION_LABEL),
+                }
+                for p in self.pods
+            },
+            "claims": {n: c.to_json() for n, c in snapshot_claims(sts, self.pvcs).items()},
+        }
+
 
 @dataclass
 class Session:
@@ -96,6 +126,7 @@ class Session:
     fixed: tuple[Target, Kube] | None = None
     _clients: dict[tuple[str | None, str | None], tuple[Target, Kube]] = field(default_factory=dict)
     _recorder_clients: list[Kube] = field(default_factory=list)
+    _resolvers: dict[tuple[str, str], Resolver | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- cluster access ---------------------------------------------------------------------------
@@ -121,7 +152,7 @@ class Session:
         key = (target.kubeconfig, target.context)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = (target, Kube(api_client(target)))
+                self._clients[key] = (target, connect(target))
             return self._clients[key][1]
 
     def requests(self) -> dict[str, dict[str, int]]:
@@ -189,7 +220,7 @@ class Session:
         if running is not None:
             return running
         target = self.target(configuration, secrets)
-        kube = Kube(_pooled_client(target, size=len(RECORDED_KINDS) + 2))
+        kube = connect(target, pool_size=len(RECORDED_KINDS) + 2)
         recorder = Recorder(kube, namespace, kinds=RECORDED_KINDS).start()
         with self._lock:
             self.recorders[namespace] = recorder
@@ -205,45 +236,50 @@ class Session:
 
     # -- DNS ---------------------------------------------------------------------------------------
 
-    def resolver(self, configuration: Mapping[str, Any] | None, dns_server: str = "") -> Resolver | None:
-        """A resolver for the cluster's DNS, or None when it cannot be reached from here.
+    def resolver(
+        self, configuration: Mapping[str, Any] | None, dns_server: str = "", secrets: Any = None
+    ) -> Resolver | None:
+        """A resolver for the cluster DNS, or None when it cannot be reached from here.
 
-        Order: the argument, ``dns_server`` in the configuration, ``ORDINAL_DNS_SERVER``, and
-        the local cluster's CoreDNS when the target is the local cluster.
+        ``dns_server`` (the argument, else ``dns_server`` in the configuration, else
+        ``ORDINAL_DNS_SERVER``) is asked directly; without one the choice is the plugin's
+        ``--dns auto`` (:func:`ordinal.capabilities.dns_access`): the local cluster's CoreDNS,
+        else a port-forward to the cluster DNS pod. Decided once per run and target.
         """
         server = dns_server or str((configuration or {}).get("dns_server") or "")
         server = server or os.environ.get("ORDINAL_DNS_SERVER", "")
-        if not server and any(t.local for t in self.targets()):
-            from ordinal.localcluster.state import read  # lazy: the launcher is optional
-
-            server = str((read() or {}).get("dns") or "")
-        if not server:
-            return None
-        host, port = parse_server(server)
-        return DirectResolver(host, port)
+        target = self.target(configuration, secrets)
+        key = (f"{target.kubeconfig}:{target.context}", server)
+        if key not in self._resolvers:  # activities run one at a time; no lock needed around the choice
+            mode: capabilities.DnsMode = "direct" if server else "auto"
+            kube = self.kube(configuration, secrets)
+            self._resolvers[key] = capabilities.dns_access(kube, mode, server, local=target.local)[1]
+        return self._resolvers[key]
 
     # -- end ---------------------------------------------------------------------------------------
 
     def restore_nodes(self) -> list[str]:
         """Undo every node change this run recorded in the ledger; return what failed."""
-        from ordinal.disrupt import restore_node_fully  # disrupt builds on hygiene; both are below us
-
         errors: list[str] = []
         for kube in self._kubes():
             try:
-                nodes = hygiene.ledger_nodes(kube, self.run_id)
+                nodes = ledger_nodes(kube, self.run_id)
             except Exception as err:
                 errors.append(f"ledger: {err}")
                 continue
             for node in nodes:
                 try:
-                    restore_node_fully(kube, node)
+                    restore_node(kube, node)
                 except Exception as err:
                     errors.append(f"node/{node}: {err}")
         return errors
 
     def close(self) -> None:
         self.stop_recorders()
+        for resolver in self._resolvers.values():
+            close = getattr(resolver, "close", None)
+            if callable(close):
+                close()
         for _, kube in self._clients.values():
             with contextlib.suppress(Exception):
                 kube.close()
@@ -261,7 +297,7 @@ def current() -> Session:
     global _current
     with _current_lock:
         if _current is None:
-            _current = Session(hygiene.new_run_id())
+            _current = Session(new_run_id())
         return _current
 
 
@@ -271,7 +307,7 @@ def open_session(experiment: str = "") -> Session:
     with _current_lock:
         if _current is not None:
             _current.close()
-        _current = Session(hygiene.new_run_id(), phase="setup", experiment=experiment)
+        _current = Session(new_run_id(), phase="setup", experiment=experiment)
         return _current
 
 
@@ -293,42 +329,6 @@ def close_session() -> None:
         _current = None
 
 
-# -- the allow-list ----------------------------------------------------------------------------
-
-
-def context_name(target: Target) -> str:
-    """The context a target uses: the explicit one, else the kubeconfig's current-context."""
-    if target.kubeconfig is None:
-        return IN_CLUSTER
-    if target.context:
-        return target.context
-    try:
-        _, active = kubeconfig_loader.list_kube_config_contexts(config_file=target.kubeconfig)  # type: ignore[no-untyped-call]
-    except Exception as err:  # an unreadable kubeconfig names no context we could allow
-        raise InvalidScenario(f"expected a readable kubeconfig at {target.kubeconfig!r}, got: {err}") from err
-    return str((active or {}).get("name") or "")
-
-
-def allowed_patterns(env: Mapping[str, str] | None = None) -> list[str]:
-    raw = (env if env is not None else os.environ).get(ALLOW_ENV, "")
-    return [p.strip() for p in raw.split(",") if p.strip()]
-
-
-def check_allowed(target: Target, env: Mapping[str, str] | None = None) -> str:
-    """Return the context name, or refuse: only the local cluster and contexts in ORDINAL_ALLOW_CONTEXTS."""
-    if target.local:
-        return target.context or "ordinal-local"
-    name = context_name(target)
-    patterns = allowed_patterns(env)
-    if not any(fnmatch.fnmatchcase(name, p) for p in patterns):
-        allowed = ", ".join(patterns) or "nothing but the local cluster"
-        raise InvalidScenario(
-            f"refusing kube context {name!r} ({target.source}): expected the local cluster or a context "
-            f"in {ALLOW_ENV} (allowed: {allowed})"
-        )
-    return name
-
-
 # -- helpers -----------------------------------------------------------------------------------
 
 
@@ -346,14 +346,6 @@ def _lookup(keys: Iterable[str], configuration: Mapping[str, Any] | None, secret
             if isinstance(value, str) and value:
                 return value
     return ""
-
-
-def _pooled_client(target: Target, size: int) -> Any:
-    """An ApiClient whose connection pool holds one connection per concurrent watch."""
-    api = api_client(target)
-    api.configuration.connection_pool_maxsize = size
-    api.rest_client = rest.RESTClientObject(api.configuration)
-    return api
 
 
 def now() -> float:

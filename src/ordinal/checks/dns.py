@@ -16,11 +16,11 @@ import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
-from ordinal import objects as o
+from ordinal.kube import objects as o
+from ordinal.labels import TOLERATE_UNREADY_ANNOTATION
 from ordinal.types import Answers, DnsAnswers, Finding, Obj
 
 DEFAULT_ZONE = "cluster.local"
-TOLERATE_UNREADY = "service.alpha.kubernetes.io/tolerate-unready-endpoints"
 NOT_QUERIED = "<not queried>"
 
 
@@ -51,7 +51,7 @@ def headless(service: Obj | None) -> bool:
 
 def publishes_not_ready(service: Obj) -> bool:
     return bool(o.spec(service).get("publishNotReadyAddresses")) or (
-        str(o.meta(service).get("annotations", {}).get(TOLERATE_UNREADY, "")).lower() == "true"
+        str(o.meta(service).get("annotations", {}).get(TOLERATE_UNREADY_ANNOTATION, "")).lower() == "true"
     )
 
 
@@ -215,6 +215,26 @@ def check_ptr_records(
         if seen == NOT_QUERIED or want not in {normalize(r) for r in seen}:
             findings.append(Finding("dns.ptr-record", f"dns {reverse_name(ip)} PTR", o.ref(pod), want, seen))
     return findings
+
+
+def check_governing_service(
+    sts: Obj, service: Obj | None, pods: Sequence[Obj], zone: str = DEFAULT_ZONE
+) -> list[Finding]:
+    """The set's ``serviceName`` MUST name a headless Service: otherwise no pod has its own record."""
+    if headless(service):
+        return []
+    service_name = str(o.spec(sts).get("serviceName") or "")
+    why = "no such Service" if service is None else "Service is not headless (clusterIP is not None)"
+    return [
+        Finding(
+            "dns.per-pod-a-record",
+            f"dns {pod_fqdn(o.name(pod), service_name, o.namespace(sts), zone)} A",
+            o.ref(pod),
+            [o.pod_ip(pod)],
+            f"unresolvable: serviceName {service_name!r}: {why}",
+        )
+        for pod in pods
+    ]
 
 
 def check_endpoint_slices(service: Obj, pods: Sequence[Obj], slices: Sequence[Obj]) -> list[Finding]:

@@ -9,30 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
-from ordinal import objects as o
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import members, parse_ordinal, pod_name, set_window
+from ordinal.labels import POD_INDEX_LABEL, POD_NAME_LABEL
 from ordinal.observe.timeline import Incarnation, Mark, Timeline
 from ordinal.types import Finding, Obj
-from ordinal.workloads import POD_INDEX_LABEL, POD_NAME_LABEL, parse_ordinal, pod_name
-
-
-def set_window(sts: Obj) -> range:
-    """Ordinals the set should have: ``start … start+replicas-1``."""
-    spec = o.spec(sts)
-    start = int((spec.get("ordinals") or {}).get("start") or 0)
-    replicas = spec.get("replicas")
-    return range(start, start + (1 if replicas is None else int(replicas)))
-
-
-def members(sts: Obj, pods: Sequence[Obj]) -> dict[int, Obj]:
-    """Pods that belong to ``sts`` by name (owned by it, or orphans it would adopt), keyed by ordinal."""
-    found: dict[int, Obj] = {}
-    for pod in pods:
-        ordinal = parse_ordinal(o.name(pod), o.name(sts))
-        owner = o.controller_ref(pod)
-        if ordinal is None or (owner is not None and owner.get("uid") != o.uid(sts)):
-            continue
-        found[ordinal] = pod
-    return dict(sorted(found.items()))
 
 
 def check_pod_identity(

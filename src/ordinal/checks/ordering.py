@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import pairwise
 
+from ordinal.kube.manifests import pod_name
 from ordinal.observe.timeline import Incarnation, Mark, Timeline
 from ordinal.types import Finding
-from ordinal.workloads import pod_name
 
 
 def check_ordered_scale_up(

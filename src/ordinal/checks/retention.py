@@ -13,11 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ordinal import objects as o
-from ordinal.checks.identity import set_window
-from ordinal.checks.storage import claim_templates
+from ordinal.checks.storage import ClaimSnapshot, claim_templates
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import parse_claim_ordinal, set_window
 from ordinal.types import Finding, Obj
-from ordinal.workloads import parse_claim_ordinal
 
 Policy = Literal["Retain", "Delete"]
 
@@ -210,3 +209,39 @@ def _shape(ref: Obj) -> dict[str, object]:
         return {k: ref.get(k) for k in ("kind", "name", "uid")}
     keys = ("apiVersion", "kind", "name", "uid", "controller", "blockOwnerDeletion")
     return {k: ref.get(k) for k in keys}
+
+
+def condemned_by_scale_down(sts: Obj, replica_counts: Iterable[int]) -> set[int]:
+    """Ordinals whose claims ``whenScaled: Delete`` removed, given the replica counts the set was scaled to."""
+    _, when_scaled = retention_policy(sts)
+    counts = list(replica_counts)
+    if when_scaled != "Delete" or not counts:
+        return set()
+    window = set_window(sts)
+    return {i for i in window if i >= window.start + min(counts)}
+
+
+def check_renewed(
+    before: Mapping[str, ClaimSnapshot],
+    pvcs: Sequence[Obj],
+    renewed: Iterable[int],
+    window: Iterable[int],
+    namespace: str,
+) -> list[Finding]:
+    """A claim that ``whenScaled: Delete`` removed at scale-down MUST come back new (another UID) on scale-up."""
+    now = {o.name(c): c for c in pvcs}
+    fresh, inside = set(renewed), set(window)
+    findings = []
+    for name, snap in before.items():
+        claim = now.get(name)
+        if snap.ordinal in fresh and snap.ordinal in inside and claim is not None and o.uid(claim) == snap.uid:
+            findings.append(
+                Finding(
+                    "retention.when-scaled",
+                    f"pvc {namespace}/{name}",
+                    "metadata.uid",
+                    f"a new claim (whenScaled=Delete removed uid {snap.uid} at scale-down)",
+                    o.uid(claim),
+                )
+            )
+    return findings

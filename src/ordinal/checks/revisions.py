@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from ordinal import objects as o
-from ordinal.checks.identity import members, set_window
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import members, set_window
+from ordinal.labels import REVISION_LABEL
 from ordinal.types import Finding, Obj
-from ordinal.workloads import REVISION_LABEL
 
 _REV_PATH = f"metadata.labels['{REVISION_LABEL}']"
 

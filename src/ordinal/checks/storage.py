@@ -11,12 +11,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ordinal import objects as o
-from ordinal.checks.identity import members, set_window
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import members, parse_claim_ordinal, pvc_name, set_window
+from ordinal.labels import HOSTNAME_LABEL
 from ordinal.types import Finding, Obj
-from ordinal.workloads import parse_claim_ordinal, pvc_name
-
-HOSTNAME_LABEL = "kubernetes.io/hostname"
 
 
 def claim_templates(sts: Obj) -> list[str]:
@@ -191,6 +189,33 @@ def _node_terms(pv: Obj) -> list[Obj] | None:
     required = (o.spec(pv).get("nodeAffinity") or {}).get("required") or {}
     terms = required.get("nodeSelectorTerms")
     return [t for t in terms if isinstance(t, dict)] if isinstance(terms, list) else None
+
+
+def pinned_node_of_pv(pv: Obj) -> str | None:
+    """The one node a PV's nodeAffinity admits (a local-disk-like volume), or None if it is not pinned to one."""
+    for term in _node_terms(pv) or ():
+        for expr in term.get("matchExpressions") or ():
+            values = expr.get("values") or []
+            if expr.get("key") == HOSTNAME_LABEL and expr.get("operator") == "In" and len(values) == 1:
+                return str(values[0])
+        for expr in term.get("matchFields") or ():
+            values = expr.get("values") or []
+            if expr.get("key") == "metadata.name" and expr.get("operator") == "In" and len(values) == 1:
+                return str(values[0])
+    return None
+
+
+def volume_node(sts: Obj, pvcs: Sequence[Obj], pvs: Sequence[Obj], ordinal: int) -> str | None:
+    """The node the ordinal's volume is pinned to (local-disk-like classes), or None."""
+    volumes = {o.name(v): v for v in pvs}
+    claims = {o.name(c): c for c in pvcs}
+    for template in claim_templates(sts):
+        claim = claims.get(pvc_name(template, o.name(sts), ordinal))
+        pv = volumes.get(str(o.spec(claim).get("volumeName"))) if claim else None
+        node = pinned_node_of_pv(pv) if pv else None
+        if node is not None:
+            return node
+    return None
 
 
 def _term_matches(term: Obj, node: str, labels: Mapping[str, str]) -> bool:

@@ -126,7 +126,7 @@ def _error_from(method: str, path: str, status: int, data: bytes | None) -> Exce
     if status == 410:
         return Gone(message)
     if status == 429 or status >= 500 or (status == 409 and reason == "Conflict"):
-        return TransientApiError(f"{method} {path}: HTTP {status} {reason}: {message}")
+        return TransientApiError(f"{method} {path}: HTTP {status} {reason}: {message}", status)
     return ApiError(method, path, status, reason, message)
 
 
@@ -171,7 +171,7 @@ class Kube:
         try:
             return self.api.call_api(*request, _request_timeout=timeout)
         except ApiException as err:  # raised by the REST layer for transport-level trouble
-            raise TransientApiError(f"{method} {path}: {err.status} {err.reason}") from err
+            raise TransientApiError(f"{method} {path}: {err.status} {err.reason}", err.status or None) from err
         except OSError as err:
             raise TransientApiError(f"{method} {path}: {err}") from err
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ordinal.errors import ClusterError, InvalidScenario
-from ordinal.kube.client import Target, api_client
+from ordinal.kube.client import api_client
+from ordinal.kube.objects import node_ready
 from ordinal.kube.rest import NODES, Kube
 from ordinal.localcluster import build, components, paths, pki, preflight, process, state
 from ordinal.localcluster.bootstrap import apply_all
@@ -20,9 +21,8 @@ from ordinal.localcluster.nodes import NodeKind, real
 from ordinal.localcluster.nodes.kwok import KwokNodes
 from ordinal.localcluster.nodes.real import RealNodes
 from ordinal.localcluster.versions import load
-from ordinal.objects import node_ready
+from ordinal.observe.waiting import Query, Verdict, wait_for
 from ordinal.types import Obj
-from ordinal.waiting import Query, Verdict, wait_for
 
 Log = Callable[[str], None]
 MAX_ZONES = 26
@@ -87,7 +87,7 @@ def _identities(real_names: list[str]) -> tuple[pki.Identity, ...]:
 
 
 def _admin(ctx: Context) -> Kube:
-    return Kube(api_client(Target(str(ctx.kubeconfig()), None, "local cluster", local=True)))
+    return Kube(api_client(str(ctx.kubeconfig())))
 
 
 def _nodes_ready(names: list[str]) -> Callable[[list[Obj]], Verdict[str]]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any, Literal, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal, Protocol, TypeVar
 
 import dns.exception
 import dns.flags
@@ -25,9 +25,11 @@ import dns.rdatatype
 from ordinal.errors import CapabilityMissing, InvalidScenario, TransientApiError
 from ordinal.kube.rest import ENDPOINT_SLICES, Kube
 from ordinal.kube.streams import exec_in_pod, port_forward
-from ordinal.types import DnsAnswers
+from ordinal.labels import SERVICE_NAME_LABEL
+from ordinal.types import MONOTONIC, Clock, DnsAnswers, Finding
 
 RECORD_TYPES = ("A", "SRV", "PTR")
+T = TypeVar("T")
 
 
 class Resolver(Protocol):
@@ -83,20 +85,67 @@ def ask(resolver: Resolver, queries: Mapping[str, Iterable[str]]) -> DnsAnswers:
     return DnsAnswers(a=found["A"], srv=found["SRV"], ptr=found["PTR"])
 
 
-def time_until_resolvable(
-    resolver: Resolver, name: str, expected: str, *, timeout: float, interval: float = 0.2
-) -> float | None:
-    """Seconds until ``name`` answers A = [expected]; None if it never did within ``timeout``.
+def poll(
+    ask: Callable[[], T],
+    done: Callable[[T], bool],
+    *,
+    timeout: float,
+    interval: float = 0.2,
+    clock: Clock = MONOTONIC,
+) -> tuple[T, bool, float]:
+    """Ask until ``done`` or the deadline: (last answer, done, seconds). DNS has no watch; this is the one poll.
 
-    DNS has no watch; a short fixed interval under one deadline is the only way to measure
-    the propagation delay the suite reports.
+    A transient error (a dropped query, a restarting resolver) counts as "not yet"; if no attempt
+    answered at all by the deadline, the last error is raised.
     """
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if resolver.query(name, "A") == [expected]:
-            return time.monotonic() - start
-        time.sleep(interval)
-    return None
+    start = clock()
+    answered: list[T] = []
+    while True:
+        try:
+            answer = ask()
+            answered[:] = [answer]
+            if done(answer):
+                return answer, True, clock() - start
+        except TransientApiError:
+            if not answered and clock() - start >= timeout:
+                raise
+        elapsed = clock() - start
+        if elapsed >= timeout and answered:
+            return answered[0], False, elapsed
+        time.sleep(min(interval, max(0.01, timeout - elapsed)))
+
+
+def settle(
+    resolver: Resolver,
+    queries: Mapping[str, Iterable[str]],
+    check: Callable[[DnsAnswers], list[Finding]],
+    *,
+    timeout: float,
+    interval: float = 0.2,
+    clock: Clock = MONOTONIC,
+) -> tuple[DnsAnswers, list[Finding], float]:
+    """Ask ``queries`` until ``check`` finds nothing or ``timeout`` passes: (answers, findings, seconds).
+
+    The caller first waits (by watch) for the EndpointSlices, so this only covers the DNS
+    server's own propagation delay. The last answers and findings are returned, never swallowed.
+    """
+
+    def attempt() -> tuple[DnsAnswers, list[Finding]]:
+        answers = ask(resolver, queries)
+        return answers, check(answers)
+
+    (answers, findings), _, elapsed = poll(attempt, lambda a: not a[1], timeout=timeout, interval=interval, clock=clock)
+    return answers, findings, elapsed
+
+
+def time_until_resolvable(
+    resolver: Resolver, name: str, expected: str, *, timeout: float, interval: float = 0.2, clock: Clock = MONOTONIC
+) -> float | None:
+    """Seconds until ``name`` answers A = [expected]; None if it never did within ``timeout``."""
+    _, done, elapsed = poll(
+        lambda: resolver.query(name, "A"), lambda a: a == [expected], timeout=timeout, interval=interval, clock=clock
+    )
+    return elapsed if done else None
 
 
 # -- resolvers that reach the cluster DNS through the API server -------------------------------
@@ -112,7 +161,7 @@ def find_dns_pod(kube: Kube, service: tuple[str, str] = DNS_SERVICE) -> tuple[st
     1053 for non-root CoreDNS images), not the Service port.
     """
     namespace, name = service
-    slices, _ = kube.list(ENDPOINT_SLICES, namespace, label_selector=f"kubernetes.io/service-name={name}")
+    slices, _ = kube.list(ENDPOINT_SLICES, namespace, label_selector=f"{SERVICE_NAME_LABEL}={name}")
     for eps in slices:
         ports = [p for p in eps.get("ports") or () if (p.get("protocol") or "TCP") == "TCP" and p.get("port")]
         for ep in eps.get("endpoints") or ():

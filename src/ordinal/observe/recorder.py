@@ -4,6 +4,10 @@ Each thread lists (recording what exists as ADDED), then watches from the list's
 resourceVersion, resuming from the last version it saw after a dropped connection and
 re-listing after 410 Gone. ``start()`` returns once every initial list is in, so a test
 that starts recording before it acts cannot miss the first event.
+
+A waiter and the recorder watch the same events on separate streams: when a waiter returns,
+the recorder may be a few milliseconds behind. The catch-up waits at the end of this module
+(:func:`recorded`, :func:`caught_up`, :func:`synced`) look at memory only, never the API.
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ import contextlib
 import functools
 import logging
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
-from ordinal.errors import TransientApiError
+from ordinal.errors import TransientApiError, WaitTimeout
+from ordinal.kube import objects as o
 from ordinal.kube.rest import (
     CONTROLLER_REVISIONS,
     ENDPOINT_SLICES,
@@ -30,7 +36,7 @@ from ordinal.kube.rest import (
     Kube,
     Resource,
 )
-from ordinal.observe.timeline import Timeline
+from ordinal.observe.timeline import Entry, Timeline
 from ordinal.types import MONOTONIC, Clock, Obj
 
 log = logging.getLogger(__name__)
@@ -124,3 +130,69 @@ class Recorder:
                 self.errors.append(f"{res.plural}: {err}")
                 log.debug("recorder %s: %s; resuming from %s", res.plural, err, rv)
                 self._stop.wait(0.5)
+
+
+# -- catching up with a waiter ------------------------------------------------------------------
+
+
+def recorded(
+    recorder: Recorder, predicate: Callable[[Entry], bool], *, timeout: float = 5.0, clock: Clock = MONOTONIC
+) -> Entry | None:
+    """The first timeline entry matching ``predicate``, waiting briefly for the recorder to catch up."""
+    deadline = clock() + timeout
+    while True:
+        found = next((e for e in recorder.timeline.entries if predicate(e)), None)
+        if found is not None or clock() >= deadline:
+            return found
+        time.sleep(0.01)
+
+
+def caught_up(recorder: Recorder, obj: Obj, *, timeout: float = 2.0) -> bool:
+    """Whether the recorder has seen ``obj`` as we saw it (same UID and resourceVersion), waiting briefly."""
+    kind, uid, rv = str(obj.get("kind", "Pod")), o.uid(obj), str(o.meta(obj).get("resourceVersion", ""))
+    entry = recorded(recorder, lambda e: e.kind == kind and e.uid == uid and e.resource_version == rv, timeout=timeout)
+    return entry is not None
+
+
+def synced(recorder: Recorder, *, timeout: float = 10.0, clock: Clock = MONOTONIC) -> Timeline:
+    """The recorder's timeline once its pod stream has caught up with a fresh list of the pods.
+
+    Ordering checks judge what the timeline holds; judging before the recorder caught up would
+    report a deletion "never seen gone". This lists the pods once and waits (in memory) until
+    every listed pod's latest recorded version is at least the listed one and nothing else is
+    recorded as live.
+    """
+    items, _ = recorder.kube.list(PODS, recorder.namespace)
+    want = {o.uid(p): _rv(o.meta(p).get("resourceVersion")) for p in items}
+    deadline = clock() + timeout
+    while True:
+        live = {e.uid: _rv(e.resource_version) for e in recorder.timeline.live("Pod", recorder.namespace)}
+        behind = sorted(uid for uid, rv in want.items() if live.get(uid, -1) < rv)
+        extra = sorted(set(live) - set(want))
+        if not behind and not extra:
+            return recorder.timeline
+        if clock() >= deadline:
+            raise WaitTimeout(
+                f"the timeline recorder to catch up with the pods of {recorder.namespace}",
+                f"behind on {behind}, still live in the timeline: {extra}",
+                timeout,
+            )
+        time.sleep(0.01)
+
+
+def replacement_time(recorder: Recorder, name: str, old_uid: str, *, timeout: float = 5.0) -> float | None:
+    """Cluster time from pod ``name``'s deletion to its successor being Ready, once the recorder saw it Ready."""
+    recorded(
+        recorder,
+        lambda e: e.kind == "Pod" and e.name == name and e.uid != old_uid and bool(e.detail.get("ready")),
+        timeout=timeout,
+    )
+    return recorder.timeline.replacement(name, old_uid).seconds_to_ready()
+
+
+def _rv(value: object) -> int:
+    """resourceVersion as a number for "at least" comparisons (etcd revisions; opaque values count as 0)."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ordinal import objects as o
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import members, parse_ordinal
 from ordinal.kube.rest import ENDPOINT_SLICES, NODES, PODS, PVCS, PVS, SERVICES, STATEFULSETS, Kube
+from ordinal.labels import SERVICE_NAME_LABEL
 from ordinal.types import Obj
-from ordinal.workloads import parse_ordinal
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class SetState:
 
     def pod(self, name: str) -> Obj | None:
         return next((p for p in self.pods if o.name(p) == name), None)
+
+    def members(self) -> list[Obj]:
+        """The set's pods by name (owned or adoptable), terminating ones included; none without the set."""
+        return list(members(self.sts, self.pods).values()) if self.sts is not None else []
 
     def claim(self, name: str) -> Obj | None:
         return next((c for c in self.pvcs if o.name(c) == name), None)
@@ -75,7 +80,7 @@ def observe_set(kube: Kube, namespace: str, name: str) -> SetState:
     volumes = {o.spec(c).get("volumeName") for c in pvcs}
     pvs = [pv for pv in kube.list(PVS)[0] if o.name(pv) in volumes]
     slices = (
-        kube.list(ENDPOINT_SLICES, namespace, label_selector=f"kubernetes.io/service-name={service_name}")[0]
+        kube.list(ENDPOINT_SLICES, namespace, label_selector=f"{SERVICE_NAME_LABEL}={service_name}")[0]
         if service_name
         else []
     )

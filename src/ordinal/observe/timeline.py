@@ -14,16 +14,13 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from ordinal import objects as o
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import parse_ordinal
+from ordinal.labels import REVISION_LABEL, SERVICE_NAME_LABEL, UNREACHABLE_TAINTS
 from ordinal.types import Obj
-from ordinal.workloads import REVISION_LABEL, parse_ordinal
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 _EVENT_TYPES: tuple[EventType, ...] = ("ADDED", "MODIFIED", "DELETED")
-#: Node taints that mean the control plane no longer hears from the kubelet (or was told it is off).
-UNREACHABLE_TAINTS = frozenset(
-    {"node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready", "node.kubernetes.io/out-of-service"}
-)
 
 
 @dataclass(frozen=True, order=True)
@@ -169,6 +166,48 @@ class Incarnation:
         return f"{self.name} {flags}" + (" terminating" if state.deleting else "")
 
 
+@dataclass(frozen=True)
+class Replacement:
+    """A pod and its successor under the same name, as the timeline saw them.
+
+    Both consumers time a pod's return from here: the cluster's own figures (watch event
+    times), not a waiter's, so a slow waiter cannot inflate them.
+    """
+
+    old: Incarnation | None
+    new: Incarnation | None
+
+    def seconds_to_ready(self) -> float | None:
+        """From the old pod's deletion (requested, else seen gone) to its successor being Ready."""
+        began = (self.old.deletion_requested or self.old.gone) if self.old is not None else None
+        if began is None or self.new is None or not self.new.first_seen > began:
+            return None
+        ready = self.new.ready_at
+        return ready.t - began.t if ready is not None else None
+
+    def steps(self, since: float) -> dict[str, float]:
+        """Seconds from ``since`` (a fault) to each step of the return.
+
+        ``old_gone``: the old pod is gone; ``to_created``: the successor exists; ``to_scheduled``:
+        it is bound to a node (its claim can attach there); ``to_claim_mounted``: it is Running
+        (the kubelet mounted its volumes, the claim among them); ``to_ready``: Running and Ready.
+        """
+        found: dict[str, float] = {}
+        if self.old is not None and self.old.gone is not None:
+            found["old_gone"] = round(self.old.gone.t - since, 3)
+        if self.new is None:
+            return found
+        found["to_created"] = round(self.new.first_seen.t - since, 3)
+        for mark, state in self.new.states:
+            if "to_scheduled" not in found and state.node:
+                found["to_scheduled"] = round(mark.t - since, 3)
+            if "to_claim_mounted" not in found and state.phase == "Running":
+                found["to_claim_mounted"] = round(mark.t - since, 3)
+            if "to_ready" not in found and state.running_ready and not state.deleting:
+                found["to_ready"] = round(mark.t - since, 3)
+        return found
+
+
 class Timeline:
     """Ordered, de-duplicated record of watch events over several kinds."""
 
@@ -277,6 +316,21 @@ class Timeline:
                 by_uid.setdefault(_identity(entry.namespace, entry.name, entry.uid), []).append(entry)
         return [_incarnation(uid, entries) for uid, entries in by_uid.items()]
 
+    def replacement(
+        self, name: str, old_uid: str, namespace: str | None = None, *, since: float | None = None
+    ) -> Replacement:
+        """Pod ``name`` of UID ``old_uid`` and the first incarnation after it.
+
+        When the old one was never recorded, its successor is the first seen at or after ``since``.
+        """
+        incarnations = self.incarnations(name, namespace)
+        old = next((i for i in incarnations if i.uid == old_uid), None)
+        if old is not None:
+            later = [i for i in incarnations if i.uid != old_uid and i.first_seen > old.first_seen]
+        else:
+            later = [i for i in incarnations if since is not None and i.first_seen.t >= since]
+        return Replacement(old, later[0] if later else None)
+
     def set_incarnations(self, set_name: str, namespace: str | None = None) -> dict[int, list[Incarnation]]:
         """Incarnations of every pod name of ``set_name``, keyed by ordinal."""
         found: dict[int, list[Incarnation]] = {}
@@ -285,6 +339,14 @@ class Timeline:
             if ordinal is not None:
                 found[ordinal] = self.incarnations(pod, namespace)
         return dict(sorted(found.items()))
+
+    def set_replicas(self, name: str, namespace: str | None = None) -> list[tuple[Mark, int]]:
+        """The replica counts StatefulSet ``name``'s spec asked for, as recorded (its scale history)."""
+        return [
+            (e.mark, int(e.detail["replicas"]))
+            for e in self.of_kind("StatefulSet", namespace)
+            if e.name == name and isinstance(e.detail.get("replicas"), int)
+        ]
 
     def live_intervals(self, name: str, namespace: str | None = None) -> list[tuple[str, Mark, Mark | None]]:
         """``(uid, first seen, gone or None)`` per incarnation of pod ``name``."""
@@ -480,7 +542,7 @@ def _slice_detail(eps: Obj) -> dict[str, Any]:
         addresses = ep.get("addresses") or [None]
         conditions = ep.get("conditions") or {}
         endpoints.append([ep.get("hostname"), addresses[0], conditions.get("ready")])
-    return {"service": o.labels(eps).get("kubernetes.io/service-name"), "endpoints": endpoints}
+    return {"service": o.labels(eps).get(SERVICE_NAME_LABEL), "endpoints": endpoints}
 
 
 def _set_detail(sts: Obj) -> dict[str, Any]:

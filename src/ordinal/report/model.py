@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ordinal.artefacts import environment as environment_files
+from ordinal.artefacts import figures as figure_files
+from ordinal.artefacts import results as result_files
 from ordinal.observe.timeline import Timeline
 from ordinal.report import REPORT_VERSION
-from ordinal.reporting import environment as environment_files
-from ordinal.reporting import figures as figure_files
-from ordinal.reporting import results as result_files
 
 Data = dict[str, Any]
 

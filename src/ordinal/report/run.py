@@ -19,9 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ordinal import __version__, hygiene, suite
+from ordinal import __version__, runs
+from ordinal.act.namespaces import new_run_id
+from ordinal.artefacts.environment import storage_class_record
 from ordinal.errors import InvalidScenario, OrdinalError
+from ordinal.kube.rest import STORAGE_CLASSES, ApiError
 from ordinal.report import html, model, schema, sums
+from ordinal.target import connect, resolve
 
 PROFILES = ("quick", "full")
 #: Upper bound for one experiment (node-loss waits out a 300 s toleration); its own deadlines are shorter.
@@ -57,8 +61,6 @@ def experiment_names(text: str | None) -> tuple[str, ...]:
 
 def check_local(request: Request, root: Path, report_id: str) -> tuple[Path, tuple[Path, ...]]:
     """The checks that need no cluster: profile, experiments, output directory."""
-    from ordinal.chaos import runner
-
     if request.profile not in PROFILES:
         raise InvalidScenario(f"expected --profile quick or full, found {request.profile!r}")
     if request.experiments and request.profile != "full":
@@ -69,7 +71,7 @@ def check_local(request: Request, root: Path, report_id: str) -> tuple[Path, tup
     names = request.experiments or (
         tuple(sorted(p.stem for p in directory.glob("*.json"))) if request.profile == "full" else ()
     )
-    paths = tuple(runner.experiment_path(name, directory) for name in names)
+    paths = tuple(runs.experiment_path(name, directory) for name in names)
     out = request.out if request.out is not None else root / "reports" / report_id
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         what = "a file" if not out.is_dir() else f"{sum(1 for _ in out.iterdir())} entries"
@@ -79,12 +81,8 @@ def check_local(request: Request, root: Path, report_id: str) -> tuple[Path, tup
 
 def check_cluster(storage_class: str) -> dict[str, Any]:
     """The StorageClass as the target cluster holds it; one-line errors when there is no cluster or class."""
-    from ordinal.kube.client import api_client, resolve
-    from ordinal.kube.rest import STORAGE_CLASSES, ApiError, Kube
-    from ordinal.reporting.environment import storage_class_record
-
     target = resolve()
-    with Kube(api_client(target)) as kube:
+    with connect(target) as kube:
         try:
             classes, _ = kube.list(STORAGE_CLASSES)
         except (ApiError, OrdinalError) as err:
@@ -99,8 +97,8 @@ def check_cluster(storage_class: str) -> dict[str, Any]:
 
 
 def plan(request: Request) -> Plan:
-    report_id = hygiene.new_run_id()
-    root = suite.checkout_root()
+    report_id = new_run_id()
+    root = runs.checkout_root()
     out, experiments = check_local(request, root, report_id)
     storage_class = check_cluster(request.storage_class)
     return Plan(request, root, out, experiments, storage_class, report_id)
@@ -139,21 +137,19 @@ def pytest_command(out: Path, storage_class: str, extra: Sequence[str]) -> list[
 
 def execute(checked: Plan, log: Log) -> dict[str, Any]:
     """Run the suite and the experiments into the report directory; write and return the report."""
-    from ordinal.chaos import runner
-
     request, out = checked.request, checked.out
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     log(f"ordinal report: {request.profile} report {checked.report_id} on StorageClass {request.storage_class} → {out}")
-    pytest_exit = suite._pytest(pytest_command(out, request.storage_class, request.pytest_args), checked.root, log)
-    runs: list[model.ExperimentRun] = []
+    pytest_exit = runs.run_pytest(pytest_command(out, request.storage_class, request.pytest_args), checked.root, log)
+    done: list[model.ExperimentRun] = []
     if pytest_exit == 2 and checked.experiments:
         log("ordinal report: the suite was interrupted; no chaos experiments run")
     else:
         chaos_dir = out / "chaos"
         for path in checked.experiments:
             log(f"ordinal report: chaos run {path} (storage_class={request.storage_class})")
-            result = runner.run_experiment(
+            result = runs.run_experiment(
                 str(path),
                 reports_dir=chaos_dir,
                 variables={"storage_class": request.storage_class},
@@ -162,7 +158,7 @@ def execute(checked: Plan, log: Log) -> dict[str, Any]:
             log(f"ordinal report: experiment {result.summary()}")
             interrupted = result.status == "interrupted"
             timeline = chaos_dir / f"timeline-chaos-{path.stem}.json"
-            runs.append(
+            done.append(
                 model.ExperimentRun(
                     path.stem,
                     result.returncode,
@@ -184,10 +180,10 @@ def execute(checked: Plan, log: Log) -> dict[str, Any]:
         git_revision=git_revision(checked.root),
         pytest_args=request.pytest_args,
         pytest_exit=pytest_exit,
-        experiments=runs,
+        experiments=done,
         storage_class_record=checked.storage_class,
     )
-    return write(out, model.build(model.load(out, runs), info))
+    return write(out, model.build(model.load(out, done), info))
 
 
 def write(out: Path, report: dict[str, Any]) -> dict[str, Any]:

@@ -12,14 +12,15 @@ No ``from __future__ import annotations`` here: chaoslib discovery reads raw ann
 
 from chaoslib.types import Configuration, Secrets
 
-from ordinal import disrupt, hygiene
-from ordinal import objects as o
-from ordinal.chaos.boundary import activity
+from ordinal.act import nodes
+from ordinal.act import pods as faults
+from ordinal.chaos.boundary import activity, call
 from ordinal.chaos.results import Touched
-from ordinal.chaos.session import Fault, current, now
+from ordinal.chaos.session import Fault, now
 from ordinal.errors import InvalidScenario
-from ordinal.kube.rest import NODES, PODS, Kube
-from ordinal.workloads import parse_ordinal
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import parse_ordinal
+from ordinal.kube.rest import PODS
 
 __all__ = [
     "drain_node_of",
@@ -48,18 +49,18 @@ def drain_node_of(
     retried once the PDB allows it again, until ``timeout``. Pods of other namespaces are
     left alone. Undo with ``uncordon_node`` (the rollback every drain experiment declares).
     """
-    session = current()
-    kube = session.kube(configuration, secrets)
-    node = disrupt.node_of(kube, ns, name, ordinal)
+    run = call()
+    node = faults.node_of(run.kube, ns, name, ordinal)
     at = now()
-    drained = disrupt.drain(kube, node, session.run_id, namespace=ns, timeout=timeout)
+    drained = faults.drain(run.kube, node, run.session.run_id, namespace=ns, timeout=timeout)
     hit = {h.name: h.uid for h in drained.evicted if parse_ordinal(h.name, name) is not None}
-    session.record_fault(Fault("drain_node_of", ns, name, hit, at, node))
-    return Touched(
-        action="drain_node_of",
-        namespace=ns,
-        targets=[{"pod": h.name, "uid": h.uid, "node": h.node} for h in drained.evicted],
-        details={"node": node, "cordoned_by_us": drained.cordoned_by_us, "refusals_429": drained.refusals},
+    run.session.record_fault(Fault("drain_node_of", ns, name, hit, at, node))
+    return run.touched(
+        ns,
+        [{"pod": h.name, "uid": h.uid, "node": h.node} for h in drained.evicted],
+        node=node,
+        cordoned_by_us=drained.cordoned_by_us,
+        refusals_429=drained.refusals,
     )
 
 
@@ -76,23 +77,17 @@ def lose_node_of(
     Only simulated nodes can be silenced this way, and only if every pod on the node
     belongs to this namespace (other tenants' pods would be hit too). Undo with ``restore_node``.
     """
-    session = current()
-    kube = session.kube(configuration, secrets)
-    node = disrupt.node_of(kube, ns, name, ordinal)
-    pods, _ = kube.list(PODS, field_selector=f"spec.nodeName={node}")
+    run = call()
+    node = faults.node_of(run.kube, ns, name, ordinal)
+    pods, _ = run.kube.list(PODS, field_selector=f"spec.nodeName={node}")
     strangers = sorted(o.ref(p) for p in pods if o.namespace(p) != ns and not o.terminating(p))
     if strangers:
         raise InvalidScenario(f"expected node {node} to host only pods of namespace {ns}, found {strangers[:5]}")
     hit = {o.name(p): o.uid(p) for p in pods if parse_ordinal(o.name(p), name) is not None}
     at = now()
-    disrupt.stop_heartbeats(kube, node, session.run_id)
-    session.record_fault(Fault("lose_node_of", ns, name, hit, at, node))
-    return Touched(
-        action="lose_node_of",
-        namespace=ns,
-        targets=[{"pod": p, "uid": u, "node": node} for p, u in sorted(hit.items())],
-        details={"node": node},
-    )
+    nodes.stop_heartbeats(run.kube, node, run.session.run_id)
+    run.session.record_fault(Fault("lose_node_of", ns, name, hit, at, node))
+    return run.touched(ns, [{"pod": p, "uid": u, "node": node} for p, u in sorted(hit.items())], node=node)
 
 
 @activity
@@ -106,13 +101,10 @@ def taint_out_of_service(
     ``node`` "" means every node this run silenced. Refuses a node this run did not lose:
     the taint is only honest on a node that is really off.
     """
-    session = current()
-    kube = session.kube(configuration, secrets)
-    tainted = []
-    for target in _run_nodes(kube, session.run_id, node, key="lost"):
-        if disrupt.taint_out_of_service(kube, target, session.run_id):
-            tainted.append(target)
-    return Touched(action="taint_out_of_service", namespace="", targets=[{"node": n} for n in tainted], details={})
+    run = call()
+    chosen = _run_nodes(node, key="lost", strict=True)
+    tainted = [n for n in chosen if nodes.taint_out_of_service(run.kube, n, run.session.run_id)]
+    return run.touched("", [{"node": n} for n in tainted])
 
 
 @activity
@@ -122,13 +114,11 @@ def uncordon_node(
     secrets: Secrets | None = None,
 ) -> Touched:
     """Uncordon what this run cordoned (``node`` "" = every such node); never a cordon someone else made."""
-    session = current()
-    kube = session.kube(configuration, secrets)
-    done = []
-    for target in _run_nodes(kube, session.run_id, node, key="cordoned", strict=False):
-        hygiene.uncordon(kube, target)
-        done.append(target)
-    return Touched(action="uncordon_node", namespace="", targets=[{"node": n} for n in done], details={})
+    run = call()
+    done = _run_nodes(node, key="cordoned")
+    for target in done:
+        nodes.uncordon(run.kube, target)
+    return run.touched("", [{"node": n} for n in done])
 
 
 @activity
@@ -142,24 +132,19 @@ def restore_node(
     ``node`` "" means every node in the ledger under this run's id. The rollback of every
     node experiment.
     """
-    session = current()
-    kube = session.kube(configuration, secrets)
-    done = []
-    for target in _run_nodes(kube, session.run_id, node, key=None, strict=False):
-        disrupt.restore_node_fully(kube, target)
-        done.append(target)
-    return Touched(action="restore_node", namespace="", targets=[{"node": n} for n in done], details={})
+    run = call()
+    done = _run_nodes(node, key=None)
+    for target in done:
+        nodes.restore_node(run.kube, target)
+    return run.touched("", [{"node": n} for n in done])
 
 
-def _run_nodes(kube: Kube, run_id: str, node: str, *, key: str | None, strict: bool = True) -> list[str]:
+def _run_nodes(node: str, *, key: str | None, strict: bool = False) -> list[str]:
     """Nodes whose ledger says this run changed them (``key``: that change); ``node`` narrows to one."""
-    found = []
-    for item in kube.list(NODES)[0]:
-        entry = hygiene.ledger(item)
-        if entry.get("run") == run_id and (key is None or entry.get(key)) and (not node or o.name(item) == node):
-            found.append(o.name(item))
+    run = call()
+    found = [n for n in nodes.ledger_nodes(run.kube, run.session.run_id, key) if not node or n == node]
     if strict and node and node not in found:
         raise InvalidScenario(f"expected node {node} to be one this run changed ({key}), it is not")
     if strict and not found:
         raise InvalidScenario(f"expected a node this run changed ({key}), found none")
-    return sorted(found)
+    return found

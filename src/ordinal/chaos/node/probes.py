@@ -3,18 +3,16 @@
 No ``from __future__ import annotations`` here: chaoslib discovery reads raw annotations.
 """
 
-import time
-
 from chaoslib.types import Configuration, Secrets
 
-from ordinal import hygiene
-from ordinal import objects as o
-from ordinal.chaos import ops
-from ordinal.chaos.boundary import activity
-from ordinal.chaos.results import Verdict, Waited, verdict
-from ordinal.chaos.session import current, now
+from ordinal.act.nodes import ledger
+from ordinal.chaos.boundary import activity, call
+from ordinal.chaos.results import ProbeVerdict, Waited
+from ordinal.chaos.session import now
 from ordinal.errors import InvalidScenario
+from ordinal.kube import objects as o
 from ordinal.kube.rest import NODES
+from ordinal.observe.waiting import wait_for_nodes
 from ordinal.types import Finding
 
 __all__ = ["await_node_ready", "await_node_unreachable", "nodes_restored"]
@@ -24,17 +22,16 @@ __all__ = ["await_node_ready", "await_node_unreachable", "nodes_restored"]
 def nodes_restored(
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
-) -> Verdict:
+) -> ProbeVerdict:
     """No node is left cordoned, silenced or tainted by this run (the node ledger holds nothing of it)."""
-    session = current()
-    kube = session.kube(configuration, secrets)
+    run = call()
     findings = []
-    for node in kube.list(NODES)[0]:
-        entry = hygiene.ledger(node)
-        if entry.get("run") == session.run_id:
+    for node in run.kube.list(NODES)[0]:
+        entry = ledger(node)
+        if entry.get("run") == run.session.run_id:
             changes = sorted(k for k, v in entry.items() if k != "run" and v)
             findings.append(Finding("chaos.node-restored", f"node {o.name(node)}", "ledger", [], changes))
-    return verdict("nodes_restored", "nodes", findings, held="no node changes of this run remain")
+    return run.verdict("nodes", findings, held="no node changes of this run remain")
 
 
 @activity
@@ -49,20 +46,13 @@ def await_node_unreachable(
     ``node`` "" means the nodes this run silenced. Takes the node-monitor grace period
     (50 s by default since Kubernetes 1.32).
     """
-    session = current()
-    kube = session.kube(configuration, secrets)
-    lost = [f for f in session.faults if f.action == "lose_node_of" and f.node and (not node or f.node == node)]
+    run = call()
+    lost = [f for f in run.session.faults if f.action == "lose_node_of" and f.node and (not node or f.node == node)]
     if not lost:
         raise InvalidScenario(f"expected a node this run silenced{' named ' + node if node else ''}, found none")
     names = sorted({str(f.node) for f in lost})
-    start = time.monotonic()
-    ops.wait_nodes(kube, names, ops.unreachable, expect=f"nodes {names} unreachable", timeout=timeout)
-    return Waited(
-        probe="await_node_unreachable",
-        subject=f"nodes {','.join(names)}",
-        seconds=round(time.monotonic() - start, 3),
-        details={"since_fault": round(now() - min(f.at for f in lost), 3)},
-    )
+    wait_for_nodes(run.kube, names, o.node_unreachable, expect=f"nodes {names} unreachable", timeout=timeout)
+    return run.waited(f"nodes {','.join(names)}", since_fault=round(now() - min(f.at for f in lost), 3))
 
 
 @activity
@@ -73,15 +63,8 @@ def await_node_ready(
     secrets: Secrets | None = None,
 ) -> Waited:
     """Wait until the nodes this run disrupted (or ``node``) are Ready, schedulable and untainted again."""
-    session = current()
-    kube = session.kube(configuration, secrets)
-    names = sorted({str(f.node) for f in session.faults if f.node and (not node or f.node == node)})
-    start = time.monotonic()
+    run = call()
+    names = sorted({str(f.node) for f in run.session.faults if f.node and (not node or f.node == node)})
     if names:
-        ops.wait_nodes(kube, names, ops.node_available, expect=f"nodes {names} available", timeout=timeout)
-    return Waited(
-        probe="await_node_ready",
-        subject=f"nodes {','.join(names) or 'none'}",
-        seconds=round(time.monotonic() - start, 3),
-        details={"nodes": names},
-    )
+        wait_for_nodes(run.kube, names, o.node_available, expect=f"nodes {names} available", timeout=timeout)
+    return run.waited(f"nodes {','.join(names) or 'none'}", nodes=names)

@@ -9,21 +9,21 @@ not have moved. chaostoolkit-kubernetes covers plain scaling
 No ``from __future__ import annotations`` here: chaoslib discovery reads raw annotations.
 """
 
-import time
-
 from chaoslib.types import Configuration, Secrets
 
-from ordinal import disrupt
-from ordinal import objects as o
-from ordinal.chaos import ops, sample
-from ordinal.chaos.boundary import activity
+from ordinal.act import pods as faults
+from ordinal.act.namespaces import remove_namespace
+from ordinal.act.tokens import write_tokens
+from ordinal.chaos import sample
+from ordinal.chaos.boundary import activity, call
 from ordinal.chaos.results import Snapshot, Touched
-from ordinal.chaos.session import Fault, current, now
-from ordinal.checks.identity import members, set_window
-from ordinal.errors import InvalidScenario
-from ordinal.kube.rest import NAMESPACES, PODS, STATEFULSETS
-from ordinal.waiting import wait_for_gone
-from ordinal.workloads import run_labels
+from ordinal.chaos.session import Baseline, Fault, now
+from ordinal.errors import CapabilityMissing, InvalidScenario
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import as_written, members, run_labels, set_window
+from ordinal.kube.rest import NAMESPACES, PODS, STATEFULSETS, Kube
+from ordinal.labels import CANARY_ANNOTATION
+from ordinal.observe.waiting import wait_for_gone, wait_for_set_settled
 
 __all__ = [
     "delete_statefulset",
@@ -60,18 +60,17 @@ def deploy_sample(
     control does this before the hypothesis; this action is for methods that need a second
     workload. Undo with ``remove_sample``.
     """
-    session = current()
-    kube = session.kube(configuration, secrets)
-    if kube.get_or_none(NAMESPACES, ns) is None:
-        kube.create(
-            NAMESPACES,
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": run_labels(session.run_id)}},
+    run = call()
+    if run.kube.get_or_none(NAMESPACES, ns) is None:
+        labels = run_labels(run.session.run_id)
+        run.kube.create(
+            NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}}
         )
     created = sample.deploy(
-        kube,
+        run.kube,
         ns,
         name,
-        session.run_id,
+        run.session.run_id,
         timeout=timeout,
         replicas=replicas,
         storage_class=storage_class,
@@ -79,7 +78,7 @@ def deploy_sample(
         when_scaled=when_scaled,
         unreachable_toleration=unreachable_toleration,
     )
-    return Touched(action="deploy_sample", namespace=ns, targets=[{"created": c} for c in created], details={})
+    return run.touched(ns, [{"created": c} for c in created])
 
 
 @activity
@@ -90,11 +89,11 @@ def remove_sample(
     secrets: Secrets | None = None,
 ) -> Touched:
     """Delete a namespace ordinal created, with its claims' volumes; refuses any other namespace."""
-    kube = current().kube(configuration, secrets)
-    errors = sample.remove(kube, ns, timeout=timeout)
+    run = call()
+    errors = remove_namespace(run.kube, ns, timeout=timeout)
     if errors:
         raise InvalidScenario(f"expected namespace {ns} removed without leftovers, got: {'; '.join(errors)}")
-    return Touched(action="remove_sample", namespace=ns, targets=[{"namespace": ns}], details={})
+    return run.touched(ns, [{"namespace": ns}])
 
 
 @activity
@@ -109,11 +108,10 @@ def snapshot_identity(
     Read-only. Probes after the method compare against it; the journal keeps it as this
     action's output.
     """
-    session = current()
-    kube = session.kube(configuration, secrets)
-    baseline = ops.take_baseline(kube, ns, name, now())
-    session.baselines[(ns, name)] = baseline
-    return ops.baseline_json(baseline)
+    run = call()
+    baseline = Baseline.take(run.kube, ns, name, now())
+    run.session.baselines[(ns, name)] = baseline
+    return baseline.to_json()
 
 
 @activity
@@ -128,19 +126,13 @@ def write_data_tokens(
     Needs a snapshot first and exec into pods; on simulated nodes it writes nothing and
     says ``needs: exec into pods`` (the probe then skips).
     """
-    from ordinal.chaos import datatoken
-    from ordinal.errors import CapabilityMissing
-
-    session = current()
-    kube = session.kube(configuration, secrets)
-    baseline = session.baseline(ns, name)
-    if baseline is None:
-        raise InvalidScenario(f"expected snapshot_identity of {ns}/{name} before write_data_tokens, found none")
+    run = call()
+    baseline = _baseline(ns, name, "write_data_tokens")
     try:
-        tokens = datatoken.write_tokens(kube, baseline)
+        baseline.tokens.update(write_tokens(run.kube, baseline.sts, baseline.pods))
     except CapabilityMissing as err:
-        return Touched(action="write_data_tokens", namespace=ns, targets=[], details={"skipped": str(err)})
-    return Touched(action="write_data_tokens", namespace=ns, targets=[{"pod": p} for p in sorted(tokens)], details={})
+        return run.touched(ns, skipped=str(err))
+    return run.touched(ns, [{"pod": p} for p in sorted(baseline.tokens)])
 
 
 @activity
@@ -154,13 +146,9 @@ def start_recording(
     Read-only (watches). ``no_duplicate_identity`` and the restoration figures read this
     timeline; the safety control saves it next to the journal.
     """
-    recorder = current().start_recorder(ns, configuration, secrets)
-    return Touched(
-        action="start_recording",
-        namespace=ns,
-        targets=[{"kind": r.kind} for r in recorder.kinds],
-        details={"entries": len(recorder.timeline)},
-    )
+    run = call()
+    recorder = run.session.start_recorder(ns, configuration, secrets)
+    return run.touched(ns, [{"kind": r.kind} for r in recorder.kinds], entries=len(recorder.timeline))
 
 
 @activity
@@ -170,13 +158,11 @@ def stop_recording(
     secrets: Secrets | None = None,
 ) -> Touched:
     """Stop the background recorder of ``ns`` (the safety control also stops it at the end)."""
-    session = current()
-    session.kube(configuration, secrets)
-    recorder = session.recorder(ns)
+    run = call()
+    recorder = run.recorder(ns)
     if recorder is not None:
         recorder.stop()
-    entries = len(recorder.timeline) if recorder else 0
-    return Touched(action="stop_recording", namespace=ns, targets=[], details={"entries": entries})
+    return run.touched(ns, entries=len(recorder.timeline) if recorder else 0)
 
 
 @activity
@@ -193,17 +179,11 @@ def kill_ordinal(
     ``grace_period`` -1 uses the pod's own; 0 deletes at once (force on a healthy node).
     The delete is preconditioned on the pod's UID, so a replacement is never hit by mistake.
     """
-    session = current()
-    kube = session.kube(configuration, secrets)
+    run = call()
     at = now()
-    hit = disrupt.delete_pod(kube, ns, name, ordinal, None if grace_period < 0 else grace_period)
-    session.record_fault(Fault("kill_ordinal", ns, name, {hit.name: hit.uid}, at, hit.node))
-    return Touched(
-        action="kill_ordinal",
-        namespace=ns,
-        targets=[{"pod": hit.name, "uid": hit.uid, "node": hit.node}],
-        details={"grace_period": grace_period},
-    )
+    hit = faults.delete_pod(run.kube, ns, name, ordinal, None if grace_period < 0 else grace_period)
+    run.session.record_fault(Fault("kill_ordinal", ns, name, {hit.name: hit.uid}, at, hit.node))
+    return run.touched(ns, [{"pod": hit.name, "uid": hit.uid, "node": hit.node}], grace_period=grace_period)
 
 
 @activity
@@ -219,22 +199,15 @@ def delete_statefulset(
     ``Foreground`` works too. Claims stay unless ``whenDeleted: Delete``. Needs a snapshot first:
     ``recreate_statefulset`` recreates the set from it.
     """
-    session = current()
-    kube = session.kube(configuration, secrets)
-    if session.baseline(ns, name) is None:
-        raise InvalidScenario(f"expected snapshot_identity of {ns}/{name} before deleting it, found none")
-    sts = ops.get_set(kube, ns, name)
-    pods = {o.name(p): o.uid(p) for p in members(sts, kube.list(PODS, ns)[0]).values()}
+    run = call()
+    _baseline(ns, name, "deleting it")
+    sts = faults.get_set(run.kube, ns, name)
+    pods = {o.name(p): o.uid(p) for p in members(sts, run.kube.list(PODS, ns)[0]).values()}
     at = now()
-    hit = disrupt.delete_set(kube, ns, name, propagation)
+    hit = faults.delete_set(run.kube, ns, name, propagation)
     if propagation != "Orphan":
-        session.record_fault(Fault("delete_statefulset", ns, name, pods, at))
-    return Touched(
-        action="delete_statefulset",
-        namespace=ns,
-        targets=[{"statefulset": name, "uid": hit.uid}],
-        details={"propagation": propagation, "pods": pods},
-    )
+        run.session.record_fault(Fault("delete_statefulset", ns, name, pods, at))
+    return run.touched(ns, [{"statefulset": name, "uid": hit.uid}], propagation=propagation, pods=pods)
 
 
 @activity
@@ -246,22 +219,14 @@ def recreate_statefulset(
     secrets: Secrets | None = None,
 ) -> Touched:
     """Create the StatefulSet again as snapshotted, once the deleted one is gone (also a rollback)."""
-    session = current()
-    kube = session.kube(configuration, secrets)
-    baseline = session.baseline(ns, name)
-    if baseline is None:
-        raise InvalidScenario(f"expected snapshot_identity of {ns}/{name} before recreating it, found none")
-    existing = kube.get_or_none(STATEFULSETS, name, ns)
+    run = call()
+    baseline = _baseline(ns, name, "recreating it")
+    existing = run.kube.get_or_none(STATEFULSETS, name, ns)
     if existing is not None and not o.terminating(existing):
-        return Touched(action="recreate_statefulset", namespace=ns, targets=[], details={"existed": o.uid(existing)})
-    wait_for_gone(kube, STATEFULSETS, ns, [name], timeout=timeout)
-    created = kube.create(STATEFULSETS, ops.manifest_for_recreate(baseline.sts), ns)
-    return Touched(
-        action="recreate_statefulset",
-        namespace=ns,
-        targets=[{"statefulset": name, "uid": o.uid(created)}],
-        details={},
-    )
+        return run.touched(ns, existed=o.uid(existing))
+    wait_for_gone(run.kube, STATEFULSETS, ns, [name], timeout=timeout)
+    created = run.kube.create(STATEFULSETS, as_written(baseline.sts), ns)
+    return run.touched(ns, [{"statefulset": name, "uid": o.uid(created)}])
 
 
 @activity
@@ -277,9 +242,8 @@ def rollout_canary(
     ``partition`` -1 means replicas - 1 (only the highest ordinal moves). What it changed is
     remembered so ``undo_canary`` restores it.
     """
-    session = current()
-    kube = session.kube(configuration, secrets)
-    sts = ops.get_set(kube, ns, name)
+    run = call()
+    sts = faults.get_set(run.kube, ns, name)
     strategy = o.spec(sts).get("updateStrategy") or {}
     if strategy.get("type", "RollingUpdate") != "RollingUpdate":
         raise InvalidScenario(f"expected StatefulSet {ns}/{name} with RollingUpdate, got {strategy.get('type')}")
@@ -288,34 +252,14 @@ def rollout_canary(
     if not 0 <= part <= len(window):
         raise InvalidScenario(f"expected a partition in 0..{len(window)} for {ns}/{name}, got {partition}")
     annotations = (o.spec(sts).get("template", {}).get("metadata") or {}).get("annotations") or {}
-    session.canaries.setdefault(
-        (ns, name),
-        {
-            "partition": (strategy.get("rollingUpdate") or {}).get("partition"),
-            "annotation": annotations.get(ops.CANARY_ANNOTATION),
-        },
-    )
-    pods = members(sts, kube.list(PODS, ns)[0])
+    before = {"partition": (strategy.get("rollingUpdate") or {}).get("partition")}
+    run.session.canaries.setdefault((ns, name), {**before, "annotation": annotations.get(CANARY_ANNOTATION)})
+    pods = members(sts, run.kube.list(PODS, ns)[0])
     moving = {o.name(p): o.uid(p) for i, p in pods.items() if i - window.start >= part}
     at = now()
-    kube.patch(
-        STATEFULSETS,
-        name,
-        {
-            "spec": {
-                "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": part}},
-                "template": {"metadata": {"annotations": {ops.CANARY_ANNOTATION: session.run_id}}},
-            }
-        },
-        ns,
-    )
-    session.record_fault(Fault("rollout_canary", ns, name, moving, at))
-    return Touched(
-        action="rollout_canary",
-        namespace=ns,
-        targets=[{"pod": p, "uid": u} for p, u in sorted(moving.items())],
-        details={"partition": part},
-    )
+    _patch_canary(run.kube, ns, name, part, run.session.run_id)
+    run.session.record_fault(Fault("rollout_canary", ns, name, moving, at))
+    return run.touched(ns, [{"pod": p, "uid": u} for p, u in sorted(moving.items())], partition=part)
 
 
 @activity
@@ -326,23 +270,12 @@ def undo_canary(
     secrets: Secrets | None = None,
 ) -> Touched:
     """Put back the template annotation and partition ``rollout_canary`` changed (a rollback; no-op otherwise)."""
-    session = current()
-    kube = session.kube(configuration, secrets)
-    saved = session.canaries.pop((ns, name), None)
-    if saved is None or kube.get_or_none(STATEFULSETS, name, ns) is None:
-        return Touched(action="undo_canary", namespace=ns, targets=[], details={"changed": False})
-    kube.patch(
-        STATEFULSETS,
-        name,
-        {
-            "spec": {
-                "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": saved["partition"]}},
-                "template": {"metadata": {"annotations": {ops.CANARY_ANNOTATION: saved["annotation"]}}},
-            }
-        },
-        ns,
-    )
-    return Touched(action="undo_canary", namespace=ns, targets=[{"statefulset": name}], details=dict(saved))
+    run = call()
+    saved = run.session.canaries.pop((ns, name), None)
+    if saved is None or run.kube.get_or_none(STATEFULSETS, name, ns) is None:
+        return run.touched(ns, changed=False)
+    _patch_canary(run.kube, ns, name, saved["partition"], saved["annotation"])
+    return run.touched(ns, [{"statefulset": name}], **saved)
 
 
 @activity
@@ -357,30 +290,46 @@ def restore_replicas(
 
     ``timeout`` > 0 waits that long for it to be ready again.
     """
-    session = current()
-    kube = session.kube(configuration, secrets)
-    baseline = session.baseline(ns, name)
-    if baseline is None or kube.get_or_none(STATEFULSETS, name, ns) is None:
-        return Touched(action="restore_replicas", namespace=ns, targets=[], details={"changed": False})
+    run = call()
+    baseline = run.session.baseline(ns, name)
+    if baseline is None or run.kube.get_or_none(STATEFULSETS, name, ns) is None:
+        return run.touched(ns, changed=False)
     want = int(o.spec(baseline.sts).get("replicas", 1))
-    sts = ops.get_set(kube, ns, name)
-    window = set_window(sts)
+    window = set_window(faults.get_set(run.kube, ns, name))
     condemned = {
         o.name(p): o.uid(p)
         for i, p in members(baseline.sts, baseline.pods).items()
         if i not in window and i - window.start < want
     }
-    was = disrupt.scale(kube, ns, name, want)
+    was = faults.scale(run.kube, ns, name, want)
     if condemned:
         # Whoever scaled down (often chaostoolkit-kubernetes), the pods it removed must come back.
-        at = ops.scaled_down_at(session.recorder(ns), ns, name, len(window)) or now()
-        session.record_fault(Fault("scale_down", ns, name, condemned, at))
-    start = time.monotonic()
+        recorder = run.recorder(ns)
+        history = recorder.timeline.set_replicas(name, ns) if recorder is not None else []
+        at = next((mark.t for mark, count in history if count == len(window)), None)
+        run.session.record_fault(Fault("scale_down", ns, name, condemned, at if at is not None else now()))
+    waited_from = run.seconds()
     if timeout > 0:
-        ops.wait_ready(kube, ns, name, timeout=timeout)
-    return Touched(
-        action="restore_replicas",
-        namespace=ns,
-        targets=[{"statefulset": name}],
-        details={"from": was, "to": want, "returning": sorted(condemned), "waited": round(time.monotonic() - start, 3)},
+        wait_for_set_settled(run.kube, ns, name, timeout=timeout)
+    return run.touched(
+        ns,
+        [{"statefulset": name}],
+        **{"from": was, "to": want, "returning": sorted(condemned), "waited": round(run.seconds() - waited_from, 3)},
     )
+
+
+def _baseline(namespace: str, name: str, before: str) -> Baseline:
+    baseline = call().session.baseline(namespace, name)
+    if baseline is None:
+        raise InvalidScenario(f"expected snapshot_identity of {namespace}/{name} before {before}, found none")
+    return baseline
+
+
+def _patch_canary(kube: Kube, namespace: str, name: str, partition: object, annotation: object) -> None:
+    body = {
+        "spec": {
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": partition}},
+            "template": {"metadata": {"annotations": {CANARY_ANNOTATION: annotation}}},
+        }
+    }
+    kube.patch(STATEFULSETS, name, body, namespace)

@@ -13,25 +13,53 @@ No ``from __future__ import annotations`` here: chaoslib discovery reads raw ann
 """
 
 import contextlib
-import time
 
 from chaoslib.types import Configuration, Secrets
 
-from ordinal import objects as o
-from ordinal.chaos import ops
-from ordinal.chaos.boundary import activity
-from ordinal.chaos.results import Verdict, Waited, ordinals_of, select_ordinals, skipped, verdict
-from ordinal.chaos.session import current, now
-from ordinal.checks.dns import DEFAULT_ZONE, pod_fqdn
-from ordinal.checks.identity import check_at_most_one_live, set_window
-from ordinal.checks.retention import retention_policy
+from ordinal.act.pods import get_set
+from ordinal.act.tokens import read_tokens, require_exec
+from ordinal.capabilities import pod_index_label
+from ordinal.chaos.boundary import activity, call, set_subject
+from ordinal.chaos.results import ProbeVerdict, Waited, ordinals_of, select_ordinals
+from ordinal.chaos.session import Fault, now
+from ordinal.checks.dns import (
+    DEFAULT_ZONE,
+    check_dns,
+    check_endpoint_slices,
+    check_governing_service,
+    expected_queries,
+    headless,
+    pod_fqdn,
+)
+from ordinal.checks.identity import check_at_most_one_live, check_pod_identity, check_replaced
+from ordinal.checks.readiness import check_set_ready
+from ordinal.checks.retention import (
+    check_after_scale_down,
+    check_renewed,
+    condemned_by_scale_down,
+    expected_after_scale_down,
+    retention_policy,
+)
+from ordinal.checks.revisions import check_partition, check_revision_status, partition
+from ordinal.checks.storage import (
+    check_claims,
+    check_pod_on_volume_node,
+    check_reattached,
+    check_tokens,
+    snapshot_claims,
+    volume_node,
+)
 from ordinal.errors import CapabilityMissing, InvariantViolated, OrdinalError, WaitTimeout
-from ordinal.kube.rest import NODES, STATEFULSETS
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import pod_name, set_window
+from ordinal.kube.rest import NODES, PODS, PVCS, STATEFULSETS
+from ordinal.labels import REVISION_LABEL
+from ordinal.observe import waiting
+from ordinal.observe.dnsquery import ask, poll, time_until_resolvable
+from ordinal.observe.recorder import caught_up
 from ordinal.observe.snapshot import observe_set
+from ordinal.observe.waiting import Query, Verdict
 from ordinal.types import Finding, Obj
-from ordinal.waiting import Query
-from ordinal.waiting import Verdict as Judged
-from ordinal.workloads import REVISION_LABEL, pod_name
 
 __all__ = [
     "await_adopted",
@@ -61,25 +89,21 @@ def statefulset_ready(
     timeout: float = 0.0,
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
-) -> Verdict:
+) -> ProbeVerdict:
     """Every replica of the StatefulSet is Running, Ready and available, and its spec is observed.
 
     ``timeout`` > 0 waits up to that many seconds for it; 0 judges the state as it is.
     """
-    kube = current().kube(configuration, secrets)
-    subj = ops.subject(ns, name)
+    run = call()
     if timeout > 0:
         with contextlib.suppress(OrdinalError):  # missing set, timeout: judged below, as findings
-            ops.wait_ready(kube, ns, name, timeout=timeout)
-    state = observe_set(kube, ns, name)
-    if state.sts is None:
-        return verdict("statefulset_ready", subj, [ops.missing_set(ns, name)], held="")
-    findings = ops.readiness_findings(state.sts, ops.live_members(state))
+            waiting.wait_for_set_settled(run.kube, ns, name, timeout=timeout)
+    state = run.set_state(ns, name)
+    assert state.sts is not None
     replicas = o.spec(state.sts).get("replicas")
-    return verdict(
-        "statefulset_ready",
-        subj,
-        findings,
+    return run.verdict(
+        set_subject(ns, name),
+        check_set_ready(state.sts, state.members()),
         held=f"{replicas} of {replicas} replicas Running+Ready, spec observed",
         details={"status": o.status(state.sts)},
     )
@@ -92,34 +116,34 @@ def identity_matches_snapshot(
     replaced: str = "disrupted",
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
-) -> Verdict:
+) -> ProbeVerdict:
     """Pods keep their names, hostnames, identity labels and owner; only the expected ordinals were replaced.
 
     ``replaced`` says which ordinals must come back with a new UID (all others must keep
     theirs): ``disrupted`` (the pods ordinal's actions hit), ``none``, ``all``, ``1,2`` or
     ``>=1``. Before the method only the structure is judged.
     """
-    session = current()
-    kube = session.kube(configuration, secrets)
-    subj = ops.subject(ns, name)
-    state = observe_set(kube, ns, name)
-    if state.sts is None:
-        return verdict("identity_matches_snapshot", subj, [ops.missing_set(ns, name)], held="")
+    run = call()
+    state = run.set_state(ns, name)
+    assert state.sts is not None
     window = list(set_window(state.sts))
-    wanted = select_ordinals(replaced, window, ordinals_of(session.disrupted(ns, name), name))
-    findings, details = ops.identity_findings(kube, session, state, wanted)
+    wanted = select_ordinals(replaced, window, ordinals_of(run.session.disrupted(ns, name), name))
+    pods = state.members()
+    findings = check_pod_identity(state.sts, pods, pod_index_label=pod_index_label(run.kube), settled=True)
+    details: dict[str, object] = {"pods": {o.name(p): o.uid(p) for p in pods if not o.terminating(p)}}
     held = f"pods {pod_name(name, window[0])}…{pod_name(name, window[-1])} keep their identity" if window else "no pods"
-    if details.get("compared"):
-        held += f"; replaced as expected: {details['expected_replaced'] or 'none'}"
-    recorder = session.recorder(ns)
-    return verdict(
-        "identity_matches_snapshot",
-        subj,
-        findings,
-        held=held,
-        details=details,
-        timeline=recorder.timeline if recorder else None,
-    )
+    baseline = run.session.baseline(ns, name)
+    if baseline is None:
+        findings += run.no_baseline(ns, name)
+        details["compared"] = False
+    else:
+        before = {o.name(p): o.uid(p) for p in baseline.pods}
+        names = {pod_name(name, i) for i in wanted}
+        findings += check_replaced(before, pods, names, namespace=ns, others_unchanged=True)
+        expected = sorted(names & set(before))
+        details |= {"compared": True, "expected_replaced": expected}
+        held += f"; replaced as expected: {expected or 'none'}"
+    return run.verdict(set_subject(ns, name), findings, held=held, details=details, timeline_of=ns)
 
 
 @activity
@@ -129,36 +153,39 @@ def claims_reattached(
     renewed: str = "auto",
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
-) -> Verdict:
+) -> ProbeVerdict:
     """Each ordinal has its own Bound claim on its own volume, the same ones (UIDs) as before the fault.
 
     Pods run where a node-pinned volume lets them. ``renewed`` names ordinals whose claims
     are expected to be new (``auto``: those a recorded scale-down condemned under
     ``whenScaled: Delete``; or ``none``, ``1,2``, ``>=1``).
     """
-    session = current()
-    kube = session.kube(configuration, secrets)
-    subj = ops.subject(ns, name)
-    state = observe_set(kube, ns, name)
-    if state.sts is None:
-        return verdict("claims_reattached", subj, [ops.missing_set(ns, name)], held="")
+    run = call()
+    state = run.set_state(ns, name)
+    sts, pods = state.sts, state.members()
+    assert sts is not None
     if renewed == "auto":
-        fresh = ops.renewed_by_scale_down(session, state.sts, ns)
+        recorder = run.recorder(ns)
+        history = recorder.timeline.set_replicas(name, ns) if recorder is not None else []
+        fresh = condemned_by_scale_down(sts, [count for _, count in history])
     else:
-        fresh = select_ordinals(renewed, set_window(state.sts), ())
-    findings, details = ops.claim_findings(session, state, fresh)
-    recorder = session.recorder(ns)
+        fresh = select_ordinals(renewed, set_window(sts), ())
+    findings = check_claims(sts, pods, state.pvcs, state.pvs)
+    findings += check_pod_on_volume_node(sts, pods, state.pvcs, state.pvs, state.nodes)
+    claims = {o.name(c): {"uid": o.uid(c), "volume": o.spec(c).get("volumeName")} for c in state.pvcs}
+    details: dict[str, object] = {"claims": claims, "compared": False}
     held = f"{len(state.pvcs)} claims Bound, one volume each"
-    if details["compared"]:
+    baseline = run.session.baseline(ns, name)
+    if baseline is None:
+        findings += run.no_baseline(ns, name)
+    else:
+        before = snapshot_claims(baseline.sts, baseline.pvcs)
+        window = set(set_window(sts))
+        findings += check_reattached(before, state.pvcs, namespace=ns, ordinals=window - fresh)
+        findings += check_renewed(before, state.pvcs, fresh, window, ns)
+        details |= {"compared": True, "renewed": sorted(fresh)}
         held += ", same UIDs as before" + (f" except the renewed ordinals {sorted(fresh)}" if fresh else "")
-    return verdict(
-        "claims_reattached",
-        subj,
-        findings,
-        held=held,
-        details=details,
-        timeline=recorder.timeline if recorder else None,
-    )
+    return run.verdict(set_subject(ns, name), findings, held=held, details=details, timeline_of=ns)
 
 
 @activity
@@ -170,35 +197,44 @@ def dns_records_match(
     timeout: float = 15.0,
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
-) -> Verdict:
+) -> ProbeVerdict:
     """The governing headless Service publishes each Ready pod: per-pod A, set-wide A, SRV and PTR records.
 
-    The Service and its EndpointSlices are checked from the API; DNS is asked directly when
-    a server is reachable (``dns_server``, ``ORDINAL_DNS_SERVER``, or the local cluster's),
-    and re-asked for up to ``timeout`` seconds while answers catch up.
+    The Service and its EndpointSlices are checked from the API; DNS is asked when the
+    cluster DNS is reachable (``dns_server``, ``ORDINAL_DNS_SERVER``, the local cluster's, or
+    a port-forward to the cluster DNS pod), and re-asked for up to ``timeout`` seconds while
+    answers catch up.
     """
-    session = current()
-    kube = session.kube(configuration, secrets)
-    subj = ops.subject(ns, name)
-    resolver = session.resolver(configuration, dns_server)
-    deadline = time.monotonic() + max(0.0, timeout)
-    while True:
-        state = observe_set(kube, ns, name)
-        if state.sts is None:
-            return verdict("dns_records_match", subj, [ops.missing_set(ns, name)], held="")
-        findings, details, asked = ops.dns_findings(state, resolver, zone)
-        if not findings or time.monotonic() >= deadline or not details.get("headless"):
-            break
-        time.sleep(0.5)
+    run = call()
+    resolver = run.resolver(dns_server)
+
+    def judge() -> tuple[list[Finding], dict[str, object], bool]:
+        """(findings, details, asked DNS); structural findings alone when the Service is not headless."""
+        state = run.set_state(ns, name)
+        assert state.sts is not None
+        pods = [p for p in state.members() if not o.terminating(p)]
+        details: dict[str, object] = {"service": str(o.spec(state.sts).get("serviceName") or "")}
+        if state.service is None or not headless(state.service):
+            return check_governing_service(state.sts, state.service, pods, zone), details | {"headless": False}, False
+        findings = check_endpoint_slices(state.service, pods, state.slices)
+        details["headless"] = True
+        if resolver is None:
+            return findings, details, False
+        answers = ask(resolver, expected_queries(state.service, pods, zone=zone))
+        findings += check_dns(answers, state.service, pods, zone=zone)
+        return findings, details | {"answers": answers.to_json()}, True
+
+    def settled(judged: tuple[list[Finding], dict[str, object], bool]) -> bool:
+        return not judged[0] or not judged[1]["headless"]
+
+    (findings, details, asked), _, _ = poll(judge, settled, timeout=max(0.0, timeout), interval=0.5)
     if not findings and not asked:
-        return skipped(
-            "dns_records_match",
-            subj,
+        reason = (
             "needs: DNS reachable from here (pass dns_server or set ORDINAL_DNS_SERVER); "
-            "Service and EndpointSlices checked",
-            details,
+            "Service and EndpointSlices checked"
         )
-    return verdict("dns_records_match", subj, findings, held="records match the Ready pods", details=details)
+        return run.skipped(set_subject(ns, name), reason, details)
+    return run.verdict(set_subject(ns, name), findings, held="records match the Ready pods", details=details)
 
 
 @activity
@@ -207,21 +243,25 @@ def data_token_intact(
     ns: str = "default",
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
-) -> Verdict:
+) -> ProbeVerdict:
     """The token written into each ordinal's volume before the fault reads back unchanged after it."""
-    from ordinal.chaos import datatoken
-
-    session = current()
-    kube = session.kube(configuration, secrets)
-    subj = ops.subject(ns, name)
-    state = observe_set(kube, ns, name)
-    if state.sts is None:
-        return verdict("data_token_intact", subj, [ops.missing_set(ns, name)], held="")
+    run = call()
+    state = run.set_state(ns, name)
+    assert state.sts is not None
+    subject, pods = set_subject(ns, name), [p for p in state.members() if not o.terminating(p)]
     try:
-        findings, details = datatoken.check_tokens(kube, session, state)
+        require_exec(run.kube, pods)
     except CapabilityMissing as err:
-        return skipped("data_token_intact", subj, str(err))
-    return verdict("data_token_intact", subj, findings, held="every token reads back unchanged", details=details)
+        return run.skipped(subject, str(err))
+    baseline = run.session.baseline(ns, name)
+    if baseline is None or not baseline.tokens:
+        missing = [Finding("storage.data-token", subject, "tokens", "write_data_tokens before the fault", None)]
+        findings = missing if run.session.comparing() else []
+        details: dict[str, object] = {} if findings else {"compared": False}
+    else:
+        findings = check_tokens(state.sts, baseline.tokens, read_tokens(run.kube, state.sts, pods, baseline.tokens))
+        details = {"compared": True, "pods": sorted(baseline.tokens)}
+    return run.verdict(set_subject(ns, name), findings, held="every token reads back unchanged", details=details)
 
 
 @activity
@@ -230,35 +270,30 @@ def no_duplicate_identity(
     ns: str = "default",
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
-) -> Verdict:
+) -> ProbeVerdict:
     """At no moment of the recorded run were two pods alive for one ordinal (terminating ones count).
 
     Reads the timeline of :func:`ordinal.chaos.statefulset.actions.start_recording`. An
     overlap that a force delete on an unreachable node allowed is reported as a note.
     """
-    session = current()
-    session.kube(configuration, secrets)  # refuses a context that is not allowed
-    subj = ops.subject(ns, name)
-    recorder = session.recorder(ns)
+    run = call()
+    subject = set_subject(ns, name)
+    recorder = run.recorder(ns)
     if recorder is None:
         findings = []
-        if session.comparing():
+        if run.session.comparing():
             findings.append(
-                Finding("chaos.recorded", subj, "timeline", "start_recording before the fault", "no recording")
+                Finding("chaos.recorded", subject, "timeline", "start_recording before the fault", "no recording")
             )
-        return verdict(
-            "no_duplicate_identity", subj, findings, held="nothing recorded yet", details={"recorded": False}
-        )
+        return run.verdict(subject, findings, held="nothing recorded yet", details={"recorded": False})
     timeline = recorder.timeline
-    findings = check_at_most_one_live(timeline, set_name=name, namespace=ns)
     counts = {pod: len(timeline.incarnations(pod, ns)) for pod in timeline.pods(name, ns)}
-    return verdict(
-        "no_duplicate_identity",
-        subj,
-        findings,
+    return run.verdict(
+        subject,
+        check_at_most_one_live(timeline, set_name=name, namespace=ns),
         held=f"one live pod per ordinal throughout {len(timeline)} recorded events",
         details={"recorded": True, "incarnations": counts, "recorder_errors": recorder.errors[-5:]},
-        timeline=timeline,
+        timeline_of=ns,
     )
 
 
@@ -268,25 +303,22 @@ def revisions_respect_partition(
     ns: str = "default",
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
-) -> Verdict:
+) -> ProbeVerdict:
     """Ordinals below the partition run the current revision (even when recreated); the rest the update."""
-    kube = current().kube(configuration, secrets)
-    subj = ops.subject(ns, name)
-    state = observe_set(kube, ns, name)
-    if state.sts is None:
-        return verdict("revisions_respect_partition", subj, [ops.missing_set(ns, name)], held="")
-    status = o.status(state.sts)
-    revisions = {o.name(p): o.labels(p).get(REVISION_LABEL) for p in ops.live_members(state)}
-    return verdict(
-        "revisions_respect_partition",
-        subj,
-        ops.revision_findings(state),
-        held=f"partition {ops.partition_of(state.sts)}: revisions as promised",
+    run = call()
+    state = run.set_state(ns, name)
+    sts, pods = state.sts, state.members()
+    assert sts is not None
+    status = o.status(sts)
+    return run.verdict(
+        set_subject(ns, name),
+        check_partition(sts, pods, settled=True) + check_revision_status(sts, pods, settled=True),
+        held=f"partition {partition(sts)}: revisions as promised",
         details={
-            "partition": ops.partition_of(state.sts),
+            "partition": partition(sts),
             "currentRevision": status.get("currentRevision"),
             "updateRevision": status.get("updateRevision"),
-            "pods": revisions,
+            "pods": {o.name(p): o.labels(p).get(REVISION_LABEL) for p in pods},
         },
     )
 
@@ -303,15 +335,9 @@ def await_ready(
     secrets: Secrets | None = None,
 ) -> Waited:
     """Wait until the StatefulSet is ready at its own replica count, with condemned pods gone."""
-    kube = current().kube(configuration, secrets)
-    start = time.monotonic()
-    sts = ops.wait_ready(kube, ns, name, timeout=timeout)
-    return Waited(
-        probe="await_ready",
-        subject=ops.subject(ns, name),
-        seconds=round(time.monotonic() - start, 3),
-        details={"replicas": o.spec(sts).get("replicas"), "status": o.status(sts)},
-    )
+    run = call()
+    sts = waiting.wait_for_set_settled(run.kube, ns, name, timeout=timeout)
+    return run.waited(set_subject(ns, name), replicas=o.spec(sts).get("replicas"), status=o.status(sts))
 
 
 @activity
@@ -328,40 +354,34 @@ def wait_for_identity_restored(
     Reports, per pod and from the recorded timeline, the seconds from the fault to the
     replacement being scheduled, Running (its claim mounted), Ready, and answering DNS.
     """
-    session = current()
-    kube = session.kube(configuration, secrets)
-    start = time.monotonic()
-    faults, old = session.pending(ns, name)
-    deadline = start + timeout
-    pods = ops.wait_replaced(kube, ns, name, old, timeout=timeout) if old else {}
-    ops.wait_ready(kube, ns, name, timeout=max(1.0, deadline - time.monotonic()))
-    resolver = session.resolver(configuration, dns_server)
-    sts = kube.get(STATEFULSETS, name, ns)
-    service = str(o.spec(sts).get("serviceName") or name)
-    recorder = session.recorder(ns)
+    run = call()
+    deadline = run.started + timeout
+    faults, old = run.session.pending(ns, name)
+    pods = waiting.wait_for_pods_replaced(run.kube, ns, name, old, timeout=timeout) if old else {}
+    waiting.wait_for_set_settled(run.kube, ns, name, timeout=max(1.0, deadline - now()))
+    resolver = run.resolver(dns_server)
+    service = str(o.spec(run.kube.get(STATEFULSETS, name, ns)).get("serviceName") or name)
+    recorder = run.recorder(ns)
     figures = []
     for pod, obj in sorted(pods.items()):
         fault = next(f for f in reversed(faults) if pod in f.pods)
+        row: dict[str, object] = {"pod": pod, "fault": fault.action, "source": "timeline" if recorder else "none"}
         if recorder is not None:
-            ops.catch_up(recorder, obj)
-        row = ops.restoration_figures(recorder.timeline if recorder else None, fault, pod, ns)
+            caught_up(recorder, obj)
+            replacement = recorder.timeline.replacement(pod, fault.pods[pod], ns, since=fault.at)
+            row |= {"new_uid": replacement.new.uid} if replacement.new is not None else {}
+            row |= replacement.steps(fault.at)
         ip = o.pod_ip(obj)
         if resolver is not None and ip:
-            left = max(0.5, deadline - time.monotonic())
-            waited = ops.wait_dns(resolver, pod_fqdn(pod, service, ns), ip, timeout=left)
-            if waited is None:
-                raise WaitTimeout(f"{pod_fqdn(pod, service, ns)} A = [{ip}]", "another answer", left)
+            fqdn, left = pod_fqdn(pod, service, ns), max(0.5, deadline - now())
+            if time_until_resolvable(resolver, fqdn, ip, timeout=left, interval=0.1) is None:
+                raise WaitTimeout(f"{fqdn} A = [{ip}]", "another answer", left)
             row["to_dns"] = round(now() - fault.at, 3)
         row["node"] = o.spec(obj).get("nodeName")
         figures.append(row)
-        session.figures.append({"statefulset": f"{ns}/{name}", **row})
-    session.mark_restored(ns, name, len(faults))
-    return Waited(
-        probe="wait_for_identity_restored",
-        subject=ops.subject(ns, name),
-        seconds=round(time.monotonic() - start, 3),
-        details={"replaced": sorted(pods), "figures": figures},
-    )
+        run.session.figures.append({"statefulset": f"{ns}/{name}", **row})
+    run.session.mark_restored(ns, name, len(faults))
+    return run.waited(set_subject(ns, name), replaced=sorted(pods), figures=figures)
 
 
 @activity
@@ -380,63 +400,50 @@ def await_displaced_ordinal(
     node: the replacement must stay Pending and unscheduled for ``hold`` seconds. Not
     pinned: it must be Running and Ready on another node within ``timeout``.
     """
-    session = current()
-    kube = session.kube(configuration, secrets)
+    run = call()
     pod = pod_name(name, ordinal)
-    fault = next((f for f in reversed(session.faults_on(ns, name)) if pod in f.pods), None)
-    if fault is None:
-        raise InvariantViolated(f"expected a fault on pod {ns}/{pod} earlier in this run, found none")
+    fault = _fault_on(ns, name, pod)
     old_uid, gone_from = fault.pods[pod], fault.node
-    state = observe_set(kube, ns, name)
-    pinned = ops.pinned_node(state, ordinal) if state.sts is not None else None
-    start = time.monotonic()
-    if pinned is not None and not ops.node_available(kube.get_or_none(NODES, pinned)):
+    state = observe_set(run.kube, ns, name)
+    pinned = volume_node(state.sts, state.pvcs, state.pvs, ordinal) if state.sts is not None else None
+    if pinned is not None and not o.node_available(run.kube.get_or_none(NODES, pinned)):
 
-        def replacement(items: list[Obj]) -> Judged[str]:
+        def scheduled_away(items: list[Obj]) -> str | None:
             cur = next((p for p in items if o.name(p) == pod and o.uid(p) != old_uid), None)
-            if cur is None:
-                return Judged(False, "no replacement yet")
-            node = o.spec(cur).get("nodeName")
-            failed = f"{pod} was scheduled to {node} while its volume is pinned to {pinned}" if node else None
-            return Judged(o.status(cur).get("phase") == "Pending", f"replacement {o.status(cur).get('phase')}", failed)
-
-        ops.wait_pods(kube, ns, replacement, expect=f"a Pending replacement of {ns}/{pod}", timeout=timeout)
-
-        def stays_pending(items: list[Obj]) -> str | None:
-            cur = next((p for p in items if o.name(p) == pod), None)
-            if cur is None or o.uid(cur) == old_uid:
-                return None
-            node = o.spec(cur).get("nodeName")
+            node = o.spec(cur).get("nodeName") if cur is not None else None
             return (
                 f"{pod} was scheduled to {node} while its volume is pinned to unavailable node {pinned}"
                 if node
                 else None
             )
 
-        ops.hold(kube, ns, stays_pending, seconds=hold, what=f"{ns}/{pod} to stay Pending")
-        return Waited(
-            probe="await_displaced_ordinal",
-            subject=f"pod {ns}/{pod}",
-            seconds=round(time.monotonic() - start, 3),
-            details={"mode": "pinned", "volume_node": pinned, "held_pending": hold},
-        )
+        def replacement(items: list[Obj]) -> Verdict[None]:
+            cur = next((p for p in items if o.name(p) == pod and o.uid(p) != old_uid), None)
+            if cur is None:
+                return Verdict(False, "no replacement yet")
+            phase = o.status(cur).get("phase")
+            return Verdict(phase == "Pending", f"replacement {phase}", failed=scheduled_away(items))
 
-    def elsewhere(items: list[Obj]) -> Judged[str]:
+        waiting.wait_for(
+            run.kube, Query(PODS, ns), replacement, expect=f"a Pending replacement of {ns}/{pod}", timeout=timeout
+        )
+        waiting.hold(run.kube, Query(PODS, ns), scheduled_away, expect=f"{ns}/{pod} to stay Pending", seconds=hold)
+        return run.waited(f"pod {ns}/{pod}", mode="pinned", volume_node=pinned, held_pending=hold)
+
+    def elsewhere(items: list[Obj]) -> Verdict[str]:
         cur = next((p for p in items if o.name(p) == pod and o.uid(p) != old_uid), None)
         if cur is None:
-            return Judged(False, "no replacement yet")
+            return Verdict(False, "no replacement yet")
         node = o.spec(cur).get("nodeName")
         if node and node == gone_from:
-            return Judged(False, node, failed=f"{pod} came back on {node}, the node it was displaced from")
-        return Judged(bool(node) and o.pod_running_ready(cur) and not o.terminating(cur), f"on {node}")
+            return Verdict(False, str(node), failed=f"{pod} came back on {node}, the node it was displaced from")
+        done = bool(node) and o.pod_running_ready(cur) and not o.terminating(cur)
+        return Verdict(done, f"on {node}", str(node))
 
-    seen = ops.wait_pods(kube, ns, elsewhere, expect=f"{ns}/{pod} Ready on another node", timeout=timeout)
-    return Waited(
-        probe="await_displaced_ordinal",
-        subject=f"pod {ns}/{pod}",
-        seconds=round(time.monotonic() - start, 3),
-        details={"mode": "moved", "from": gone_from, "to": seen.removeprefix("on "), "volume_node": pinned},
+    to = waiting.wait_for(
+        run.kube, Query(PODS, ns), elsewhere, expect=f"{ns}/{pod} Ready on another node", timeout=timeout
     )
+    return run.waited(f"pod {ns}/{pod}", mode="moved", volume_node=pinned, **{"from": gone_from, "to": to})
 
 
 @activity
@@ -454,16 +461,12 @@ def expect_not_replaced(
     Waits up to ``timeout`` for the control plane to delete the pod (the taint manager, after
     the pod's unreachable toleration), then holds for ``hold`` seconds.
     """
-    session = current()
-    kube = session.kube(configuration, secrets)
+    run = call()
     pod = pod_name(name, ordinal)
-    fault = next((f for f in reversed(session.faults_on(ns, name)) if pod in f.pods), None)
-    if fault is None:
-        raise InvariantViolated(f"expected a fault on pod {ns}/{pod} earlier in this run, found none")
+    fault = _fault_on(ns, name, pod)
     old_uid = fault.pods[pod]
-    start = time.monotonic()
 
-    def judge_now(items: list[Obj]) -> str | None:
+    def broken(items: list[Obj]) -> str | None:
         cur = next((p for p in items if o.name(p) == pod), None)
         if cur is None:
             return f"{pod} vanished although its node {fault.node} could not confirm it stopped"
@@ -471,24 +474,15 @@ def expect_not_replaced(
             return f"a second pod {pod} (uid {o.uid(cur)}) appeared while uid {old_uid} was unconfirmed"
         return None
 
-    def terminating(items: list[Obj]) -> Judged[str]:
-        broken = judge_now(items)
+    def terminating(items: list[Obj]) -> Verdict[None]:
         cur = next((p for p in items if o.name(p) == pod), None)
-        return Judged(cur is not None and o.terminating(cur), "not yet terminating", failed=broken)
+        return Verdict(cur is not None and o.terminating(cur), "not yet terminating", failed=broken(items))
 
-    ops.wait_pods(kube, ns, terminating, expect=f"{ns}/{pod} Terminating", timeout=timeout)
-    became = round(time.monotonic() - start, 3)
-    ops.hold(kube, ns, judge_now, seconds=hold, what=f"{ns}/{pod} to stay Terminating, unreplaced")
-    return Waited(
-        probe="expect_not_replaced",
-        subject=f"pod {ns}/{pod}",
-        seconds=round(time.monotonic() - start, 3),
-        details={
-            "uid": old_uid,
-            "terminating_after": became,
-            "since_fault": round(now() - fault.at, 3),
-            "held": hold,
-        },
+    waiting.wait_for(run.kube, Query(PODS, ns), terminating, expect=f"{ns}/{pod} Terminating", timeout=timeout)
+    became = run.seconds()
+    waiting.hold(run.kube, Query(PODS, ns), broken, expect=f"{ns}/{pod} to stay Terminating, unreplaced", seconds=hold)
+    return run.waited(
+        f"pod {ns}/{pod}", uid=old_uid, terminating_after=became, since_fault=round(now() - fault.at, 3), held=hold
     )
 
 
@@ -501,34 +495,29 @@ def await_adopted(
     secrets: Secrets | None = None,
 ) -> Waited:
     """A recreated StatefulSet adopts the orphaned pods: same pods (UIDs), now owned by the new set."""
-    session = current()
-    kube = session.kube(configuration, secrets)
-    baseline = session.baseline(ns, name)
+    run = call()
+    baseline = run.session.baseline(ns, name)
     if baseline is None:
         raise InvariantViolated(f"expected a snapshot of {ns}/{name} earlier in this run, found none")
     before = {o.name(p): o.uid(p) for p in baseline.pods}
-    start = time.monotonic()
-    sts = ops.get_set(kube, ns, name)
+    owner_uid = o.uid(get_set(run.kube, ns, name))
 
-    def adopted(items: list[Obj]) -> Judged[str]:
+    def adopted(items: list[Obj]) -> Verdict[None]:
         now_pods = {o.name(p): p for p in items}
-        waiting: list[str] = []
+        pending: list[str] = []
         for pod, uid in before.items():
             cur = now_pods.get(pod)
             if cur is not None and o.uid(cur) != uid:
-                return Judged(False, pod, failed=f"{pod} was replaced (uid {uid} -> {o.uid(cur)}) instead of adopted")
+                return Verdict(False, pod, failed=f"{pod} was replaced (uid {uid} -> {o.uid(cur)}) instead of adopted")
             owner = o.controller_ref(cur) if cur is not None else None
-            if owner is None or owner.get("uid") != o.uid(sts):
-                waiting.append(pod)
-        return Judged(not waiting, f"not adopted yet: {waiting}")
+            if owner is None or owner.get("uid") != owner_uid:
+                pending.append(pod)
+        return Verdict(not pending, f"not adopted yet: {pending}")
 
-    ops.wait_pods(kube, ns, adopted, expect=f"pods of {ns}/{name} adopted by the new set", timeout=timeout)
-    return Waited(
-        probe="await_adopted",
-        subject=ops.subject(ns, name),
-        seconds=round(time.monotonic() - start, 3),
-        details={"pods": before, "owner": o.uid(sts)},
+    waiting.wait_for(
+        run.kube, Query(PODS, ns), adopted, expect=f"pods of {ns}/{name} adopted by the new set", timeout=timeout
     )
+    return run.waited(set_subject(ns, name), pods=before, owner=owner_uid)
 
 
 @activity
@@ -540,40 +529,12 @@ def await_rollout(
     secrets: Secrets | None = None,
 ) -> Waited:
     """Wait until a rolling update has reached its partition: ordinals at or above it run the update."""
-    kube = current().kube(configuration, secrets)
-    start = time.monotonic()
-
-    def reached(items: list[Obj]) -> Judged[str]:
-        if not items:
-            return Judged(False, "no StatefulSet")
-        sts = items[0]
-        st, spec = o.status(sts), o.spec(sts)
-        replicas = int(spec.get("replicas", 1))
-        want = replicas - min(replicas, ops.partition_of(sts))
-        done = (
-            int(st.get("observedGeneration", 0)) >= int(o.meta(sts).get("generation", 1))
-            and int(st.get("updatedReplicas", 0)) == want
-            and int(st.get("readyReplicas", 0)) == replicas
-        )
-        return Judged(done, f"updated {st.get('updatedReplicas', 0)}/{want}, ready {st.get('readyReplicas', 0)}")
-
-    from ordinal.waiting import wait_for
-
-    wait_for(
-        kube,
-        Query(STATEFULSETS, ns, field_selector=f"metadata.name={name}"),
-        reached,
-        expect=f"StatefulSet {ns}/{name} updated down to its partition",
-        timeout=timeout,
-    )
-    ops.wait_ready(kube, ns, name, timeout=max(1.0, timeout - (time.monotonic() - start)))
-    sts = kube.get(STATEFULSETS, name, ns)
-    return Waited(
-        probe="await_rollout",
-        subject=ops.subject(ns, name),
-        seconds=round(time.monotonic() - start, 3),
-        details={"partition": ops.partition_of(sts), "status": o.status(sts)},
-    )
+    run = call()
+    sts = get_set(run.kube, ns, name)
+    waiting.wait_for_rollout_complete(run.kube, ns, name, timeout=timeout, partition=partition(sts))
+    waiting.wait_for_set_settled(run.kube, ns, name, timeout=max(1.0, timeout - run.seconds()))
+    sts = run.kube.get(STATEFULSETS, name, ns)
+    return run.waited(set_subject(ns, name), partition=partition(sts), status=o.status(sts))
 
 
 @activity
@@ -584,22 +545,36 @@ def expect_claims_follow_retention(
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
 ) -> Waited:
-    """After a scale-down, claims of condemned ordinals follow ``whenScaled``: kept (Retain) or removed (Delete)."""
-    session = current()
-    kube = session.kube(configuration, secrets)
-    baseline = session.baseline(ns, name)
+    """After a scale-down, claims of condemned ordinals follow ``whenScaled``: kept (Retain) or removed (Delete).
+
+    A removed claim must be *gone*, not just terminating: scaling up while it still exists
+    leaves the controller waiting on a stale claim.
+    """
+    run = call()
+    baseline = run.session.baseline(ns, name)
     if baseline is None:
         raise InvariantViolated(f"expected a snapshot of {ns}/{name} earlier in this run, found none")
-    sts = ops.get_set(kube, ns, name)
+    sts = run.kube.get(STATEFULSETS, name, ns)
     replicas = int(o.spec(sts).get("replicas", 1))
-    start = time.monotonic()
-    findings = ops.wait_claims(kube, baseline, replicas_after=replicas, timeout=timeout)
+    removed = set(expected_after_scale_down(baseline.sts, baseline.pvcs, replicas_after=replicas).removed)
+    findings: list[Finding] = []
+
+    def judge(claims: list[Obj]) -> Verdict[None]:
+        nonlocal findings
+        findings = check_after_scale_down(baseline.sts, baseline.pvcs, claims, replicas_after=replicas)
+        lingering = sorted(o.name(c) for c in claims if o.name(c) in removed)
+        return Verdict(not findings and not lingering, f"{len(findings)} findings, still present: {lingering}")
+
+    with contextlib.suppress(WaitTimeout):
+        waiting.wait_for(run.kube, Query(PVCS, ns), judge, expect="claims to follow whenScaled", timeout=timeout)
     if findings:
         raise InvariantViolated(f"claims of {ns}/{name} after scaling to {replicas}: {findings[0]}", findings)
     when_deleted, when_scaled = retention_policy(sts)
-    return Waited(
-        probe="expect_claims_follow_retention",
-        subject=ops.subject(ns, name),
-        seconds=round(time.monotonic() - start, 3),
-        details={"replicas": replicas, "whenScaled": when_scaled, "whenDeleted": when_deleted},
-    )
+    return run.waited(set_subject(ns, name), replicas=replicas, whenScaled=when_scaled, whenDeleted=when_deleted)
+
+
+def _fault_on(namespace: str, name: str, pod: str) -> Fault:
+    fault = next((f for f in reversed(call().session.faults_on(namespace, name)) if pod in f.pods), None)
+    if fault is None:
+        raise InvariantViolated(f"expected a fault on pod {namespace}/{pod} earlier in this run, found none")
+    return fault

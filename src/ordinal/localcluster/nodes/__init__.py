@@ -8,9 +8,6 @@ from typing import Protocol
 from ordinal.localcluster.context import Context
 from ordinal.localcluster.process import ProcessRecord
 
-ZONE_LABEL = "topology.kubernetes.io/zone"
-KIND_LABEL = "ordinal.dev/node-kind"
-
 
 def zone_name(index: int, zones: int) -> str:
     """Zones are spread round-robin: node 0 → zone-a, node 1 → zone-b, …"""

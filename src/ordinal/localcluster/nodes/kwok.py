@@ -8,16 +8,25 @@ from __future__ import annotations
 
 import os
 
-from ordinal.kube.client import Target, api_client
+from ordinal.kube.client import api_client
 from ordinal.kube.rest import NODES, Kube
+from ordinal.labels import (
+    HOSTNAME_LABEL,
+    INSTANCE_TYPE_LABEL,
+    KWOK_NODE_ANNOTATION,
+    NODE_KIND_LABEL,
+    REGION_LABEL,
+    SIMULATED_NODE_KIND,
+    ZONE_LABEL,
+)
 from ordinal.localcluster import process
 from ordinal.localcluster.context import LOOPBACK, Context
-from ordinal.localcluster.nodes import KIND_LABEL, ZONE_LABEL, kwok_stages, zone_name
+from ordinal.localcluster.nodes import kwok_stages, zone_name
 from ordinal.localcluster.process import ProcessRecord
 from ordinal.types import Obj
 
 POD_CIDR = "10.244.0.0/16"
-KIND = "kwok"
+KIND = SIMULATED_NODE_KIND
 
 
 def node_manifest(name: str, zone: str) -> Obj:
@@ -27,16 +36,16 @@ def node_manifest(name: str, zone: str) -> Obj:
         "metadata": {
             "name": name,
             "labels": {
-                "kubernetes.io/hostname": name,
+                HOSTNAME_LABEL: name,
                 "kubernetes.io/os": "linux",
                 "kubernetes.io/arch": "amd64",
-                "node.kubernetes.io/instance-type": "ordinal-simulated",
+                INSTANCE_TYPE_LABEL: "ordinal-simulated",
                 ZONE_LABEL: zone,
-                "topology.kubernetes.io/region": "ordinal-local",
-                KIND_LABEL: KIND,
+                REGION_LABEL: "ordinal-local",
+                NODE_KIND_LABEL: KIND,
                 "type": "kwok",
             },
-            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "annotations": {KWOK_NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
         },
         "spec": {},
         "status": {
@@ -50,8 +59,7 @@ class KwokNodes:
     name = KIND
 
     def start(self, ctx: Context, names: list[str]) -> list[ProcessRecord]:
-        target = Target(str(ctx.kubeconfig()), None, "local cluster", local=True)
-        with Kube(api_client(target)) as kube:
+        with Kube(api_client(str(ctx.kubeconfig()))) as kube:
             # Real nodes come first in the cluster's node list: count on from them, so zones
             # stay round-robin over every node, not restarted per kind.
             for index, name in enumerate(names, start=ctx.real_nodes):
@@ -64,7 +72,7 @@ class KwokNodes:
                 ctx.bin("kwok"),
                 f"--kubeconfig={ctx.kubeconfig('kwok')}",
                 f"--config={config}",
-                f"--manage-nodes-with-label-selector={KIND_LABEL}={KIND}",
+                f"--manage-nodes-with-label-selector={NODE_KIND_LABEL}={KIND}",
                 f"--cidr={POD_CIDR}",
                 f"--node-ip={LOOPBACK}",
                 f"--server-address={LOOPBACK}:{ctx.ports.kwok}",

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-SIMULATE_LABEL = "ordinal.dev/simulate"
-UNREADY = "unready"
+from ordinal.labels import SIMULATE_LABEL, UNREADY
+
 LEASE_SECONDS = 40
 
 _NODE_STATUS = """\

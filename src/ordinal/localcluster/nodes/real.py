@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ordinal.errors import ClusterError
+from ordinal.labels import INSTANCE_TYPE_LABEL, NODE_KIND_LABEL, REAL_NODE_KIND, REGION_LABEL, ZONE_LABEL
 from ordinal.localcluster import cgroups, images, network, process
 from ordinal.localcluster.context import Context
 from ordinal.localcluster.gates import http_check, wait_gate
@@ -49,10 +50,10 @@ from ordinal.localcluster.nodeconfig import (
     kubelet_config,
     write_all,
 )
-from ordinal.localcluster.nodes import KIND_LABEL, ZONE_LABEL, zone_name
+from ordinal.localcluster.nodes import zone_name
 from ordinal.localcluster.process import ProcessRecord
 
-KIND = "real"
+KIND = REAL_NODE_KIND
 RECORD = "real-nodes.json"
 K8S_NAMESPACE = "k8s.io"  # the only containerd namespace the CRI plugin sees
 #: A node's own mount, network and UTS namespaces; mounts made inside never propagate out.
@@ -166,10 +167,10 @@ class RealNodes:
             node.path(sub).mkdir(parents=True, exist_ok=True)
         index = node.number - 1  # real nodes come first in the cluster's node list
         labels = {
-            KIND_LABEL: KIND,
+            NODE_KIND_LABEL: KIND,
             ZONE_LABEL: zone_name(index, ctx.zones),
-            "topology.kubernetes.io/region": "ordinal-local",
-            "node.kubernetes.io/instance-type": "ordinal-real",
+            REGION_LABEL: "ordinal-local",
+            INSTANCE_TYPE_LABEL: "ordinal-real",
         }
         write_all(
             node,

@@ -8,11 +8,13 @@ arguments raise :class:`InvalidScenario` here, before anything touches a cluster
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Literal
 
 from ordinal.errors import InvalidScenario
+from ordinal.kube import objects as o
+from ordinal.labels import CREATED_BY_LABEL, CREATED_BY_VALUE, LAST_APPLIED_ANNOTATION, RUN_LABEL, SET_LABEL
 from ordinal.types import Obj
 
 PodManagement = Literal["OrderedReady", "Parallel"]
@@ -23,13 +25,6 @@ Retention = tuple[RetentionAction, RetentionAction]
 
 #: Pinned so every run uses the same bits; override with ``--image`` for air-gapped registries.
 DEFAULT_IMAGE = "registry.k8s.io/e2e-test-images/busybox:1.36.1-1"
-CREATED_BY_LABEL = "app.kubernetes.io/created-by"
-CREATED_BY_VALUE = "ordinal"
-RUN_LABEL = "ordinal/run"
-SET_LABEL = "app.kubernetes.io/name"
-POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
-POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
-REVISION_LABEL = "controller-revision-hash"
 #: Readiness gate: the container is Ready while this file exists. Tests break and
 #: restore readiness by exec'ing ``rm``/``touch``; the file lives outside the data
 #: volume so a restarted container starts from the image's state, not the disk's.
@@ -64,6 +59,14 @@ def pvc_name(template: str, set_name: str, ordinal: int) -> str:
     return f"{template}-{set_name}-{ordinal}"
 
 
+def set_window(sts: Obj) -> range:
+    """Ordinals the set should have: ``start … start+replicas-1``."""
+    spec = o.spec(sts)
+    start = int((spec.get("ordinals") or {}).get("start") or 0)
+    replicas = spec.get("replicas")
+    return range(start, start + (1 if replicas is None else int(replicas)))
+
+
 def parse_ordinal(name: str, set_name: str) -> int | None:
     """Ordinal of pod ``name`` in set ``set_name``, or None if the name is not one the set would use.
 
@@ -79,6 +82,18 @@ def parse_ordinal(name: str, set_name: str) -> int | None:
     if len(digits) > 1 and digits.startswith("0"):
         return None
     return int(digits)
+
+
+def members(sts: Obj, pods: Sequence[Obj]) -> dict[int, Obj]:
+    """Pods that belong to ``sts`` by name (owned by it, or orphans it would adopt), keyed by ordinal."""
+    found: dict[int, Obj] = {}
+    for pod in pods:
+        ordinal = parse_ordinal(o.name(pod), o.name(sts))
+        owner = o.controller_ref(pod)
+        if ordinal is None or (owner is not None and owner.get("uid") != o.uid(sts)):
+            continue
+        found[ordinal] = pod
+    return dict(sorted(found.items()))
 
 
 def parse_claim_ordinal(claim: str, template: str, set_name: str) -> int | None:
@@ -218,6 +233,31 @@ def statefulset_manifest(
         "metadata": _metadata(name, namespace, labels),
         "spec": spec,
     }
+
+
+#: Server-set fields a recreated object must not carry.
+_SERVER_METADATA = (
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "finalizers",
+)
+
+
+def as_written(sts: Obj) -> Obj:
+    """A StatefulSet as the user wrote it, to create again: no status, server-set metadata, owner or finalizers."""
+    meta = {k: v for k, v in o.meta(sts).items() if k not in _SERVER_METADATA}
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != LAST_APPLIED_ANNOTATION}
+    if annotations:
+        meta["annotations"] = annotations
+    else:
+        meta.pop("annotations", None)
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta, "spec": o.spec(sts)}
 
 
 def pdb_manifest(

@@ -1,5 +1,5 @@
-"""Reports: a side channel reached only from the pytest plugin's hooks and fixtures (and the
-``step`` helper tests use). Nothing here decides whether a promise holds."""
+"""Artefacts a run writes as it goes: a side channel reached only from the pytest plugin's hooks and
+fixtures (and the ``step`` helper tests use). Nothing here decides whether a promise holds."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-from ordinal.reporting import allure as _allure
+from ordinal.artefacts import allure as _allure
 
 log = logging.getLogger("ordinal.step")
 

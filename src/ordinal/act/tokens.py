@@ -1,19 +1,22 @@
-"""Tokens written into a pod's volume and read back: the one check that the bytes, not only the
-binding, survived. Shared by the conformance suite and the chaos probes.
+"""Data tokens: written into a pod's volume before a fault and read back after it.
 
-Needs exec into pods (a container that runs), so simulated nodes raise
-:class:`~ordinal.errors.CapabilityMissing` naming ``exec into pods`` instead of pretending.
+"Same claim UID" proves the binding survived; only reading the data proves the bytes did.
+Shared by the conformance suite and the chaos probes. It needs exec into pods (a container
+that runs), so pods on simulated nodes raise :class:`~ordinal.errors.CapabilityMissing` naming
+``exec into pods`` instead of pretending.
 """
 
 from __future__ import annotations
 
 import secrets
 import shlex
+from collections.abc import Iterable, Sequence
 
-from ordinal import objects as o
 from ordinal.checks.storage import claim_templates
 from ordinal.errors import CapabilityMissing, InvalidScenario
-from ordinal.kube.rest import Kube
+from ordinal.kube import objects as o
+from ordinal.kube.rest import NODES, Kube
+from ordinal.kube.streams import exec_in_pod
 from ordinal.types import Obj
 
 TOKEN_FILE = ".ordinal-token"
@@ -32,11 +35,15 @@ def token_path(sts: Obj, pod: Obj) -> tuple[str, str]:
     raise CapabilityMissing("a mounted claim", f"pod {o.ref(pod)} mounts none of {templates}")
 
 
+def require_exec(kube: Kube, pods: Iterable[Obj]) -> None:
+    """Raise CapabilityMissing when any pod runs where nothing can be exec'd (a simulated node)."""
+    for pod in pods:
+        node = o.spec(pod).get("nodeName")
+        if node and o.node_simulated(kube.get_or_none(NODES, str(node))):
+            raise CapabilityMissing(EXEC, f"pod {o.ref(pod)} runs on simulated node {node}")
+
+
 def _exec(kube: Kube, pod: Obj, container: str, script: str) -> str:
-    try:
-        from ordinal.kube.streams import exec_in_pod
-    except ImportError as err:
-        raise CapabilityMissing(EXEC, "this ordinal has no exec support (ordinal.kube.streams)") from err
     result = exec_in_pod(kube, o.namespace(pod), o.name(pod), ["sh", "-c", script], container=container)
     if result.code != 0:
         raise InvalidScenario(f"exec in pod {o.ref(pod)}: exit {result.code}: {result.stderr.strip()[:200]}")
@@ -55,3 +62,17 @@ def read_token(kube: Kube, sts: Obj, pod: Obj) -> str | None:
     """The token file's content as the pod sees it now; None if the file is missing or empty."""
     container, path = token_path(sts, pod)
     return _exec(kube, pod, container, f"cat {shlex.quote(path)} 2>/dev/null || true") or None
+
+
+def write_tokens(kube: Kube, sts: Obj, pods: Sequence[Obj]) -> dict[str, str]:
+    """A fresh token in every live pod's volume (pod name -> token); refuses before writing any if one cannot exec."""
+    live = [p for p in pods if not o.terminating(p)]
+    require_exec(kube, live)
+    return {o.name(pod): write_token(kube, sts, pod) for pod in live}
+
+
+def read_tokens(kube: Kube, sts: Obj, pods: Sequence[Obj], names: Iterable[str]) -> dict[str, str | None]:
+    """What the live pods among ``names`` read back (pod name -> token, None if missing); see require_exec."""
+    wanted = set(names)
+    live = [p for p in pods if not o.terminating(p)]
+    return {o.name(p): read_token(kube, sts, p) for p in live if o.name(p) in wanted}

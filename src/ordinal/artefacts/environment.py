@@ -15,10 +15,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ordinal import objects as o
-from ordinal.capabilities import NODE_KIND_LABEL, ZONE_LABEL, ClusterInfo, is_default_class, schedulable
+from ordinal.capabilities import ClusterInfo, is_default_class
 from ordinal.errors import OrdinalError
+from ordinal.kube import objects as o
 from ordinal.kube.rest import NODES, STORAGE_CLASSES, ApiError, Kube
+from ordinal.labels import NODE_KIND_LABEL, ZONE_LABEL
 from ordinal.types import Obj
 
 ENVIRONMENT_FILE = "environment.json"
@@ -47,7 +48,7 @@ def node_record(node: Obj) -> dict[str, Any]:
         "zone": o.labels(node).get(ZONE_LABEL, ""),
         "kind": o.labels(node).get(NODE_KIND_LABEL, ""),
         "ready": o.node_ready(node) == "True",
-        "schedulable": schedulable(node),
+        "schedulable": o.node_schedulable(node),
         "kubelet": str(info.get("kubeletVersion") or ""),
     }
 

@@ -1,10 +1,10 @@
 """A StatefulSet under test: deploy it, act on it and wait for it with deadlines scaled for the cluster.
 
-The conformance tests (and later the chaos probes) say *what* to do to a set; this module
-knows *how* on the cluster at hand: which image and StorageClass to use, how to make a pod
-unready (a label on simulated nodes, ``rm`` of the readiness file on real ones), and how
-long a wait may take (base deadline × ``--timeout-scale``). Every wait is a watch with a
-deadline; nothing here sleeps and polls.
+The conformance tests say *what* to do to a set; this class knows *how* on the cluster at
+hand: which image and StorageClass to use, how to make a pod unready (a label on simulated
+nodes, ``rm`` of the readiness file on real ones), and how long a wait may take (base deadline
+× ``--timeout-scale``). The faults and waits themselves are the ones the chaos activities use
+(:mod:`ordinal.act.pods`, :mod:`ordinal.observe.waiting`); every wait is a watch with a deadline.
 """
 
 from __future__ import annotations
@@ -16,19 +16,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ordinal import disrupt, hygiene, waiting
-from ordinal import objects as o
-from ordinal.errors import CapabilityMissing, InvalidScenario, WaitTimeout
-from ordinal.kube.rest import ENDPOINT_SLICES, PODS, PVCS, SERVICES, STATEFULSETS, Kube
-from ordinal.kube.streams import exec_in_pod
-from ordinal.localcluster.nodes.kwok_stages import SIMULATE_LABEL, UNREADY
-from ordinal.observe.dnsquery import Resolver, ask
-from ordinal.observe.recorder import Recorder
-from ordinal.observe.snapshot import SetState, observe_set
-from ordinal.observe.timeline import Entry, Timeline
-from ordinal.types import MONOTONIC, Clock, DnsAnswers, Finding, Obj
-from ordinal.waiting import Query, Verdict
-from ordinal.workloads import (
+from ordinal.act import pods as faults
+from ordinal.act.nodes import uncordon
+from ordinal.errors import CapabilityMissing, InvalidScenario
+from ordinal.kube import objects as o
+from ordinal.kube.manifests import (
     DEFAULT_IMAGE,
     READY_FILE,
     headless_service_manifest,
@@ -37,9 +29,14 @@ from ordinal.workloads import (
     selector_labels,
     statefulset_manifest,
 )
+from ordinal.kube.rest import PODS, PVCS, SERVICES, STATEFULSETS, Kube
+from ordinal.kube.streams import exec_in_pod
+from ordinal.labels import SIMULATE_LABEL, TEMPLATE_VERSION_ANNOTATION, UNREADY
+from ordinal.observe import waiting
+from ordinal.observe.snapshot import SetState, observe_set
+from ordinal.observe.waiting import Query
+from ordinal.types import Obj
 
-#: Template annotation whose value names the template version; changing it makes a new revision.
-TEMPLATE_VERSION = "ordinal.dev/template"
 #: A readiness file nothing ever creates: a template with it never becomes Ready.
 NEVER_READY_FILE = "/tmp/never-ready"
 
@@ -118,7 +115,7 @@ class Workload:
         kwargs.setdefault("claim_template", self.claim_template)
         sts = statefulset_manifest(self.name, self.namespace, **kwargs)
         template = sts["spec"]["template"]
-        template["metadata"].setdefault("annotations", {})[TEMPLATE_VERSION] = "v1"
+        template["metadata"].setdefault("annotations", {})[TEMPLATE_VERSION_ANNOTATION] = "v1"
         if needs_exec and self.exec_node_selector:
             template["spec"]["nodeSelector"] = dict(self.exec_node_selector)
         return sts
@@ -161,7 +158,7 @@ class Workload:
         return sorted(mine, key=lambda p: parse_ordinal(o.name(p), self.name) or 0)
 
     def pod(self, ordinal: int) -> Obj:
-        return disrupt.pod_of(self.kube, self.namespace, self.name, ordinal)
+        return faults.pod_of(self.kube, self.namespace, self.name, ordinal)
 
     def claims(self) -> list[Obj]:
         items, _ = self.kube.list(PVCS, self.namespace)
@@ -179,18 +176,18 @@ class Workload:
         return self.kube.patch(STATEFULSETS, self.name, body, self.namespace)
 
     def scale(self, replicas: int) -> int:
-        return disrupt.scale(self.kube, self.namespace, self.name, replicas)
+        return faults.scale(self.kube, self.namespace, self.name, replicas)
 
     def set_template_version(self, version: str) -> Obj:
         """A new template (and so a new revision) that differs only in an annotation."""
-        return self.patch({"spec": {"template": {"metadata": {"annotations": {TEMPLATE_VERSION: version}}}}})
+        return self.patch({"spec": {"template": {"metadata": {"annotations": {TEMPLATE_VERSION_ANNOTATION: version}}}}})
 
     def break_template(self, version: str) -> Obj:
         """A template whose pods never become Ready: simulated nodes by label, real ones by probe."""
         sts = self.sts()
         template = copy.deepcopy(o.spec(sts)["template"])
         template["metadata"].setdefault("labels", {})[SIMULATE_LABEL] = UNREADY
-        template["metadata"].setdefault("annotations", {})[TEMPLATE_VERSION] = version
+        template["metadata"].setdefault("annotations", {})[TEMPLATE_VERSION_ANNOTATION] = version
         for container in template["spec"]["containers"]:
             if "readinessProbe" in container:
                 container["readinessProbe"]["exec"]["command"] = ["test", "-e", NEVER_READY_FILE]
@@ -257,45 +254,13 @@ class Workload:
     def wait_pod(self, ordinal: int, judge: Callable[[Obj], bool], *, expect: str) -> Obj:
         """Wait until pod ``ordinal`` exists and ``judge`` accepts it."""
         name = pod_name(self.name, ordinal)
-
-        def verdict(items: list[Obj]) -> Verdict[Obj | str]:
-            pod = items[0] if items else None
-            if pod is None:
-                return Verdict(False, "absent")
-            ok = judge(pod)
-            state = f"phase {o.status(pod).get('phase')}, ready {o.pod_ready(pod)}, node {o.spec(pod).get('nodeName')}"
-            return Verdict(ok, pod if ok else state)
-
-        seen = waiting.wait_for(
-            self.kube,
-            Query(PODS, self.namespace, field_selector=f"metadata.name={name}"),
-            verdict,
-            expect=f"pod {self.namespace}/{name} {expect}",
-            timeout=self.timeouts.pod,
-        )
-        assert isinstance(seen, dict)
-        return seen
+        return waiting.wait_for_pod(self.kube, self.namespace, name, judge, expect=expect, timeout=self.timeouts.pod)
 
     def wait_set(self, judge: Callable[[Obj], bool], *, expect: str) -> Obj:
         """Wait until the set has observed its latest spec and ``judge`` accepts it."""
-
-        def verdict(items: list[Obj]) -> Verdict[Obj | str]:
-            if not items:
-                return Verdict(False, "no StatefulSet")
-            sts = items[0]
-            observed = o.status(sts).get("observedGeneration", 0) >= o.meta(sts).get("generation", 1)
-            ok = observed and judge(sts)
-            return Verdict(ok, sts if ok else waiting.set_status_line(sts))
-
-        seen = waiting.wait_for(
-            self.kube,
-            Query(STATEFULSETS, self.namespace, field_selector=f"metadata.name={self.name}"),
-            verdict,
-            expect=f"StatefulSet {self.namespace}/{self.name} {expect}",
-            timeout=self.timeouts.ready,
+        return waiting.wait_for_set(
+            self.kube, self.namespace, self.name, judge, expect=expect, timeout=self.timeouts.ready
         )
-        assert isinstance(seen, dict)
-        return seen
 
     def wait_pod_ready(self, ordinal: int, ready: bool = True) -> Obj:
         return self.wait_pod(
@@ -314,201 +279,45 @@ class Workload:
     def wait_deleted(self) -> None:
         waiting.wait_for_gone(self.kube, STATEFULSETS, self.namespace, [self.name], timeout=self.timeouts.gone)
 
-    def hold_pods(self, judge: Callable[[list[Obj]], str | None], *, expect: str) -> list[Obj] | None:
+    def hold_pods(self, judge: Callable[[list[Obj]], str | None], *, expect: str) -> list[Obj]:
         """Watch this set's pods for the hold window; ``judge`` returns why they are wrong, or None."""
 
-        def verdict(items: list[Obj]) -> Verdict[list[Obj]]:
-            mine = [p for p in items if parse_ordinal(o.name(p), self.name) is not None]
-            return Verdict(False, mine, judge(mine))
+        def violation(items: list[Obj]) -> str | None:
+            return judge([p for p in items if parse_ordinal(o.name(p), self.name) is not None])
 
-        return waiting.hold(
+        seen = waiting.hold(
             self.kube,
             Query(PODS, self.namespace, label_selector=",".join(f"{k}={v}" for k, v in self.selector().items())),
-            verdict,
+            violation,
             expect=expect,
             seconds=self.timeouts.hold,
         )
+        return [p for p in seen if parse_ordinal(o.name(p), self.name) is not None]
 
     def selector(self) -> dict[str, str]:
         return selector_labels(self.name)
 
     # -- disrupt --------------------------------------------------------------------------------
 
-    def disrupt_pod(self, how: Disruption, ordinal: int, run_id: str) -> list[disrupt.Hit]:
+    def disrupt_pod(self, how: Disruption, ordinal: int) -> faults.Hit:
         """Delete or evict pod ``ordinal`` (``drain`` is :meth:`draining`, which must be undone)."""
         if how == "delete":
-            return [disrupt.delete_pod(self.kube, self.namespace, self.name, ordinal)]
+            return faults.delete_pod(self.kube, self.namespace, self.name, ordinal)
         if how == "evict":
-            pod = self.pod(ordinal)
-            disrupt.evict(self.kube, self.namespace, o.name(pod), timeout=self.timeouts.pod)
-            return [disrupt.Hit("Pod", self.namespace, o.name(pod), o.uid(pod), o.spec(pod).get("nodeName"))]
+            return faults.evict_ordinal(self.kube, self.namespace, self.name, ordinal, timeout=self.timeouts.pod)
         raise InvalidScenario(f"expected a disruption of {', '.join(DISRUPTIONS)}, got {how!r}")
 
     @contextlib.contextmanager
-    def draining(self, ordinal: int, run_id: str) -> Iterator[disrupt.Drained]:
+    def draining(self, ordinal: int, run_id: str) -> Iterator[faults.Drained]:
         """Cordon the node of pod ``ordinal`` and evict this namespace's pods there; uncordon on exit.
 
         The cordon is written to the node ledger first, so even a crash leaves it for the
         session-end sweep or ``ordinal cleanup``.
         """
-        node = disrupt.node_of(self.kube, self.namespace, self.name, ordinal)
-        drained = disrupt.drain(self.kube, node, run_id, namespace=self.namespace, timeout=self.timeouts.pod)
+        node = faults.node_of(self.kube, self.namespace, self.name, ordinal)
+        drained = faults.drain(self.kube, node, run_id, namespace=self.namespace, timeout=self.timeouts.pod)
         try:
             yield drained
         finally:
             if drained.cordoned_by_us:
-                hygiene.uncordon(self.kube, node)
-
-
-def live_names(pods: Iterable[Obj]) -> list[str]:
-    """Names of pods that exist and are not terminating."""
-    return [o.name(p) for p in pods if not o.terminating(p)]
-
-
-def settle_dns(
-    resolver: Resolver,
-    queries: Mapping[str, Iterable[str]],
-    check: Callable[[DnsAnswers], list[Finding]],
-    *,
-    timeout: float,
-    interval: float = 0.2,
-    clock: Clock = MONOTONIC,
-) -> tuple[DnsAnswers, list[Finding], float]:
-    """Ask ``queries`` until ``check`` finds nothing or ``timeout`` passes: (answers, findings, seconds).
-
-    DNS has no watch, so this is the suite's one bounded poll; the caller first waits (by
-    watch) for the EndpointSlices, so it only covers the DNS server's own propagation delay.
-    The last answers and findings are returned, never swallowed.
-    """
-    start = clock()
-    while True:
-        answers = ask(resolver, queries)
-        findings = check(answers)
-        elapsed = clock() - start
-        if not findings or elapsed >= timeout:
-            return answers, findings, elapsed
-        time.sleep(min(interval, max(0.0, timeout - elapsed)))
-
-
-def wait_endpoints(
-    kube: Kube, namespace: str, service: str, *, ready: int, timeout: float, condition: str = "ready"
-) -> list[Obj]:
-    """Wait until exactly ``ready`` of the Service's endpoints have ``condition`` true; return the slices.
-
-    ``ready`` is what DNS publishes (always true with publishNotReadyAddresses); ``serving``
-    follows the pod's own readiness either way.
-    """
-
-    def judge(items: list[Obj]) -> Verdict[list[Obj] | str]:
-        endpoints = [e for s in items for e in s.get("endpoints") or ()]
-        count = sum(1 for e in endpoints if (e.get("conditions") or {}).get(condition))
-        seen = f"{count} {condition} of {len(endpoints)} endpoints"
-        return Verdict(count == ready, items if count == ready else seen)
-
-    seen = waiting.wait_for(
-        kube,
-        Query(ENDPOINT_SLICES, namespace, label_selector=f"kubernetes.io/service-name={service}"),
-        judge,
-        expect=f"Service {namespace}/{service} with {ready} {condition} endpoints",
-        timeout=timeout,
-    )
-    assert isinstance(seen, list)
-    return seen
-
-
-def replacement_seconds(timeline: Timeline, name: str, old_uid: str) -> float | None:
-    """Cluster time from the old pod's deletion to its successor being Ready, read from the timeline.
-
-    This is the cluster's own figure (watch event times), not the suite's wait time, so a slow
-    waiter cannot inflate it.
-    """
-    incarnations = timeline.incarnations(name)
-    old = next((i for i in incarnations if i.uid == old_uid), None)
-    if old is None:
-        return None
-    began = old.deletion_requested or old.gone
-    later = [i for i in incarnations if i.uid != old_uid and began is not None and i.first_seen > began]
-    ready = later[0].ready_at if later else None
-    return ready.t - began.t if ready is not None and began is not None else None
-
-
-def replacement_time(recorder: Recorder, name: str, old_uid: str, *, timeout: float = 5.0) -> float | None:
-    """:func:`replacement_seconds`, once the recorder has seen the successor Ready (it may trail a waiter)."""
-    recorded(
-        recorder,
-        lambda e: e.kind == "Pod" and e.name == name and e.uid != old_uid and bool(e.detail.get("ready")),
-        timeout=timeout,
-    )
-    return replacement_seconds(recorder.timeline, name, old_uid)
-
-
-def recorded(
-    recorder: Recorder, predicate: Callable[[Entry], bool], *, timeout: float = 5.0, clock: Clock = MONOTONIC
-) -> Entry | None:
-    """The first timeline entry matching ``predicate``, waiting briefly for the recorder to catch up.
-
-    A waiter and the recorder watch the same events on separate streams; when the waiter returns,
-    the recorder may be a few milliseconds behind. This looks at memory only (no API calls).
-    """
-    deadline = clock() + timeout
-    while True:
-        found = next((e for e in recorder.timeline.entries if predicate(e)), None)
-        if found is not None or clock() >= deadline:
-            return found
-        time.sleep(0.01)
-
-
-def converge(
-    kube: Kube, query: Query, findings_of: Callable[[list[Obj]], list[Finding]], *, expect: str, timeout: float
-) -> list[Finding]:
-    """Watch until ``findings_of`` the objects is empty; on the deadline return the last findings.
-
-    For promises the controller fulfils a little after the event (ownerReferences on claims,
-    status catching up): the test then asserts on what is returned, so a broken promise is
-    reported as its findings, not as a bare timeout.
-    """
-    last: list[list[Finding]] = [[]]
-
-    def judge(items: list[Obj]) -> Verdict[list[Finding]]:
-        last[0] = findings_of(items)
-        return Verdict(not last[0], last[0])
-
-    try:
-        return waiting.wait_for(kube, query, judge, expect=expect, timeout=timeout)
-    except WaitTimeout:
-        return last[0]
-
-
-def synced(recorder: Recorder, *, timeout: float = 10.0, clock: Clock = MONOTONIC) -> Timeline:
-    """The recorder's timeline once its pod stream has caught up with a fresh list of the pods.
-
-    Ordering checks judge what the timeline holds; a waiter that just returned saw the last
-    event on its own watch, which the recorder's watch may deliver a few milliseconds later.
-    Judging before then would report a deletion "never seen gone". This lists the pods once
-    and waits (in memory) until every listed pod's latest recorded version is at least the
-    listed one and nothing else is recorded as live.
-    """
-    items, _ = recorder.kube.list(PODS, recorder.namespace)
-    want = {o.uid(p): _rv(o.meta(p).get("resourceVersion")) for p in items}
-    deadline = clock() + timeout
-    while True:
-        live = {e.uid: _rv(e.resource_version) for e in recorder.timeline.live("Pod", recorder.namespace)}
-        behind = sorted(uid for uid, rv in want.items() if live.get(uid, -1) < rv)
-        extra = sorted(set(live) - set(want))
-        if not behind and not extra:
-            return recorder.timeline
-        if clock() >= deadline:
-            raise WaitTimeout(
-                f"the timeline recorder to catch up with the pods of {recorder.namespace}",
-                f"behind on {behind}, still live in the timeline: {extra}",
-                timeout,
-            )
-        time.sleep(0.01)
-
-
-def _rv(value: object) -> int:
-    """resourceVersion as a number for "at least" comparisons (etcd revisions; opaque values count as 0)."""
-    try:
-        return int(str(value))
-    except ValueError:
-        return 0
+                uncordon(self.kube, node)

@@ -11,6 +11,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from ordinal.labels import (
+    KWOK_NODE_ANNOTATION,
+    LOST_CONTACT_TAINTS,
+    NODE_KIND_LABEL,
+    NOT_READY_TAINT,
+    SIMULATED_NODE_KIND,
+    UNREACHABLE_TAINTS,
+)
 from ordinal.types import Obj
 
 #: Lower-case kind → the word used in finding subjects ("pod ns/web-1").
@@ -124,6 +132,43 @@ def taint_keys(node: Obj) -> list[str]:
     if not isinstance(taints, list):
         return []
     return [str(t.get("key", "")) for t in taints if isinstance(t, dict)]
+
+
+_SCHEDULING_TAINT_EFFECTS = ("NoSchedule", "NoExecute")
+
+
+def node_schedulable(node: Obj) -> bool:
+    """Ready, not cordoned, and without a taint that keeps ordinary pods off.
+
+    ``node.kubernetes.io/not-ready`` on a node that already reports Ready is the moment before
+    the node lifecycle controller lifts it (a freshly started cluster), so it does not count.
+    """
+    if node_ready(node) != "True" or spec(node).get("unschedulable"):
+        return False
+    taints = spec(node).get("taints") or ()
+    return not any(
+        isinstance(t, dict) and t.get("effect") in _SCHEDULING_TAINT_EFFECTS and t.get("key") != NOT_READY_TAINT
+        for t in taints
+    )
+
+
+def node_available(node: Obj | None) -> bool:
+    """Back in service: schedulable, and no unreachable, not-ready or out-of-service taint left at all."""
+    return node is not None and node_schedulable(node) and not set(taint_keys(node)) & UNREACHABLE_TAINTS
+
+
+def node_unreachable(node: Obj) -> bool:
+    """The control plane lost contact: Ready is not True and the lifecycle controller tainted it."""
+    return node_ready(node) != "True" and bool(set(taint_keys(node)) & LOST_CONTACT_TAINTS)
+
+
+def node_simulated(node: Obj | None) -> bool:
+    """A kwok node: pods there run no containers (no exec, no data in volumes)."""
+    if node is None:
+        return False
+    return bool((meta(node).get("annotations") or {}).get(KWOK_NODE_ANNOTATION)) or (
+        labels(node).get(NODE_KIND_LABEL) == SIMULATED_NODE_KIND
+    )
 
 
 def parse_time(value: Any) -> float | None:

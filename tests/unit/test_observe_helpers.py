@@ -1,12 +1,14 @@
-"""The harness's pure parts: scaled deadlines, the bounded DNS settle, and figures read from a timeline."""
+"""Scaled deadlines, the bounded DNS settle, replacement figures read from a timeline, and recorder catch-up."""
 
 from __future__ import annotations
 
 import pytest
 from factories import Recording
 
+from ordinal.act.workload import Timeouts
 from ordinal.errors import WaitTimeout
-from ordinal.harness import Timeouts, replacement_seconds, settle_dns, synced
+from ordinal.observe.dnsquery import settle
+from ordinal.observe.recorder import synced
 from ordinal.observe.timeline import Timeline
 from ordinal.types import DnsAnswers, Finding
 
@@ -45,7 +47,7 @@ def _check(answers: DnsAnswers) -> list[Finding]:
 def test_settle_dns_stops_as_soon_as_the_check_passes() -> None:
     clock = Clock()
     resolver = Resolver(clock, lag=2)
-    answers, findings, seconds = settle_dns(resolver, {"A": ["web-0"]}, _check, timeout=30, interval=0, clock=clock)
+    answers, findings, seconds = settle(resolver, {"A": ["web-0"]}, _check, timeout=30, interval=0, clock=clock)
     assert (findings, resolver.asked, seconds) == ([], 3, 3.0)
     assert answers.a == {"web-0": ["10.0.0.1"]}
 
@@ -53,7 +55,7 @@ def test_settle_dns_stops_as_soon_as_the_check_passes() -> None:
 def test_settle_dns_returns_the_last_findings_at_the_deadline() -> None:
     clock = Clock()
     resolver = Resolver(clock, lag=100)
-    _, findings, seconds = settle_dns(resolver, {"A": ["web-0"]}, _check, timeout=5, interval=0, clock=clock)
+    _, findings, seconds = settle(resolver, {"A": ["web-0"]}, _check, timeout=5, interval=0, clock=clock)
     assert [f.rule for f in findings] == ["dns.per-pod-a-record"] and seconds == 5.0
 
 
@@ -61,9 +63,9 @@ def test_replacement_time_runs_from_deletion_to_the_successor_being_ready() -> N
     rec = Recording().up(0, 1)
     rec.wait(1.0).delete(1).gone(1).wait(2.0).create(1).wait(0.5).ready(1)
     old = rec.timeline.incarnations("web-1")[0]
-    seconds = replacement_seconds(rec.timeline, "web-1", old.uid)
+    seconds = rec.timeline.replacement("web-1", old.uid).seconds_to_ready()
     assert seconds is not None and abs(seconds - 2.8) < 1e-9
-    assert replacement_seconds(rec.timeline, "web-1", "no-such-uid") is None
+    assert rec.timeline.replacement("web-1", "no-such-uid").seconds_to_ready() is None
 
 
 class FakeRecorder:

@@ -12,9 +12,10 @@ from collections.abc import Callable
 
 import yaml
 
-from ordinal import objects as o
 from ordinal.errors import OrdinalError
+from ordinal.kube import objects as o
 from ordinal.kube.rest import EVENTS, PODS, PVCS, STATEFULSETS, ApiError, Kube
+from ordinal.labels import REVISION_LABEL
 from ordinal.types import Obj
 
 EVENT_LIMIT = 40
@@ -67,7 +68,7 @@ def _pods(kube: Kube, namespace: str) -> str:
                 str(o.pod_ready(pod)),
                 str(o.spec(pod).get("nodeName") or "-"),
                 str(o.pod_ip(pod) or "-"),
-                o.labels(pod).get("controller-revision-hash", "-"),
+                o.labels(pod).get(REVISION_LABEL, "-"),
                 "yes" if o.terminating(pod) else "",
             ]
         )

@@ -1,0 +1,400 @@
+"""ordinal's pytest plugin (registered through the ``pytest11`` entry point): hooks, markers and fixtures.
+
+Options are in :mod:`.settings`, the per-run state in :mod:`.session`, what a run writes for
+reports in :mod:`.records`. The cluster is resolved lazily, the first time a test asks for a
+cluster fixture: the plugin is loaded into every pytest run in this environment (ordinal's own
+unit tests too), and a run that uses no ordinal fixture must not need a cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Generator, Iterator
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from ordinal import capabilities
+from ordinal.act.workload import Timeouts, Workload
+from ordinal.artefacts import allure as allure_report
+from ordinal.capabilities import ClusterInfo
+from ordinal.errors import CapabilityMissing, InvalidScenario, InvariantViolated, WaitTimeout
+from ordinal.kube.manifests import run_labels
+from ordinal.kube.rest import Kube
+from ordinal.observe.dnsquery import Resolver
+from ordinal.observe.recorder import Recorder
+from ordinal.pytest_plugin.records import (
+    Figures,
+    attach_failure,
+    first_doc_line,
+    promise_labels,
+    record_result,
+    results_log,
+    write_environment,
+    write_session,
+)
+from ordinal.pytest_plugin.session import (
+    _SIGNAL_KEY,
+    ERRORS_KEY,
+    FIGURES_KEY,
+    NAMESPACE_KEY,
+    RECORDER_KEY,
+    REPORTS_KEY,
+    SESSION_KEY,
+    START_KEY,
+    SuiteSession,
+    session_of,
+    use_report_dir,
+)
+from ordinal.pytest_plugin.settings import OPTIONS, SettingError, Settings, read_settings, settings_of
+
+__all__ = ["OPTIONS", "RECORDER_KEY", "Figures", "SettingError", "Settings", "read_settings", "use_report_dir"]
+
+log = logging.getLogger("ordinal.plugin")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ordinal", "ordinal: StatefulSet conformance against a cluster")
+    for opt in OPTIONS:
+        text = f"{opt.help}. ini: {opt.ini}, env: {opt.env}"
+        dest = f"ordinal_{opt.name}"
+        if opt.kind == "flag":
+            group.addoption(opt.flag, dest=dest, nargs="?", const="yes", default=None, metavar=opt.metavar, help=text)
+        else:
+            group.addoption(opt.flag, dest=dest, default=None, metavar=opt.metavar, help=text)
+        parser.addini(opt.ini, text, default="")
+
+
+# -- markers ----------------------------------------------------------------------------------
+
+MARKERS = {
+    "needs(*capabilities)": "skip unless the cluster has them; names: "
+    + ", ".join([*capabilities.CAPABILITIES, "nodes:<n>", "zones:<n>", "gate:<FeatureGate>"]),
+    'min_version("1.32")': "skip on Kubernetes servers older than this",
+    "disruptive": "drains or cordons nodes; runs last, and only with --allow-disruptive (default: local cluster)",
+    "chaos": "breaks cluster components on purpose (node loss); runs last, only with --allow-disruptive",
+    "flaky_known(reason, issue)": "a known flake, tracked in issue; a failure is reported as xfail, never rerun",
+    "promise(epic, feature, story)": "report labels: epic = promise area, feature, story (module or test level)",
+    "ordinal(**options)": "per-test option overrides, e.g. ordinal(timeout_scale=2); highest precedence",
+}
+
+_DISRUPTIVE_REASON = (
+    "disruptive: drains/cordons nodes; enable with --allow-disruptive "
+    "(ORDINAL_ALLOW_DISRUPTIVE, ordinal_allow_disruptive; on by default only for the local cluster)"
+)
+
+
+# -- configure / collection -------------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    try:
+        settings = settings_of(config)
+    except SettingError as err:
+        raise pytest.UsageError(str(err)) from None
+    session = SuiteSession(config, settings)
+    config.stash[SESSION_KEY] = session
+    logging.getLogger("ordinal.step").setLevel(logging.INFO)
+    if threading.current_thread() is threading.main_thread():
+        config.stash[_SIGNAL_KEY] = signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM unwinds like Ctrl-C, so fixture teardown and the session-end cleanup still run."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start this run's ``figures.jsonl`` afresh, so a report never mixes two runs' figures."""
+    path = session_of(session.config).figures.path
+    if path is not None and path.is_file() and not session.config.option.collectonly:
+        path.unlink()
+    results = results_log(session.config)
+    if results is not None and not session.config.option.collectonly:
+        results.reset()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    previous = config.stash.get(_SIGNAL_KEY, None)
+    if previous is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, previous)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    if SESSION_KEY not in config.stash:
+        return []
+    settings = session_of(config).settings
+    changed = [
+        f"{name}={getattr(settings, name)} ({source})"
+        for name, source in settings.sources.items()
+        if source != "default"
+    ]
+    return [f"ordinal: run {session_of(config).run_id}" + (f"; {', '.join(changed)}" if changed else "")]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Validate markers, label for the report, skip disruptive tests unless allowed, run them last."""
+    state = session_of(config)
+    disruptive: list[pytest.Item] = []
+    for item in items:
+        _validate_markers(item)
+        labels = promise_labels(item)
+        if labels:
+            callspec = getattr(item, "callspec", None)
+            story = labels.get("story") or (callspec.id if callspec else item.name)
+            allure_report.label_item(
+                item, epic=labels.get("epic", "StatefulSet"), feature=labels.get("feature", ""), story=story
+            )
+        title = first_doc_line(item)
+        function = getattr(item, "function", None)
+        if title and function is not None:
+            allure_report.title_function(function, title, parametrized=hasattr(item, "callspec"))
+        flaky = item.get_closest_marker("flaky_known")
+        if flaky is not None:
+            reason, issue = flaky.kwargs.get("reason", ""), flaky.kwargs.get("issue", "")
+            item.add_marker(pytest.mark.xfail(reason=f"known flake: {reason} (issue {issue})", strict=False))
+        if item.get_closest_marker("disruptive") or item.get_closest_marker("chaos"):
+            disruptive.append(item)
+    if disruptive and not state.disruptive_allowed():
+        for item in disruptive:
+            item.add_marker(pytest.mark.skip(reason=_DISRUPTIVE_REASON))
+    if disruptive:
+        chosen = set(map(id, disruptive))
+        items[:] = [i for i in items if id(i) not in chosen] + disruptive
+
+
+def _validate_markers(item: pytest.Item) -> None:
+    try:
+        for mark in item.iter_markers("needs"):
+            for capability in mark.args:
+                capabilities.describe(str(capability))
+        for mark in item.iter_markers("min_version"):
+            if len(mark.args) != 1:
+                raise InvalidScenario(f'expected min_version("1.32") with one version, got {mark.args!r}')
+            capabilities.parse_version(str(mark.args[0]))
+        flaky = item.get_closest_marker("flaky_known")
+        if flaky is not None and not (flaky.kwargs.get("reason") and flaky.kwargs.get("issue")):
+            raise InvalidScenario("expected flaky_known(reason=..., issue=...) with both set")
+        marker = item.get_closest_marker("ordinal")
+        if marker is not None:
+            settings_of(item.config, marker.kwargs, item.nodeid)
+    except (InvalidScenario, SettingError) as err:
+        raise pytest.UsageError(f"{item.nodeid}: {err}") from None
+
+
+# -- runtime hooks ----------------------------------------------------------------------------
+
+
+def _requests_so_far(state: SuiteSession) -> tuple[int, int]:
+    """(test's own requests, timeline recorder's requests) counted so far this session."""
+    kube, recorder = state.kube_or_none, state.recorder_kube_or_none
+    return (
+        sum(kube.requests.values()) if kube is not None else 0,
+        sum(recorder.requests.values()) if recorder is not None else 0,
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Note where the request counters stood, for "API requests per test" (read at teardown)."""
+    own, recorder = _requests_so_far(session_of(item.config))
+    item.stash[START_KEY] = (own, recorder, time.monotonic())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    """A capability the test itself finds missing is a skip naming it; a broken promise is a failure."""
+    try:
+        return (yield)
+    except CapabilityMissing as err:
+        pytest.skip(str(err).splitlines()[0])
+    except (InvariantViolated, WaitTimeout) as err:
+        allure_report.count_as_failure(err)
+        raise
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    item.stash.setdefault(REPORTS_KEY, {})[report.when] = report
+    if report.failed and call.excinfo is not None:
+        item.stash.setdefault(ERRORS_KEY, {})[report.when] = call.excinfo.value
+    if report.when == "teardown":
+        state = session_of(item.config)
+        for figure in item.stash.get(FIGURES_KEY, []):
+            report.user_properties.append((f"figure:{figure.name}", f"{figure.seconds:.3f}"))
+        own_before, recorder_before, started = item.stash.get(START_KEY, (0, 0, time.monotonic()))
+        own, recorder = _requests_so_far(state)
+        if own - own_before:
+            state.requests[item.nodeid] = own - own_before
+            state.recorder_requests[item.nodeid] = recorder - recorder_before
+            state.durations[item.nodeid] = time.monotonic() - started
+            report.user_properties.append(("api_requests", str(own - own_before)))
+            report.user_properties.append(("api_requests_recorder", str(recorder - recorder_before)))
+        record_result(item)
+    if report.failed and report.when in ("setup", "call"):
+        attach_failure(item, report)
+    return report
+
+
+def _failed(item: pytest.Item) -> bool:
+    reports = item.stash.get(REPORTS_KEY, {})
+    return any(r.failed for r in reports.values())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After every fixture is torn down (trylast): clean up leftovers, check leaks, write the environment."""
+    state = session_of(session.config)
+    write_environment(session.config, state)
+    state.finish()
+    write_session(session.config, state)
+    info = state.info_or_none
+    results_dir = getattr(session.config.option, "allure_report_dir", None)
+    if info is not None and results_dir:
+        allure_report.write_environment(
+            results_dir, [(line.split(":", 1)[0], line.split(":", 1)[1].strip()) for line in info.summary()]
+        )
+    if (state.leaks or state.cleanup_errors) and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(SESSION_KEY, None)
+    if state is None or (state.info_or_none is None and not state.figures.figures):
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("ordinal")
+    if state.info_or_none is not None:
+        for line in state.info_or_none.summary():
+            write(line)
+    if state.requests:
+        tests = len(state.requests)
+        own = sorted(state.requests.values())
+        recorded = sum(state.recorder_requests.values())
+        write(
+            f"API requests per test: median {own[tests // 2]}, max {own[-1]} (actions, waits, checks; "
+            f"{sum(own)} in {tests} tests) + {recorded / tests:.0f} for the timeline recorder (lists + watches). "
+            "Each wait is one list and one watch however long it lasts; a 1-second poller sends one GET "
+            f"per second waited. Namespace cleanup in the background: {state.cleanup_requests}"
+        )
+    for figure in state.figures.figures:
+        write(f"figure {figure.name}: {figure.seconds:.3f}s  ({figure.test})")
+    for ns, nodeid in state.kept_namespaces.items():
+        write(f"kept namespace {ns} of failed {nodeid} (remove with `ordinal cleanup --run-id {state.run_id}`)")
+    for error in state.cleanup_errors:
+        write(f"cleanup error: {error}", red=True)
+    if state.leaks:
+        write(f"leaked: {', '.join(state.leaks)}", red=True)
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ordinal_settings(request: pytest.FixtureRequest) -> Settings:
+    """The options for this test: an ``ordinal(...)`` marker overrides the session's values."""
+    marker = request.node.get_closest_marker("ordinal")
+    if marker is None:
+        return session_of(request.config).settings
+    return settings_of(request.config, marker.kwargs, request.node.nodeid)
+
+
+@pytest.fixture(scope="session")
+def run_id(request: pytest.FixtureRequest) -> str:
+    """This run's id: the ``ordinal/run`` label on everything it creates."""
+    return session_of(request.config).run_id
+
+
+@pytest.fixture(scope="session")
+def kube(request: pytest.FixtureRequest) -> Kube:
+    """The API client for the target cluster (resolved now, on first use, never at import)."""
+    try:
+        return session_of(request.config).kube()
+    except InvalidScenario as err:
+        pytest.fail(f"ordinal: {err}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def cluster_info(request: pytest.FixtureRequest, kube: Kube) -> ClusterInfo:
+    """Server version, probed gates and capabilities, discovered once per session."""
+    info = session_of(request.config).info()
+    allure_report.attach_json("cluster capabilities", info.to_json())
+    return info
+
+
+@pytest.fixture(autouse=True)
+def _ordinal_needs(request: pytest.FixtureRequest) -> None:
+    """needs()/min_version(): skip naming the missing capability; discovery only if a test asks."""
+    node = request.node
+    needed = [str(c) for mark in node.iter_markers("needs") for c in mark.args]
+    version = node.get_closest_marker("min_version")
+    if not needed and version is None:
+        return
+    info: ClusterInfo = request.getfixturevalue("cluster_info")
+    reason = capabilities.missing(info, needed, str(version.args[0]) if version else None)
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest, kube: Kube) -> Iterator[str]:
+    """A fresh namespace for this test, labelled with the run id; removed after it (kept on failure if asked)."""
+    state = session_of(request.config)
+    settings: Settings = request.getfixturevalue("ordinal_settings")
+    name = state.create_namespace(request.node.nodeid)
+    request.node.stash[NAMESPACE_KEY] = name
+    yield name
+    if settings.keep_namespace_on_failure and _failed(request.node):
+        state.live_namespaces.pop(name, None)
+        state.kept_namespaces[name] = request.node.nodeid
+        return
+    state.reap(name)
+
+
+@pytest.fixture
+def recorder(request: pytest.FixtureRequest, kube: Kube, namespace: str) -> Iterator[Recorder]:
+    """Watches over the test's namespace (and PVs, nodes) feeding one timeline, started before the test acts."""
+    state = session_of(request.config)
+    rec = Recorder(state.recorder_kube(), namespace).start(timeout=state.timeouts.pod)
+    request.node.stash[RECORDER_KEY] = rec
+    yield rec
+    rec.stop()
+
+
+@pytest.fixture
+def workload(
+    request: pytest.FixtureRequest, kube: Kube, namespace: str, cluster_info: ClusterInfo, run_id: str
+) -> Workload:
+    """The StatefulSet under test (not yet created), set up with this run's image, class and deadlines."""
+    settings: Settings = request.getfixturevalue("ordinal_settings")
+    return Workload(
+        kube,
+        namespace,
+        image=session_of(request.config).image(),
+        storage_class=settings.storage_class,
+        replicas=settings.replicas,
+        timeouts=Timeouts(settings.timeout_scale),
+        simulated_nodes=frozenset(cluster_info.simulated_nodes),
+        exec_node_selector=cluster_info.exec_node_selector,
+        labels=run_labels(run_id),
+    )
+
+
+@pytest.fixture
+def dns_resolver(request: pytest.FixtureRequest, cluster_info: ClusterInfo) -> Resolver:
+    """A resolver for the cluster DNS chosen by --dns (skips naming the capability if there is none)."""
+    return session_of(request.config).resolver()
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Figures:
+    return Figures(request.node, session_of(request.config).figures)

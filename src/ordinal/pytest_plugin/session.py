@@ -1,0 +1,277 @@
+"""Per-run state of a pytest session: the lazily built client, capabilities, namespaces, figures.
+
+Everything per-session lives on one :class:`SuiteSession` in ``config.stash``; nothing is kept
+in module globals. The cluster is resolved the first time a test asks for a cluster fixture.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ordinal import capabilities
+from ordinal.act.namespaces import create_namespace, delete_namespace, leaks, new_run_id
+from ordinal.act.nodes import ledger_nodes, restore_node
+from ordinal.act.workload import Timeouts
+from ordinal.artefacts.figures import Figure, FigureLog
+from ordinal.artefacts.results import ResultLog
+from ordinal.capabilities import ClusterInfo, DnsAccess
+from ordinal.errors import CapabilityMissing, OrdinalError
+from ordinal.kube.manifests import run_labels
+from ordinal.kube.rest import ApiError, Kube
+from ordinal.observe.dnsquery import Resolver
+from ordinal.observe.recorder import Recorder
+from ordinal.pytest_plugin.settings import Settings
+from ordinal.target import Target, connect, local_node_image, resolve
+
+
+class SuiteSession:
+    """Per-run state: the lazily built client, capabilities, namespaces to clean and figures."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.run_id = new_run_id()
+        self._lock = threading.RLock()
+        self._target: Target | None = None
+        self._kube: Kube | None = None
+        self._info: ClusterInfo | None = None
+        self._probe_namespace: str | None = None
+        self._resolver: Resolver | None = None
+        self._image: str | None = None
+        self.live_namespaces: dict[str, str] = {}
+        self.kept_namespaces: dict[str, str] = {}
+        self.figures = FigureLog(figures_path(config))
+        self.requests: dict[str, int] = {}
+        self.recorder_requests: dict[str, int] = {}
+        self._recorder_kube: Kube | None = None
+        self.durations: dict[str, float] = {}
+        self.cleanup_errors: list[str] = []
+        self.leaks: list[str] = []
+        self._reaper: ThreadPoolExecutor | None = None
+        self._reaping: dict[str, Future[list[str]]] = {}
+        self._reaper_kube: Kube | None = None
+        self.cleanup_requests = 0
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return Timeouts(self.settings.timeout_scale)
+
+    @property
+    def kube_or_none(self) -> Kube | None:
+        return self._kube
+
+    @property
+    def recorder_kube_or_none(self) -> Kube | None:
+        return self._recorder_kube
+
+    @property
+    def info_or_none(self) -> ClusterInfo | None:
+        return self._info
+
+    def target(self) -> Target:
+        with self._lock:
+            if self._target is None:
+                self._target = resolve(self.settings.kubeconfig, self.settings.context)
+            return self._target
+
+    def kube(self) -> Kube:
+        with self._lock:
+            if self._kube is None:
+                self._kube = connect(self.target())
+            return self._kube
+
+    def recorder_kube(self) -> Kube:
+        """A client for the timeline recorders alone, so their lists and watches are counted apart."""
+        with self._lock:
+            if self._recorder_kube is None:
+                self._recorder_kube = connect(self.target())
+            return self._recorder_kube
+
+    def image(self) -> str:
+        """``--image``, or on the local cluster with real nodes (which pull nothing) the image they hold.
+
+        Decided once per run: every workload fixture asks.
+        """
+        with self._lock:
+            if self._image is None:
+                self._image = self.settings.image
+                if self.settings.sources.get("image", "default") == "default":
+                    try:
+                        local = self.target().local
+                    except OrdinalError:
+                        local = False
+                    if local:
+                        self._image = local_node_image() or self.settings.image
+            return self._image
+
+    def disruptive_allowed(self) -> bool:
+        if self.settings.allow_disruptive is not None:
+            return self.settings.allow_disruptive
+        try:
+            return self.target().local
+        except OrdinalError:
+            return False
+
+    def probe_namespace(self) -> str:
+        """A namespace of this run for discovery probes (dry-run create, exec probe pod)."""
+        with self._lock:
+            if self._probe_namespace is None:
+                ns = create_namespace(
+                    self.kube(), self.run_id, f"{self.settings.namespace_prefix}-probe", timeout=self.timeouts.pod
+                )
+                self._probe_namespace = ns
+                self.live_namespaces[ns] = "capability probes"
+            return self._probe_namespace
+
+    def info(self) -> ClusterInfo:
+        with self._lock:
+            if self._info is None:
+                self._info = self._discover()
+            return self._info
+
+    def _discover(self) -> ClusterInfo:
+        kube, target = self.kube(), self.target()
+        labels = run_labels(self.run_id)
+        probes = capabilities.Probes(
+            dry_run=lambda manifest: capabilities.dry_run_in(kube, self.probe_namespace())(manifest),
+            exec_probe=lambda: capabilities.exec_probe(
+                kube, self.probe_namespace(), self.image(), labels, timeout=self.timeouts.pod
+            ),
+        )
+        info = capabilities.discover(
+            kube,
+            target,
+            probes=probes,
+            storage_class=self.settings.storage_class,
+            dns=DnsAccess("none", why_not="not probed"),
+        )
+        dns, self._resolver = self._dns_access(info)
+        return replace(info, dns=dns)
+
+    def _dns_access(self, info: ClusterInfo) -> tuple[DnsAccess, Resolver | None]:
+        """Pick the resolver per --dns (the same choice the experiments make, see capabilities.dns_access)."""
+        mode, server = capabilities.parse_dns_mode(self.settings.dns)
+        return capabilities.dns_access(
+            self.kube(),
+            mode,
+            server,
+            local=info.local,
+            exec_pod=(lambda: (self.probe_namespace(), capabilities.EXEC_PROBE_POD)) if info.exec_pods else None,
+            exec_why_not=info.exec_why_not,
+        )
+
+    def resolver(self) -> Resolver:
+        info = self.info()
+        if self._resolver is None:
+            raise CapabilityMissing(capabilities.CAPABILITIES["dns"], info.dns.why_not)
+        return self._resolver
+
+    def create_namespace(self, nodeid: str) -> str:
+        ns = create_namespace(self.kube(), self.run_id, self.settings.namespace_prefix, timeout=self.timeouts.pod)
+        self.live_namespaces[ns] = nodeid
+        return ns
+
+    def delete_namespace(self, ns: str, kube: Kube | None = None) -> list[str]:
+        errors = delete_namespace(kube or self.kube(), ns, timeout=self.timeouts.gone)
+        if not errors:
+            self.live_namespaces.pop(ns, None)
+        return errors
+
+    def reap(self, ns: str) -> None:
+        """Delete a test's namespace in the background; its errors are collected at session end.
+
+        Namespace deletion takes the namespace controller 5-10 s even for an empty namespace;
+        waiting for it after every test would double the suite's time. Each namespace still
+        goes through :func:`~ordinal.act.namespaces.delete_namespace` (namespace gone, then its PVs).
+        """
+        with self._lock:
+            if self._reaper is None:
+                self._reaper = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ordinal-reaper")
+                # A client of its own, so cleanup requests do not count against the next test.
+                self._reaper_kube = connect(self.target())
+            self._reaping[ns] = self._reaper.submit(self.delete_namespace, ns, self._reaper_kube)
+
+    def _join_reaper(self) -> None:
+        for ns, future in list(self._reaping.items()):
+            try:
+                self.cleanup_errors += future.result()
+            except Exception as err:  # a bug in cleanup must be reported, not lose the others
+                self.cleanup_errors.append(f"namespace/{ns}: {err}")
+        self._reaping.clear()
+        if self._reaper is not None:
+            self._reaper.shutdown()
+        if self._reaper_kube is not None:
+            self.cleanup_requests = sum(self._reaper_kube.requests.values())
+            self._reaper_kube.close()
+
+    def finish(self) -> None:
+        """Remove what is left (after an interrupt), undo node changes, then look for leaks."""
+        kube = self._kube
+        if kube is None:
+            return
+        close = getattr(self._resolver, "close", None)
+        if callable(close):
+            close()
+        self._join_reaper()
+        for ns in list(self.live_namespaces):
+            self.cleanup_errors += self.delete_namespace(ns)
+        try:
+            for node in ledger_nodes(kube, self.run_id):
+                restore_node(kube, node)
+            found = leaks(kube, self.run_id)
+        except (OrdinalError, ApiError) as err:
+            self.cleanup_errors.append(f"leak check: {err}")
+            found = []
+        kept = {f"namespace/{ns}" for ns in self.kept_namespaces}
+        self.leaks = [leak for leak in found if leak not in kept]
+        kube.close()
+        if self._recorder_kube is not None:
+            self._recorder_kube.close()
+
+
+SESSION_KEY = pytest.StashKey[SuiteSession]()
+RECORDER_KEY = pytest.StashKey[Recorder]()
+NAMESPACE_KEY = pytest.StashKey[str]()
+REPORTS_KEY = pytest.StashKey[dict[str, pytest.TestReport]]()
+FIGURES_KEY = pytest.StashKey[list[Figure]]()
+REPORT_DIR_KEY = pytest.StashKey[Path]()
+START_KEY = pytest.StashKey[tuple[int, int, float]]()
+ERRORS_KEY = pytest.StashKey[dict[str, BaseException]]()
+RESULTS_KEY = pytest.StashKey[ResultLog | None]()
+_SIGNAL_KEY = pytest.StashKey[Any]()
+
+
+def session_of(config: pytest.Config) -> SuiteSession:
+    return config.stash[SESSION_KEY]
+
+
+def use_report_dir(config: pytest.Config, path: str | Path) -> None:
+    """Default ``--junitxml`` / ``--alluredir`` into ``path`` when the user gave none.
+
+    Called from the suite's ``conformance/conftest.py`` (at configure time, before the
+    junitxml and allure plugins read their options), so only conformance runs write reports;
+    ordinal's own test runs are left alone.
+    """
+    reports = Path(path) if Path(path).is_absolute() else config.rootpath / path
+    config.stash[REPORT_DIR_KEY] = reports
+    if getattr(config.option, "xmlpath", None) is None:
+        config.option.xmlpath = str(reports / "junit.xml")
+    if getattr(config.option, "allure_report_dir", None) is None:
+        config.option.allure_report_dir = str(reports / "allure-results")
+        config.option.clean_alluredir = True
+    if SESSION_KEY in config.stash:
+        session_of(config).figures = FigureLog(figures_path(config))
+
+
+def figures_path(config: pytest.Config) -> Path | None:
+    """``figures.jsonl`` next to the JUnit XML (wherever --junitxml or the report dir put it)."""
+    xmlpath = getattr(config.option, "xmlpath", None)
+    if xmlpath:
+        return Path(xmlpath).resolve().parent / "figures.jsonl"
+    return config.stash[REPORT_DIR_KEY] / "figures.jsonl" if REPORT_DIR_KEY in config.stash else None

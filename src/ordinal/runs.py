@@ -1,0 +1,221 @@
+"""``ordinal run`` and the child runs ``ordinal report`` starts: experiments and the suite, as users run them.
+
+1. Pick the cluster: ``KUBECONFIG``/``ORDINAL_KUBECONFIG`` if set, else the running local
+   cluster; if neither, start the local cluster here and stop it at the end.
+2. Run the chaos experiments (``drain`` unless others are named), then the conformance
+   suite with pytest; journals and reports go into ``reports/``.
+3. Exit non-zero if anything failed.
+
+Each experiment runs in a child process exactly as ``chaos run`` would run it by hand, so its
+controls, signals and exit code behave the same; this module builds the command, puts the
+journal under the reports directory and reads back the verdict. pytest too runs in a child:
+its own signal handling (SIGINT/SIGTERM → cleanup of the run's namespaces) must get to finish,
+so an interrupt here waits for the child instead of killing it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from ordinal.errors import InvalidScenario
+from ordinal.kube import objects as o
+from ordinal.kube.rest import NODES
+from ordinal.localcluster import cluster, paths
+from ordinal.observe.waiting import Query, Verdict, wait_for
+from ordinal.target import Target, connect, local_cluster_running, resolve
+from ordinal.types import Obj
+
+Log = Callable[[str], None]
+
+
+def checkout_root() -> Path:
+    """The directory holding ``conformance/``: the working directory, else the checkout ordinal runs from."""
+    cwd = Path.cwd()
+    if (cwd / "conformance").is_dir():
+        return cwd
+    root = paths.source_dir().parent
+    if not (root / "conformance").is_dir():
+        raise InvalidScenario(f"expected a conformance/ directory in {cwd} or {root}, found none")
+    return root
+
+
+def run(*, experiments: Sequence[str] = (), pytest_args: Sequence[str] = (), log: Log = print) -> int:
+    root = checkout_root()
+    # Resolved once, here: a typo fails before any cluster is started.
+    files = [experiment_path(name, root / "experiments") for name in experiments]
+    explicit = os.environ.get("ORDINAL_KUBECONFIG") or os.environ.get("KUBECONFIG")
+    started_here = False
+    if not explicit and not local_cluster_running():
+        log("ordinal run: no KUBECONFIG and no local cluster running; starting the local cluster")
+        cluster.up(real_nodes=cluster.default_real_nodes(), log=log)
+        started_here = True
+    try:
+        target = resolve()
+        log(f"ordinal run: target {target.source}: {target.kubeconfig or 'in-cluster'}")
+        if started_here:
+            wait_schedulable(target, log)
+        chaos_code = run_experiments(files, root / "reports", log)
+        suite_code = run_pytest([sys.executable, "-m", "pytest", "conformance", *pytest_args], root, log)
+    finally:
+        if started_here:
+            log("ordinal run: stopping the local cluster this run started")
+            cluster.down(log=log)
+    if chaos_code:
+        log(f"ordinal run: chaos experiments failed (exit {chaos_code})")
+    return chaos_code or suite_code
+
+
+def wait_schedulable(target: Target, log: Log, *, timeout: float = 120.0) -> None:
+    """Wait (by watch) until every node of a cluster started here takes pods.
+
+    A node reports Ready a moment before the node lifecycle controller lifts its
+    ``node.kubernetes.io/not-ready`` taint; capability discovery in that moment would count
+    too few schedulable nodes and skip tests that could run.
+    """
+
+    def judge(nodes: list[Obj]) -> Verdict[None]:
+        waiting = sorted(o.name(n) for n in nodes if not o.node_schedulable(n))
+        return Verdict(bool(nodes) and not waiting, f"not yet schedulable: {waiting or 'no nodes'}")
+
+    with connect(target) as kube:
+        wait_for(kube, Query(NODES), judge, expect="every node schedulable", timeout=timeout)
+    log("ordinal run: every node takes pods")
+
+
+#: What ``ordinal run`` breaks when no ``--experiment`` is named: the node drain, the fault
+#: platform teams meet every maintenance window (and the one that moves a pod between nodes).
+DEFAULT_EXPERIMENTS = ("drain",)
+
+
+def run_experiments(paths: Sequence[Path], reports_dir: Path, log: Log) -> int:
+    """Run each chaos experiment the way ``chaos run`` does; 0 if every one held.
+
+    Journals, timelines and their JUnit XML go to ``reports_dir``.
+    """
+    code = 0
+    for path in paths:
+        log(f"ordinal run: chaos run {path}")
+        result = run_experiment(str(path), reports_dir=reports_dir)
+        log(f"ordinal run: experiment {result.summary()}")
+        code = code or result.returncode
+    return code
+
+
+def run_pytest(command: list[str], cwd: Path, log: Log) -> int:
+    """Run pytest in a child; SIGTERM is passed on and Ctrl-C waits, so the suite cleans up after itself."""
+    log(f"ordinal run: {' '.join(command)} (in {cwd})")
+    child = subprocess.Popen(command, cwd=cwd)
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        child.send_signal(signum)
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:
+                log("ordinal run: interrupted; waiting for the suite to clean up")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# -- one experiment, as `chaos run` runs it ------------------------------------------------------
+
+#: The checkout's experiments (an editable install, as ``make run`` uses).
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+
+
+@dataclass(frozen=True)
+class ExperimentOutcome:
+    """How a run ended: exit code, journal status, what caught a deviation, and where the reports are."""
+
+    returncode: int
+    status: str
+    deviated: bool
+    caught_by: str | None
+    journal: Path
+    junit: Path
+
+    def summary(self) -> str:
+        verdict = "held" if self.returncode == 0 else f"{self.status}{', deviated' if self.deviated else ''}"
+        where = f" (caught by {self.caught_by})" if self.caught_by else ""
+        return f"{self.journal.stem.removeprefix('journal-')}: {verdict}{where}; journal {self.journal}"
+
+
+def experiment_path(name: str, directory: Path = EXPERIMENTS) -> Path:
+    """``drain`` or ``experiments/drain.json`` → the file; a clear error when there is none."""
+    path = Path(name)
+    if not path.suffix and (Path.cwd() / "experiments" / f"{name}.json").is_file():
+        directory = Path.cwd() / "experiments"
+    if not path.suffix:
+        path = directory / f"{name}.json"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in directory.glob("*.json")))
+        raise InvalidScenario(f"expected an experiment file {path} (known: {known}), found none")
+    return path
+
+
+def chaos_command(experiment: Path, journal: Path, variables: Mapping[str, str] | None = None) -> list[str]:
+    """``python -m chaostoolkit --no-log-file run --journal-path … [--var k=v …] <experiment>``."""
+    command = [sys.executable, "-m", "chaostoolkit", "--no-log-file", "run", "--journal-path", str(journal)]
+    for key, value in (variables or {}).items():
+        command += ["--var", f"{key}={value}"]
+    return [*command, str(experiment)]
+
+
+def _run_forwarding_sigterm(command: list[str], env: Mapping[str, str], timeout: float | None) -> int:
+    """Run the child; a SIGTERM to us is passed on, so chaos plays its rollbacks before we exit."""
+    child = subprocess.Popen(command, env=dict(env))
+    forwarding = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda signum, _: child.send_signal(signum)) if forwarding else None
+    try:
+        return child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGTERM)  # let its rollbacks run, then make sure it is gone
+        try:
+            return child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            return child.wait()
+    finally:
+        if forwarding:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def run_experiment(
+    name: str,
+    *,
+    reports_dir: Path = Path("reports"),
+    variables: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> ExperimentOutcome:
+    """Run one experiment; the journal, timeline and JUnit XML land in ``reports_dir``."""
+    path = experiment_path(name)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    journal = reports_dir / f"journal-{path.stem}.json"
+    child_env = {**(env if env is not None else os.environ), "ORDINAL_REPORTS_DIR": str(reports_dir)}
+    returncode = _run_forwarding_sigterm(chaos_command(path, journal, variables), child_env, timeout)
+    try:
+        data = json.loads(journal.read_text())
+    except (OSError, ValueError):
+        data = {}
+    section = data.get("ordinal") or {}
+    return ExperimentOutcome(
+        returncode=returncode,
+        status=str(data.get("status") or "no journal"),
+        deviated=bool(data.get("deviated")),
+        caught_by=section.get("caught_by"),
+        journal=journal,
+        junit=reports_dir / f"junit-chaos-{path.stem}.xml",
+    )

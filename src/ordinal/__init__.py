@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from ordinal.version import __version__
+
+__all__ = ["__version__", "discover"]
 
 
 def discover(discover_system: bool = True) -> dict[str, Any]:

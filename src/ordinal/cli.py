@@ -93,6 +93,29 @@ def _run_cluster(args: argparse.Namespace) -> int:
     return 0
 
 
+def _experiments_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    experiments = sub.add_parser("experiments", help="maintain the chaos experiments in experiments/")
+    esub = experiments.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    gen = esub.add_parser("gen", help="rewrite the parts every experiment shares from experiments/_shared/common.json")
+    gen.add_argument("--check", action="store_true", help="fail if a committed experiment differs")
+    for leaf in esub.choices.values():
+        leaf.set_defaults(leaf=leaf)
+
+
+def _run_experiments(args: argparse.Namespace) -> int:
+    from ordinal import experiments
+
+    if args.action == "gen":
+        changed = experiments.generate(experiments.EXPERIMENTS, check=args.check, log=_say)
+        if args.check and changed:
+            raise OrdinalError(
+                f"expected the experiments to match experiments/{experiments.SHARED.as_posix()}, "
+                f"found differences in {', '.join(changed)} "
+                "(run `ordinal experiments gen`)"
+            )
+    return 0
+
+
 def _suite_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
     run = sub.add_parser(
         "run",
@@ -245,6 +268,7 @@ def build_parser() -> _Parser:
     parser = _Parser(prog="ordinal", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _cluster_parser(sub)
+    _experiments_parser(sub)
     _suite_parsers(sub)
     _report_parser(sub)
     return parser
@@ -257,6 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "cluster":
             return _run_cluster(args)
+        if args.command == "experiments":
+            return _run_experiments(args)
         if args.command == "cleanup":
             return _run_cleanup(args)
         if args.command == "run":

@@ -27,6 +27,7 @@ from pathlib import Path
 from types import FrameType
 
 from ordinal.errors import InvalidScenario
+from ordinal.experiments import experiment_path
 from ordinal.kube import objects as o
 from ordinal.kube.rest import NODES
 from ordinal.localcluster import cluster, paths
@@ -131,9 +132,6 @@ def run_pytest(command: list[str], cwd: Path, log: Log) -> int:
 
 # -- one experiment, as `chaos run` runs it ------------------------------------------------------
 
-#: The checkout's experiments (an editable install, as ``make run`` uses).
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
-
 
 @dataclass(frozen=True)
 class ExperimentOutcome:
@@ -150,19 +148,6 @@ class ExperimentOutcome:
         verdict = "held" if self.returncode == 0 else f"{self.status}{', deviated' if self.deviated else ''}"
         where = f" (caught by {self.caught_by})" if self.caught_by else ""
         return f"{self.journal.stem.removeprefix('journal-')}: {verdict}{where}; journal {self.journal}"
-
-
-def experiment_path(name: str, directory: Path = EXPERIMENTS) -> Path:
-    """``drain`` or ``experiments/drain.json`` → the file; a clear error when there is none."""
-    path = Path(name)
-    if not path.suffix and (Path.cwd() / "experiments" / f"{name}.json").is_file():
-        directory = Path.cwd() / "experiments"
-    if not path.suffix:
-        path = directory / f"{name}.json"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in directory.glob("*.json")))
-        raise InvalidScenario(f"expected an experiment file {path} (known: {known}), found none")
-    return path
 
 
 def chaos_command(experiment: Path, journal: Path, variables: Mapping[str, str] | None = None) -> list[str]:

@@ -19,10 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubernetes import config as kubeconfig_loader
-
 from ordinal.errors import InvalidScenario
-from ordinal.kube.client import api_client
+from ordinal.kube.client import api_client, current_context
 from ordinal.kube.rest import Kube
 
 IN_CLUSTER = "in-cluster"
@@ -118,10 +116,9 @@ def context_name(target: Target) -> str:
     if target.context:
         return target.context
     try:
-        _, active = kubeconfig_loader.list_kube_config_contexts(config_file=target.kubeconfig)  # type: ignore[no-untyped-call]
+        return current_context(target.kubeconfig)
     except Exception as err:  # an unreadable kubeconfig names no context we could allow
         raise InvalidScenario(f"expected a readable kubeconfig at {target.kubeconfig!r}, got: {err}") from err
-    return str((active or {}).get("name") or "")
 
 
 def allowed_patterns(env: Mapping[str, str] | None = None) -> list[str]:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ordinal.errors import InvalidScenario
-from ordinal.runs import chaos_command, experiment_path, run_experiment
+from ordinal.experiments import experiment_path
+from ordinal.runs import chaos_command, run_experiment
 
 
 def test_an_experiment_is_named_by_stem_or_by_path() -> None:

@@ -31,7 +31,7 @@ def discover(discover_system: bool = True) -> dict[str, Any]:
     """Describe ordinal's activities for ``chaos discover ordinal`` (chaoslib is imported only here)."""
     from chaoslib.discovery.discover import discover_activities, initialize_discovery_result
 
-    from ordinal import __version__
+    from ordinal.version import __version__
 
     result: dict[str, Any] = initialize_discovery_result("ordinal", __version__, "kubernetes")
     for module in ACTIVITY_MODULES:

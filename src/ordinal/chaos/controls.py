@@ -52,6 +52,7 @@ from ordinal.chaos import ACTIVITY_MODULES
 from ordinal.chaos.boundary import first_line
 from ordinal.chaos.session import Session, current, open_session
 from ordinal.errors import OrdinalError
+from ordinal.kube.client import set_library_default
 from ordinal.kube.rest import ApiError
 from ordinal.target import check_allowed
 from ordinal.types import Obj
@@ -291,10 +292,8 @@ def pin_chaostoolkit_kubernetes(kubeconfig: str, context: str | None) -> None:
     without this, a run against the auto-detected local cluster would send chaosk8s's calls
     to whatever ``~/.kube/config`` names.
     """
-    from kubernetes.config import kube_config
-
     os.environ["KUBECONFIG"] = kubeconfig
-    kube_config.KUBE_CONFIG_DEFAULT_LOCATION = kubeconfig
+    set_library_default(kubeconfig)
     if context:
         os.environ["KUBERNETES_CONTEXT"] = context
 

@@ -26,3 +26,21 @@ def api_client(kubeconfig: str | None, context: str | None = None, *, pool_size:
         api.configuration.connection_pool_maxsize = pool_size
         api.rest_client = rest.RESTClientObject(api.configuration)
     return api
+
+
+def current_context(kubeconfig: str) -> str:
+    """The kubeconfig's current-context ("" if it names none); raises on an unreadable file."""
+    _, active = config.list_kube_config_contexts(config_file=kubeconfig)
+    return str((active or {}).get("name") or "")
+
+
+def set_library_default(kubeconfig: str) -> None:
+    """Point the kubernetes library's own default kubeconfig at ``kubeconfig``.
+
+    The library reads ``KUBECONFIG`` into this default once, at import **(code)**; code that
+    loads "the default" later (chaostoolkit-kubernetes activities) would otherwise reach
+    whatever ``~/.kube/config`` names.
+    """
+    from kubernetes.config import kube_config
+
+    kube_config.KUBE_CONFIG_DEFAULT_LOCATION = kubeconfig

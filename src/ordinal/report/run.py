@@ -19,13 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ordinal import __version__, runs
+from ordinal import runs
 from ordinal.act.namespaces import new_run_id
 from ordinal.artefacts.environment import storage_class_record
 from ordinal.errors import InvalidScenario, OrdinalError
+from ordinal.experiments import experiment_path
 from ordinal.kube.rest import STORAGE_CLASSES, ApiError
 from ordinal.report import html, model, schema, sums
 from ordinal.target import connect, resolve
+from ordinal.version import __version__
 
 PROFILES = ("quick", "full")
 #: Upper bound for one experiment (node-loss waits out a 300 s toleration); its own deadlines are shorter.
@@ -71,7 +73,7 @@ def check_local(request: Request, root: Path, report_id: str) -> tuple[Path, tup
     names = request.experiments or (
         tuple(sorted(p.stem for p in directory.glob("*.json"))) if request.profile == "full" else ()
     )
-    paths = tuple(runs.experiment_path(name, directory) for name in names)
+    paths = tuple(experiment_path(name, directory) for name in names)
     out = request.out if request.out is not None else root / "reports" / report_id
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         what = "a file" if not out.is_dir() else f"{sum(1 for _ in out.iterdir())} entries"

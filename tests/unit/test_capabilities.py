@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
+from fakes import FakeKube
 
 from ordinal import capabilities as caps
 from ordinal.capabilities import ClusterInfo, DnsAccess, Probes, StorageInfo
@@ -20,6 +20,7 @@ def node(name: str, *, zone: str = "a", kind: str | None = None, ready: str = "T
     if kind:
         labels[NODE_KIND_LABEL] = kind
     return {
+        "kind": "Node",
         "metadata": {"name": name, "labels": labels},
         "spec": spec,
         "status": {"conditions": [{"type": "Ready", "status": ready}]},
@@ -29,6 +30,7 @@ def node(name: str, *, zone: str = "a", kind: str | None = None, ready: str = "T
 def storage_class(name: str, *, default: bool = False, mode: str = "WaitForFirstConsumer", **extra: Any) -> Obj:
     annotations = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
     return {
+        "kind": "StorageClass",
         "metadata": {"name": name, "annotations": annotations},
         "provisioner": extra.pop("provisioner", "csi.example.com"),
         "volumeBindingMode": mode,
@@ -41,7 +43,7 @@ def pv(name: str, storage: str, node_name: str | None = None) -> Obj:
     if node_name:
         expr = {"key": HOSTNAME_LABEL, "operator": "In", "values": [node_name]}
         spec["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [expr]}]}}
-    return {"metadata": {"name": name}, "spec": spec}
+    return {"kind": "PersistentVolume", "metadata": {"name": name}, "spec": spec}
 
 
 def info(**overrides: Any) -> ClusterInfo:
@@ -182,19 +184,9 @@ def test_bad_dns_modes(text: str) -> None:
         caps.parse_dns_mode(text)
 
 
-class FakeKube:
-    """Answers the few reads discovery makes."""
-
-    def __init__(self, nodes: list[Obj], classes: list[Obj], pvs: list[Obj], version: str = "v1.37.2") -> None:
-        self.data = {"nodes": nodes, "storageclasses": classes, "persistentvolumes": pvs}
-        self.version = version
-
-    def raw_get(self, path: str) -> str:
-        assert path == "/version"
-        return json.dumps({"gitVersion": self.version})
-
-    def list(self, res: Any, namespace: str | None = None, **_: Any) -> tuple[list[Obj], str]:
-        return self.data[res.plural], "1"
+def cluster(nodes: list[Obj], classes: list[Obj], pvs: list[Obj], version: str = "v1.37.2") -> FakeKube:
+    """The few objects discovery reads, and the server version it asks for."""
+    return FakeKube(*nodes, *classes, *pvs, git_version=version)
 
 
 def _probes(exec_result: str = "", kept: bool = True) -> tuple[Probes, list[str]]:
@@ -215,7 +207,7 @@ def _probes(exec_result: str = "", kept: bool = True) -> tuple[Probes, list[str]
 
 
 def test_discover_on_the_local_cluster_does_not_probe_exec() -> None:
-    kube = FakeKube(
+    kube = cluster(
         [node("n1", kind="kwok"), node("n2", zone="b", kind="kwok")],
         [storage_class("ordinal-local", default=True, parameters={"nodePinned": "true"})],
         [],
@@ -240,7 +232,7 @@ def test_discover_on_the_local_cluster_does_not_probe_exec() -> None:
 
 
 def test_discover_treats_real_nodes_as_exec_capable_with_a_selector() -> None:
-    kube = FakeKube([node("n1", kind="kwok"), node("n2", kind="real")], [], [])
+    kube = cluster([node("n1", kind="kwok"), node("n2", kind="real")], [], [])
     probes, calls = _probes()
     found = caps.discover(
         kube,  # type: ignore[arg-type]
@@ -255,7 +247,7 @@ def test_discover_treats_real_nodes_as_exec_capable_with_a_selector() -> None:
 
 
 def test_discover_probes_exec_on_other_clusters_and_reports_why_not() -> None:
-    kube = FakeKube([node("n1"), node("n2")], [storage_class("std", default=True)], [], version="v1.31.3")
+    kube = cluster([node("n1"), node("n2")], [storage_class("std", default=True)], [], version="v1.31.3")
     probes, calls = _probes(exec_result="pods/exec forbidden", kept=False)
     found = caps.discover(
         kube,  # type: ignore[arg-type]

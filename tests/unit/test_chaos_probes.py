@@ -2,64 +2,17 @@
 
 from __future__ import annotations
 
-import copy
-from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from chaoslib.exceptions import ActivityFailed
 from factories import NS, endpoint_slice, node, pod, pods, pv, pvc, pvcs, service, statefulset
+from fakes import FakeKube
 
 from ordinal.chaos.session import Session, close_session, install
 from ordinal.chaos.statefulset import actions, probes
-from ordinal.kube.rest import Resource
 from ordinal.target import Target
-from ordinal.types import Obj
-
-
-class FakeKube:
-    """An object store answering get/list/delete like the API server, counting requests."""
-
-    def __init__(self, *objects: Obj) -> None:
-        self.objects: dict[tuple[str, str, str], Obj] = {}
-        self.requests: Counter[str] = Counter()
-        self.deleted: list[tuple[str, str, dict[str, Any]]] = []
-        for obj in objects:
-            self.put(obj)
-
-    def put(self, obj: Obj) -> None:
-        meta = obj["metadata"]
-        self.objects[(obj["kind"], meta.get("namespace", ""), meta["name"])] = copy.deepcopy(obj)
-
-    def get_or_none(self, res: Resource, name: str, namespace: str | None = None) -> Obj | None:
-        self.requests["GET"] += 1
-        found = self.objects.get((res.kind, namespace or "", name))
-        return copy.deepcopy(found) if found else None
-
-    def get(self, res: Resource, name: str, namespace: str | None = None) -> Obj:
-        found = self.get_or_none(res, name, namespace)
-        assert found is not None, (res.kind, namespace, name)
-        return found
-
-    def list(self, res: Resource, namespace: str | None = None, **kw: Any) -> tuple[list[Obj], str]:
-        self.requests["GET"] += 1
-        items = [copy.deepcopy(o) for (k, ns, _), o in sorted(self.objects.items()) if k == res.kind]
-        if namespace:
-            items = [o for o in items if o["metadata"].get("namespace") == namespace]
-        selector = kw.get("label_selector", "")
-        if selector:
-            key, _, value = selector.partition("=")
-            items = [o for o in items if (o["metadata"].get("labels") or {}).get(key) == value]
-        return items, "100"
-
-    def delete(self, res: Resource, name: str, namespace: str | None = None, **kw: Any) -> Obj | None:
-        self.requests["DELETE"] += 1
-        self.deleted.append((res.kind, name, kw))
-        return self.objects.pop((res.kind, namespace or "", name), None)
-
-    def raw_get(self, path: str, timeout: float = 30.0) -> str:
-        return '{"major": "1", "minor": "37"}'
 
 
 def cluster(**pod_kw: Any) -> FakeKube:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import factories
 import pytest
+from fakes import FakeKube
 
 from ordinal.chaos.sample import parse_node_selector, placement, sample_manifests
 from ordinal.chaos.session import Fault, Session
@@ -66,18 +67,14 @@ def test_the_sample_refuses_an_unknown_retention_policy() -> None:
         sample_manifests("web", "ns", "r1", when_scaled="Keep")
 
 
-class _Nodes:
-    """Just enough of Kube for placement(): a node list."""
-
-    def __init__(self, kinds: list[str]) -> None:
-        self.nodes = []
-        for i, kind in enumerate(kinds):
-            node = factories.node(f"n{i}")
-            node["metadata"]["labels"][NODE_KIND_LABEL] = kind
-            self.nodes.append(node)
-
-    def list(self, resource: object, namespace: str | None = None) -> tuple[list[Obj], str]:
-        return self.nodes, "1"
+def _nodes(kinds: list[str]) -> FakeKube:
+    """A cluster of nodes n0, n1… of the given kinds: what placement() reads."""
+    nodes: list[Obj] = []
+    for i, kind in enumerate(kinds):
+        node = factories.node(f"n{i}")
+        node["metadata"]["labels"][NODE_KIND_LABEL] = kind
+        nodes.append(node)
+    return FakeKube(*nodes)
 
 
 @pytest.mark.parametrize(
@@ -95,16 +92,16 @@ def test_the_sample_goes_onto_real_nodes_only_when_each_pod_gets_one(
 ) -> None:
     """Data MUST be checkable where it can be, without making a drain evict two pods of one budget."""
     monkeypatch.delenv("ORDINAL_IMAGE", raising=False)
-    image, chosen = placement(_Nodes(kinds), False, 3, "", "")  # type: ignore[arg-type]
+    image, chosen = placement(_nodes(kinds), False, 3, "", "")  # type: ignore[arg-type]
     assert chosen == selector
     assert image == DEFAULT_IMAGE
 
 
 def test_the_sample_takes_the_image_and_selector_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORDINAL_IMAGE", "mirror.example/busybox:1")
-    assert placement(_Nodes(["real"]), False, 3, "", "zone=a, disk=ssd")[1] == {"zone": "a", "disk": "ssd"}  # type: ignore[arg-type]
-    assert placement(_Nodes([]), False, 3, "", "")[0] == "mirror.example/busybox:1"  # type: ignore[arg-type]
-    assert placement(_Nodes([]), False, 3, "own/image:2", "")[0] == "own/image:2"  # type: ignore[arg-type]
+    assert placement(_nodes(["real"]), False, 3, "", "zone=a, disk=ssd")[1] == {"zone": "a", "disk": "ssd"}  # type: ignore[arg-type]
+    assert placement(_nodes([]), False, 3, "", "")[0] == "mirror.example/busybox:1"  # type: ignore[arg-type]
+    assert placement(_nodes([]), False, 3, "own/image:2", "")[0] == "own/image:2"  # type: ignore[arg-type]
 
 
 def test_a_malformed_node_selector_is_refused_in_one_line() -> None:

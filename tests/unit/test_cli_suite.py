@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import FakeKube
 
 from ordinal import cli, runs, target
 from ordinal.act import namespaces
@@ -126,7 +127,7 @@ def test_cleanup_prints_what_it_removed_and_fails_on_errors(
         return ["namespace/ord-1a2b-x", "changes on node/n1"], ["namespace/ord-1a2b-y: timed out\nmore detail"]
 
     monkeypatch.setattr(target, "resolve", lambda *a: Target("/k", None, "flag"))
-    monkeypatch.setattr(target, "connect", lambda target: _NoClient())
+    monkeypatch.setattr(target, "connect", lambda target: FakeKube())
     monkeypatch.setattr(namespaces, "sweep", sweep)
     assert cli.main(["cleanup", "--run-id", "20261125t1705-3f9a"]) == 1
     out, err = capsys.readouterr()
@@ -139,7 +140,7 @@ def test_cleanup_with_nothing_left_succeeds(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(target, "resolve", lambda *a: Target("/k", None, "flag"))
-    monkeypatch.setattr(target, "connect", lambda target: _NoClient())
+    monkeypatch.setattr(target, "connect", lambda target: FakeKube())
     monkeypatch.setattr(namespaces, "sweep", lambda kube, run_id=None: ([], []))
     assert cli.main(["cleanup"]) == 0
     assert capsys.readouterr().out.strip() == "nothing to clean up"
@@ -148,11 +149,3 @@ def test_cleanup_with_nothing_left_succeeds(
 def test_cleanup_rejects_a_malformed_run_id_before_touching_the_cluster(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["cleanup", "--run-id", "not a label!"]) == 1
     assert "expected run id to be a non-empty label value" in capsys.readouterr().err
-
-
-class _NoClient:
-    def __enter__(self) -> _NoClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass

@@ -13,6 +13,7 @@ import dns.query
 import dns.rcode
 import dns.rrset
 import pytest
+from fakes import FakeKube
 
 from ordinal.errors import CapabilityMissing, TransientApiError
 from ordinal.kube.streams import ExecResult
@@ -93,38 +94,32 @@ def test_port_forward_resolver_reopens_after_a_broken_connection(monkeypatch: py
     assert resolver._sock is None  # the next query opens a fresh forward
 
 
-class SliceKube:
-    def __init__(self, slices: list[Obj]) -> None:
-        self.slices = slices
-
-    def list(self, res: Any, namespace: str | None = None, **kw: Any) -> tuple[list[Obj], str]:
-        assert (res.plural, namespace, kw["label_selector"]) == (
-            "endpointslices",
-            "kube-system",
-            "kubernetes.io/service-name=kube-dns",
-        )
-        return self.slices, "1"
-
-
 def _endpoint(name: str, ready: bool) -> Obj:
     return {"targetRef": {"kind": "Pod", "name": name, "namespace": "kube-system"}, "conditions": {"ready": ready}}
 
 
+def _slice(service: str, ports: list[Obj], endpoints: list[Obj], namespace: str = "kube-system") -> Obj:
+    meta = {"name": f"{service}-a1b2c", "namespace": namespace, "labels": {"kubernetes.io/service-name": service}}
+    return {"kind": "EndpointSlice", "metadata": meta, "ports": ports, "endpoints": endpoints}
+
+
+def dns_cluster(*slices: Obj) -> FakeKube:
+    """The kube-dns slices, listed after decoys a list in the wrong namespace or without the selector would take."""
+    decoy = ([{"port": 53, "protocol": "TCP"}], [_endpoint("decoy", True)])
+    return FakeKube(*slices, _slice("kube-dns", *decoy, namespace="default"), _slice("coredns-other", *decoy))
+
+
 def test_dns_pod_is_found_from_the_service_endpoints() -> None:
     """The pod's own TCP port MUST be used (1053 for non-root CoreDNS), from a Ready endpoint."""
-    slices = [
-        {
-            "ports": [{"name": "dns", "port": 1053, "protocol": "UDP"}, {"name": "dns-tcp", "port": 1053}],
-            "endpoints": [_endpoint("coredns-a", False), _endpoint("coredns-b", True)],
-        }
-    ]
-    assert dnsquery.find_dns_pod(SliceKube(slices)) == ("kube-system", "coredns-b", 1053)  # type: ignore[arg-type]
+    ports = [{"name": "dns", "port": 1053, "protocol": "UDP"}, {"name": "dns-tcp", "port": 1053}]
+    kube = dns_cluster(_slice("kube-dns", ports, [_endpoint("coredns-a", False), _endpoint("coredns-b", True)]))
+    assert dnsquery.find_dns_pod(kube) == ("kube-system", "coredns-b", 1053)  # type: ignore[arg-type]
 
 
 def test_no_ready_dns_pod_is_a_missing_capability() -> None:
-    slices = [{"ports": [{"port": 53, "protocol": "TCP"}], "endpoints": [_endpoint("coredns-a", False)]}]
+    kube = dns_cluster(_slice("kube-dns", [{"port": 53, "protocol": "TCP"}], [_endpoint("coredns-a", False)]))
     with pytest.raises(CapabilityMissing, match="needs: DNS reachable from the test runner"):
-        dnsquery.find_dns_pod(SliceKube(slices))  # type: ignore[arg-type]
+        dnsquery.find_dns_pod(kube)  # type: ignore[arg-type]
 
 
 DIG_ANSWER = """\

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from factories import Recording
+from fakes import FakeKube
 
 from ordinal.act.workload import Timeouts
 from ordinal.errors import WaitTimeout
@@ -69,16 +70,12 @@ def test_replacement_time_runs_from_deletion_to_the_successor_being_ready() -> N
 
 
 class FakeRecorder:
-    """A recorder whose timeline a test fills by hand, and whose ``kube`` lists fixed pods."""
+    """A recorder whose timeline a test fills by hand, and whose ``kube`` holds fixed pods."""
 
     def __init__(self, listed: list[dict[str, object]]) -> None:
         self.namespace = "ns"
         self.timeline = Timeline(t0=0.0)
-        self.kube = self
-        self.listed = listed
-
-    def list(self, res: object, namespace: str | None = None) -> tuple[list[dict[str, object]], str]:
-        return self.listed, "99"
+        self.kube = FakeKube(*listed, revision=99)
 
 
 def _pod(uid: str, rv: str) -> dict[str, object]:

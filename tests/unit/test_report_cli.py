@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import FakeKube
 from report_samples import STORAGE_CLASS, write_run
 
 from ordinal import cli, runs
@@ -20,19 +21,10 @@ from ordinal.target import Target
 REPORT_ID = "20261201t0700-beef"
 
 
-class FakeKube:
-    def __init__(self, api: object) -> None:
-        pass
-
-    def __enter__(self) -> FakeKube:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def list(self, res: object, *args: object, **kwargs: object) -> tuple[list[dict[str, Any]], str]:
-        shared = {"metadata": {"name": "ordinal-shared"}, "provisioner": "ordinal.dev/hostpath"}
-        return [STORAGE_CLASS, shared], "1"
+def cluster() -> FakeKube:
+    """A cluster holding the sample StorageClass and a second one."""
+    shared = {"kind": "StorageClass", "metadata": {"name": "ordinal-shared"}, "provisioner": "ordinal.dev/hostpath"}
+    return FakeKube({"kind": "StorageClass", **STORAGE_CLASS}, shared)
 
 
 @pytest.fixture
@@ -64,7 +56,7 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
     monkeypatch.setattr(runs, "run_pytest", fake_pytest)
     monkeypatch.setattr(runs, "run_experiment", fake_experiment)
     monkeypatch.setattr(report_run, "resolve", lambda *a: Target("/k", None, "local cluster", local=True))
-    monkeypatch.setattr(report_run, "connect", lambda target: FakeKube(None))
+    monkeypatch.setattr(report_run, "connect", lambda target: cluster())
     monkeypatch.setattr(report_run, "new_run_id", lambda: REPORT_ID)
     return seen
 

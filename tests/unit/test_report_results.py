@@ -7,14 +7,16 @@ import json
 from pathlib import Path
 
 import pytest
+from fakes import FakeKube
 from report_samples import STORAGE_CLASS, cluster_info, node, pod, scale_up_timeline
 
 from ordinal.artefacts import environment, results
 from ordinal.artefacts.results import Phase, outcome_of, split_failure, tracks
 from ordinal.errors import InvariantViolated, WaitTimeout
-from ordinal.kube.rest import ApiError
+from ordinal.kube.rest import ApiError, Resource
 from ordinal.observe.timeline import Timeline
 from ordinal.pytest_plugin import OPTIONS
+from ordinal.types import Obj
 
 pytest_plugins = ["pytester"]
 
@@ -191,24 +193,34 @@ def test_node_rows_show_only_nodes_that_changed() -> None:
     assert tracks(timeline)["nodes"] == [{"node": "n1", "changes": [[0.0, "ready"], [1.0, "cordoned"], [3.0, "ready"]]}]
 
 
-class FakeKube:
-    """Answers the two reads environment.collect makes; ``forbidden`` makes the StorageClass read fail."""
+NODES = [node("n0", "zone-a"), node("n1", "zone-b")]
+
+
+class EnvironmentKube(FakeKube):
+    """The StorageClass and two nodes environment.collect reads.
+
+    Subclassed for two things the shared fake does not do: ``forbidden`` refuses the StorageClass
+    read as RBAC would, and the nodes come back out of name order (the API promises no order), so
+    the test still shows that collect sorts them itself.
+    """
 
     def __init__(self, forbidden: bool = False) -> None:
+        super().__init__({"kind": "StorageClass", **STORAGE_CLASS}, *({"kind": "Node", **n} for n in NODES))
         self.forbidden = forbidden
 
-    def get(self, res: object, name: str, namespace: str | None = None) -> dict[str, object]:
+    def get(self, res: Resource, name: str, namespace: str | None = None) -> Obj:
         if self.forbidden:
-            raise ApiError("GET", f"/apis/storage.k8s.io/v1/storageclasses/{name}", 403, "Forbidden", "no")
-        return STORAGE_CLASS
+            raise ApiError("GET", res.path(namespace, name), 403, "Forbidden", "no")
+        return super().get(res, name, namespace)
 
-    def list(self, res: object, *args: object, **kwargs: object) -> tuple[list[dict[str, object]], str]:
-        return [node("n1", "zone-b"), node("n0", "zone-a")], "1"
+    def list(self, res: Resource, namespace: str | None = None, **selectors: str) -> tuple[list[Obj], str]:
+        items, version = super().list(res, namespace, **selectors)
+        return items[::-1], version
 
 
 def test_the_environment_holds_the_class_as_the_cluster_has_it_and_the_nodes() -> None:
     """environment.json MUST carry parameters, binding mode, reclaim policy and each node's zone."""
-    data = environment.collect(FakeKube(), cluster_info())  # type: ignore[arg-type]
+    data = environment.collect(EnvironmentKube(), cluster_info())  # type: ignore[arg-type]
     assert data["storage_class"] == {
         "name": "ordinal-local",
         "provisioner": "ordinal.dev/hostpath",
@@ -228,7 +240,7 @@ def test_the_environment_holds_the_class_as_the_cluster_has_it_and_the_nodes() -
 
 
 def test_a_read_the_cluster_refuses_is_written_down_not_raised() -> None:
-    data = environment.collect(FakeKube(forbidden=True), cluster_info())  # type: ignore[arg-type]
+    data = environment.collect(EnvironmentKube(forbidden=True), cluster_info())  # type: ignore[arg-type]
     assert data["storage_class"] is None
     assert data["errors"] == [
         "storageclass/ordinal-local: GET /apis/storage.k8s.io/v1/storageclasses/ordinal-local: HTTP 403 Forbidden: no"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fakes import FakeKube
 
 from ordinal.errors import InvariantViolated, TransientApiError, WaitTimeout
-from ordinal.kube.rest import PODS, Gone, Resource
+from ordinal.kube.rest import PODS, Gone
 from ordinal.observe.waiting import Query, Verdict, wait_for
 from ordinal.types import Obj
 
@@ -21,29 +21,7 @@ def pod(name: str, rv: str, ready: bool = False) -> Obj:
     }
 
 
-class FakeKube:
-    """Serves one list and then scripted watch batches; each batch is one watch request."""
-
-    def __init__(self, items: list[Obj], batches: list[list[tuple[str, Obj]] | Exception], clock: list[float]):
-        self.items = items
-        self.batches = batches
-        self.clock = clock
-        self.lists = 0
-        self.watches: list[str] = []
-
-    def list(self, res: Resource, namespace: str | None = None, **_: Any) -> tuple[list[Obj], str]:
-        self.lists += 1
-        return list(self.items), "10"
-
-    def watch(self, res: Resource, namespace: str | None = None, **kw: Any) -> Iterator[tuple[str, Obj]]:
-        self.watches.append(kw["resource_version"])
-        self.clock[0] += 1.0  # every watch request costs a second of fake time
-        if not self.batches:
-            return iter(())
-        batch = self.batches.pop(0)
-        if isinstance(batch, Exception):
-            raise batch
-        return iter(batch)
+LISTED_AT = 10  # the resourceVersion the fake's list reports; every watch request then costs one fake second
 
 
 def ready_count(n: int):  # type: ignore[no-untyped-def]
@@ -55,40 +33,44 @@ def ready_count(n: int):  # type: ignore[no-untyped-def]
 
 
 def run(kube: FakeKube, judge: Any, timeout: float = 10.0) -> Any:
-    return wait_for(kube, Query(PODS, "ns"), judge, expect="pods ready", timeout=timeout, clock=lambda: kube.clock[0])  # type: ignore[arg-type]
+    return wait_for(kube, Query(PODS, "ns"), judge, expect="pods ready", timeout=timeout, clock=kube.clock)  # type: ignore[arg-type]
 
 
 def test_returns_at_once_when_the_list_already_satisfies() -> None:
-    kube = FakeKube([pod("a", "1", True)], [], [0.0])
+    kube = FakeKube(pod("a", "1", True), revision=LISTED_AT)
     assert run(kube, ready_count(1)) == 1
     assert kube.watches == []
 
 
 def test_watches_from_the_list_version_and_judges_every_event() -> None:
-    kube = FakeKube([pod("a", "1")], [[("MODIFIED", pod("a", "11", True)), ("ADDED", pod("b", "12", True))]], [0.0])
+    kube = FakeKube(
+        pod("a", "1"),
+        batches=[[("MODIFIED", pod("a", "11", True)), ("ADDED", pod("b", "12", True))]],
+        revision=LISTED_AT,
+    )
     assert run(kube, ready_count(2)) == 2
     assert kube.watches == ["10"]
 
 
 def test_resumes_after_a_dropped_watch_from_the_last_version_seen() -> None:
     kube = FakeKube(
-        [pod("a", "1")],
-        [[("MODIFIED", pod("a", "11"))], TransientApiError("reset"), [("MODIFIED", pod("a", "12", True))]],
-        [0.0],
+        pod("a", "1"),
+        batches=[[("MODIFIED", pod("a", "11"))], TransientApiError("reset"), [("MODIFIED", pod("a", "12", True))]],
+        revision=LISTED_AT,
     )
     assert run(kube, ready_count(1)) == 1
     assert kube.watches == ["10", "11", "11"]
-    assert kube.lists == 1
+    assert kube.calls["list"] == 1
 
 
 def test_relists_after_gone() -> None:
-    kube = FakeKube([pod("a", "1")], [Gone("too old"), [("MODIFIED", pod("a", "13", True))]], [0.0])
+    kube = FakeKube(pod("a", "1"), batches=[Gone("too old"), [("MODIFIED", pod("a", "13", True))]], revision=LISTED_AT)
     assert run(kube, ready_count(1)) == 1
-    assert kube.lists == 2
+    assert kube.calls["list"] == 2
 
 
 def test_deletions_leave_the_judged_set() -> None:
-    kube = FakeKube([pod("a", "1"), pod("b", "2")], [[("DELETED", pod("b", "11"))]], [0.0])
+    kube = FakeKube(pod("a", "1"), pod("b", "2"), batches=[[("DELETED", pod("b", "11"))]], revision=LISTED_AT)
 
     def gone(items: list[Obj]) -> Verdict[list[str]]:
         names = [i["metadata"]["name"] for i in items]
@@ -98,14 +80,14 @@ def test_deletions_leave_the_judged_set() -> None:
 
 
 def test_deadline_is_our_clock_and_the_message_says_what_was_seen() -> None:
-    kube = FakeKube([pod("a", "1")], [[("MODIFIED", pod("a", "11"))]] * 20, [0.0])
+    kube = FakeKube(pod("a", "1"), batches=[[("MODIFIED", pod("a", "11"))]] * 20, revision=LISTED_AT)
     with pytest.raises(WaitTimeout, match=r"expected pods ready \(pods in ns\), saw 0 ready after 5\.0s"):
         run(kube, ready_count(1), timeout=5.0)
     assert len(kube.watches) == 5
 
 
 def test_a_known_bad_state_stops_the_wait_early() -> None:
-    kube = FakeKube([pod("a", "1")], [[("MODIFIED", pod("a", "11"))]], [0.0])
+    kube = FakeKube(pod("a", "1"), batches=[[("MODIFIED", pod("a", "11"))]], revision=LISTED_AT)
 
     def judge(items: list[Obj]) -> Verdict[int]:
         deleted = items[0]["metadata"]["resourceVersion"] == "11"
@@ -117,7 +99,7 @@ def test_a_known_bad_state_stops_the_wait_early() -> None:
 
 def test_the_wait_returns_the_value_and_times_out_naming_what_it_saw() -> None:
     """A judge's value is what the wait returns; its words are what a timeout says (no casts after waits)."""
-    kube = FakeKube([pod("a", "1", True)], [], [0.0])
+    kube = FakeKube(pod("a", "1", True), revision=LISTED_AT)
 
     def first(items: list[Obj]) -> Verdict[Obj]:
         return Verdict(bool(items), f"{len(items)} pods", items[0] if items else None)

@@ -67,10 +67,13 @@ def _published(workload: Workload, recorder: Recorder, **deploy: Any) -> tuple[O
 def _ask_until_settled(
     workload: Workload, resolver: Resolver, service: Obj | None, pods: list[Obj], check: Check, **kw: Any
 ) -> tuple[DnsAnswers, list[Finding]]:
-    queries = expected_queries(service, pods, service_name=kw.get("service_name"), namespace=workload.namespace)
+    zone = workload.cluster_domain
+    queries = expected_queries(
+        service, pods, service_name=kw.get("service_name"), namespace=workload.namespace, zone=zone
+    )
 
     def judge(answers: DnsAnswers) -> list[Finding]:
-        return check(answers, service, pods, namespace=workload.namespace, **kw)
+        return check(answers, service, pods, namespace=workload.namespace, zone=zone, **kw)
 
     answers, findings, _ = settle(resolver, queries, judge, timeout=workload.timeouts.dns)
     return answers, findings
@@ -148,7 +151,7 @@ def test_per_pod_record_follows_the_pod_after_reschedule(
     """After a pod is replaced its own name MUST resolve to the new pod's IP; the delay from Ready is reported."""
     service, _ = _published(workload, recorder)
     old = workload.pod(1)
-    name = pod_fqdn(o.name(old), workload.name, workload.namespace)
+    name = pod_fqdn(o.name(old), workload.name, workload.namespace, workload.cluster_domain)
     with step(f"Delete {o.name(old)} (IP {o.pod_ip(old)})"):
         workload.disrupt_pod("delete", 1)
     with step(f"Wait for {o.name(old)} to return Ready"):

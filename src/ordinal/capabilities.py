@@ -19,11 +19,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
 
+from ordinal.checks.dns import reverse_name
 from ordinal.checks.storage import pinned_node_of_pv
 from ordinal.errors import InvalidScenario, OrdinalError
 from ordinal.kube import objects as o
-from ordinal.kube.manifests import statefulset_manifest
-from ordinal.kube.rest import NODES, PODS, PVS, STATEFULSETS, STORAGE_CLASSES, ApiError, Kube
+from ordinal.kube.manifests import DEFAULT_UID, restricted_security, statefulset_manifest
+from ordinal.kube.rest import NODES, PODS, PVS, SERVICES, STATEFULSETS, STORAGE_CLASSES, ApiError, Kube
 from ordinal.kube.streams import exec_in_pod
 from ordinal.labels import DEFAULT_CLASS_ANNOTATIONS, NODE_KIND_LABEL, REAL_NODE_KIND, ZONE_LABEL
 from ordinal.observe import dnsquery
@@ -92,6 +93,10 @@ class ClusterInfo:
     #: nodeSelector for workloads that need exec (real nodes among simulated ones); {} = any node.
     exec_node_selector: Mapping[str, str] = field(default_factory=dict)
     dns: DnsAccess = DnsAccess("none", why_not="not discovered")
+    #: The cluster's DNS domain (``cluster.local`` unless the cluster says otherwise), "" when unknown.
+    cluster_domain: str = ""
+    #: How the domain was found, or why it could not be.
+    domain_source: str = "not discovered"
 
     @property
     def pod_index_label(self) -> bool:
@@ -128,6 +133,7 @@ class ClusterInfo:
             f"storage: {storage}",
             f"exec into pods: {'yes' if self.exec_pods else f'no ({self.exec_why_not})'}",
             f"dns: {self.dns.mode}" + (f" {self.dns.where}" if self.dns.where else f" ({self.dns.why_not})"),
+            f"cluster domain: {self.cluster_domain or 'unknown'} ({self.domain_source})",
             f"feature gates: {gates}",
         ]
 
@@ -167,7 +173,7 @@ def has(info: ClusterInfo, capability: str) -> bool:
     kind, _, count = capability.partition(":")
     checks: dict[str, Callable[[], bool]] = {
         "exec": lambda: info.exec_pods,
-        "dns": lambda: info.dns.mode != "none",
+        "dns": lambda: info.dns.mode != "none" and bool(info.cluster_domain),
         "storage": lambda: info.storage is not None,
         "node-pinned-storage": lambda: info.storage is not None and info.storage.node_pinned is True,
         "readiness-control": lambda: info.readiness_control,
@@ -185,6 +191,8 @@ def missing(info: ClusterInfo, capabilities: Sequence[str] = (), min_version: st
         return f"needs: Kubernetes >= {min_version}"
     for capability in capabilities:
         if not has(info, capability):
+            if capability == "dns" and info.dns.mode != "none":
+                return "needs: the cluster domain (pass --cluster-domain)"
             return f"needs: {describe(capability)}"
     return None
 
@@ -338,7 +346,7 @@ def discover(
         gates["MaxUnavailableStatefulSet"] = None
     if real:
         exec_pods, exec_why, selector = True, "", {NODE_KIND_LABEL: REAL_NODE_KIND}
-    elif target.local or (simulated and set(simulated) == set(usable)):
+    elif simulated and set(simulated) == set(usable):
         exec_pods, exec_why, selector = False, "only simulated nodes: containers do not run", {}
     else:
         exec_why = probes.exec_probe()
@@ -372,61 +380,169 @@ def dry_run_in(kube: Kube, namespace: str) -> Callable[[Obj], Obj]:
     return run
 
 
-def exec_probe_pod(name: str, namespace: str, image: str, labels: Mapping[str, str]) -> Obj:
-    """A pod that idles long enough to be exec'd into, and goes away fast when deleted."""
+PROBE_POD = "ordinal-probe"
+#: Kept for callers that name the pod DNS is asked from by exec.
+EXEC_PROBE_POD = PROBE_POD
+
+
+def probe_pod_manifest(
+    namespace: str,
+    image: str,
+    labels: Mapping[str, str],
+    *,
+    run_as_user: int | None = DEFAULT_UID,
+    node_selector: Mapping[str, str] | None = None,
+) -> Obj:
+    """The session's probe pod: prints its resolv.conf (the cluster domain, readable as its log even where
+    exec is forbidden), then idles for the whole session so DNS can be asked from inside it.
+
+    It meets Pod Security "restricted", as every pod ordinal creates does, and goes away at once
+    when deleted.
+    """
+    pod_security, container_security = restricted_security(run_as_user)
+    spec: Obj = {
+        "terminationGracePeriodSeconds": 1,
+        "restartPolicy": "Never",
+        "securityContext": pod_security,
+        "containers": [
+            {
+                "name": "probe",
+                "image": image,
+                "command": ["/bin/sh", "-c", "cat /etc/resolv.conf; trap 'exit 0' TERM; while true; do sleep 1; done"],
+                "securityContext": container_security,
+            }
+        ],
+    }
+    if node_selector:
+        spec["nodeSelector"] = dict(node_selector)
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
-        "spec": {
-            "terminationGracePeriodSeconds": 1,
-            "restartPolicy": "Never",
-            "containers": [
-                {
-                    "name": "probe",
-                    "image": image,
-                    "command": ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"],
-                }
-            ],
-        },
+        "metadata": {"name": PROBE_POD, "namespace": namespace, "labels": dict(labels)},
+        "spec": spec,
     }
 
 
-def exec_probe(kube: Kube, namespace: str, image: str, labels: Mapping[str, str], *, timeout: float) -> str:
-    """Start a tiny pod, exec ``true`` in it; "" if that worked, else one line saying why not.
+def start_probe_pod(kube: Kube, manifest: Obj, *, timeout: float) -> str:
+    """Create the probe pod (unless it exists) and wait until it runs; its name. Raises OrdinalError if it cannot."""
+    namespace, name = o.namespace(manifest), o.name(manifest)
+    if kube.get_or_none(PODS, name, namespace) is None:
+        kube.create(PODS, manifest, namespace)
 
-    The pod is left running: the exec DNS resolver asks from inside it. It goes with its
-    namespace at the end of the session.
-    """
+    def running(items: list[Obj]) -> Verdict[None]:
+        phase = o.status(items[0]).get("phase") if items else None
+        failed = f"the probe pod ended {phase}" if phase in ("Failed", "Succeeded") else None
+        return Verdict(phase == "Running", f"phase {phase}", failed=failed)
+
+    wait_for(
+        kube,
+        Query(PODS, namespace, field_selector=f"metadata.name={name}"),
+        running,
+        expect=f"probe pod {namespace}/{name} Running",
+        timeout=timeout,
+    )
+    return name
+
+
+def exec_probe(kube: Kube, namespace: str, pod: str, *, timeout: float) -> str:
+    """Exec ``true`` in the probe pod; "" if that worked, else one line saying why not."""
     try:
-        kube.create(PODS, exec_probe_pod(EXEC_PROBE_POD, namespace, image, labels), namespace)
-
-        def running(items: list[Obj]) -> Verdict[str]:
-            phase = o.status(items[0]).get("phase") if items else None
-            failed = f"the probe pod ended {phase}" if phase in ("Failed", "Succeeded") else None
-            return Verdict(phase == "Running", f"phase {phase}", failed)
-
-        wait_for(
-            kube,
-            Query(PODS, namespace, field_selector=f"metadata.name={EXEC_PROBE_POD}"),
-            running,
-            expect=f"exec probe pod {namespace}/{EXEC_PROBE_POD} Running",
-            timeout=timeout,
-        )
-        result = exec_in_pod(kube, namespace, EXEC_PROBE_POD, ["true"], timeout=timeout)
+        result = exec_in_pod(kube, namespace, pod, ["true"], timeout=timeout)
     except (OrdinalError, ApiError) as err:
         return str(err).splitlines()[0]
     if result.ok:
         return ""
-    return f"`true` in pod {namespace}/{EXEC_PROBE_POD} exited {result.code}: {result.stderr.strip()[:80]}"
+    return f"`true` in pod {namespace}/{pod} exited {result.code}: {result.stderr.strip()[:80]}"
 
 
-EXEC_PROBE_POD = "ordinal-exec-probe"
+def admission_refusal(kube: Kube, pod: Obj) -> str | None:
+    """Why the cluster's admission (Pod Security, a policy engine) would refuse ``pod``, or None.
+
+    A server-side dry run of exactly the pod: it goes through admission and validation, and
+    nothing is stored.
+    """
+    try:
+        kube.create(PODS, pod, o.namespace(pod), dry_run=True)
+    except ApiError as err:
+        if err.status in (400, 403, 422):
+            return " ".join(err.message.split())
+        raise
+    return None
+
+
+def pod_of_template(sts: Obj, name: str) -> Obj:
+    """The pod a StatefulSet's template makes (for a dry run before any set exists)."""
+    template = o.spec(sts).get("template") or {}
+    metadata = {**(template.get("metadata") or {}), "name": name, "namespace": o.namespace(sts)}
+    spec = dict(template.get("spec") or {})
+    spec.pop("volumes", None)
+    containers = [{k: v for k, v in c.items() if k != "volumeMounts"} for c in spec.get("containers") or ()]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": {**spec, "containers": containers}}
+
+
+# -- the cluster domain: discovered, never assumed ---------------------------------------------------
+
+
+def domain_of_search_path(resolv_conf: str) -> str | None:
+    """``search ns.svc.example.org svc.example.org example.org`` → ``example.org`` (the kubelet's clusterDomain)."""
+    for line in resolv_conf.splitlines():
+        words = line.split()
+        if words[:1] == ["search"]:
+            for entry in words[1:]:
+                if entry.startswith("svc."):
+                    return entry.removeprefix("svc.").rstrip(".")
+    return None
+
+
+def domain_of_ptr(records: Sequence[str] | None) -> str | None:
+    """The PTR of the ``kubernetes`` Service IP, ``kubernetes.default.svc.example.org.`` → ``example.org``."""
+    for record in records or ():
+        name = record.rstrip(".")
+        if name.startswith("kubernetes.default.svc."):
+            return name.removeprefix("kubernetes.default.svc.")
+    return None
+
+
+def discover_cluster_domain(
+    kube: Kube,
+    *,
+    resolver: Resolver | None,
+    resolv_conf: Callable[[], str] | None = None,
+) -> tuple[str, str]:
+    """(domain, how it was found), or ("", why not).
+
+    First the cluster DNS itself: the reverse record of the ``kubernetes`` Service's IP names the
+    domain (any access mode: direct, port-forward, exec). Else the search path of a pod the
+    cluster ran (``resolv_conf``: read from the probe pod's log, which needs no exec).
+    """
+    tried: list[str] = []
+    if resolver is not None:
+        try:
+            service = kube.get(SERVICES, "kubernetes", "default")
+            ip = str(o.spec(service).get("clusterIP") or "")
+            if ip:
+                domain = domain_of_ptr(resolver.query(reverse_name(ip), "PTR"))
+                if domain:
+                    return domain, f"PTR of the kubernetes Service {ip}"
+                tried.append(f"no kubernetes.default.svc.<domain> PTR for {ip}")
+        except (OrdinalError, ApiError) as err:
+            tried.append(f"PTR of the kubernetes Service: {str(err).splitlines()[0]}")
+    else:
+        tried.append("cluster DNS not reachable")
+    if resolv_conf is not None:
+        try:
+            domain = domain_of_search_path(resolv_conf())
+            if domain:
+                return domain, "search path in the probe pod's resolv.conf"
+            tried.append("no svc.<domain> in the probe pod's resolv.conf search path")
+        except (OrdinalError, ApiError) as err:
+            tried.append(f"probe pod's resolv.conf: {str(err).splitlines()[0]}")
+    return "", "; ".join(tried) + " (pass --cluster-domain)"
 
 
 # -- how to reach the cluster DNS (one choice for the plugin and the experiments) -----------------
 
-#: A name every cluster's DNS answers (even NXDOMAIN proves the server is reachable).
+#: A question every cluster DNS answers somehow (NXDOMAIN or a refusal also proves it is reachable).
 DNS_PROBE_NAME = "kubernetes.default.svc.cluster.local"
 
 
@@ -451,11 +567,11 @@ def dns_access(
         mode, server = "direct", local_dns_server()
     if mode == "direct":
         host, port = dnsquery.parse_server(server)
-        return _checked(dnsquery.DirectResolver(host, port), "direct", tried)
+        return _checked(kube, dnsquery.DirectResolver(host, port), "direct", tried)
     if mode in ("auto", "port-forward"):
         try:
             ns, pod, port = dnsquery.find_dns_pod(kube)
-            access, resolver = _checked(dnsquery.PortForwardResolver(kube, ns, pod, port), "port-forward", tried)
+            access, resolver = _checked(kube, dnsquery.PortForwardResolver(kube, ns, pod, port), "port-forward", tried)
             if resolver is not None or mode == "port-forward":
                 return access, resolver
         except (OrdinalError, ApiError) as err:
@@ -470,13 +586,25 @@ def dns_access(
     except (OrdinalError, ApiError) as err:
         tried.append(f"exec: {str(err).splitlines()[0]}")
         return DnsAccess("none", why_not="; ".join(tried)), None
-    return _checked(dnsquery.ExecResolver(kube, namespace, pod), "exec", tried)
+    return _checked(kube, dnsquery.ExecResolver(kube, namespace, pod), "exec", tried)
 
 
-def _checked(resolver: Resolver, mode: str, tried: list[str]) -> tuple[DnsAccess, Resolver | None]:
-    """Ask for the API server's own Service name: any answer (even NXDOMAIN) proves reachability."""
+def _checked(kube: Kube, resolver: Resolver, mode: str, tried: list[str]) -> tuple[DnsAccess, Resolver | None]:
+    """Ask something every cluster DNS answers: any answer (even NXDOMAIN) proves it is reachable.
+
+    The reverse record of the ``kubernetes`` Service IP needs no knowledge of the cluster domain
+    (which is what it tells); without that IP, the apiserver's name under ``cluster.local``.
+    """
     try:
-        resolver.query(DNS_PROBE_NAME, "A")
+        service = kube.get_or_none(SERVICES, "kubernetes", "default")
+        ip = str(o.spec(service).get("clusterIP") or "") if service else ""
+    except (OrdinalError, ApiError):
+        ip = ""
+    try:
+        if ip:
+            resolver.query(reverse_name(ip), "PTR")
+        else:
+            resolver.query(DNS_PROBE_NAME, "A")
     except (OrdinalError, ApiError) as err:
         tried.append(f"{mode}: {str(err).splitlines()[0]}")
         close = getattr(resolver, "close", None)

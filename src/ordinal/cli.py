@@ -38,6 +38,18 @@ def _cluster_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     up.add_argument("--zones", type=int, default=3, help="zones the nodes are spread over (default 3)")
     up.add_argument(
+        "--cluster-domain",
+        default="cluster.local",
+        metavar="DOMAIN",
+        help="the cluster's DNS domain: CoreDNS zone, kubelets' clusterDomain, token issuer (default cluster.local)",
+    )
+    up.add_argument(
+        "--pod-security",
+        default="",
+        metavar="LEVEL",
+        help="enforce this Pod Security level (privileged, baseline, restricted) in every namespace by default",
+    )
+    up.add_argument(
         "--port-offset",
         type=int,
         default=int(os.environ.get("ORDINAL_PORT_OFFSET", "0") or 0),
@@ -46,7 +58,14 @@ def _cluster_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     csub.add_parser("build", help="compile and cache the cluster's binaries")
     csub.add_parser("down", help="stop every process `up` started and remove the state")
     csub.add_parser("status", help="show what runs")
-    csub.add_parser("env", help="print shell exports: KUBECONFIG and ORDINAL_DNS_SERVER")
+    env = csub.add_parser("env", help="print shell exports: KUBECONFIG and ORDINAL_DNS_SERVER")
+    env.add_argument(
+        "--as",
+        dest="identity",
+        default="admin",
+        metavar="admin|ci",
+        help="ci: a ServiceAccount bound to exactly `ordinal rbac --disruptive`, as a least-privilege CI would be",
+    )
     logs = csub.add_parser("logs", help="print a component's log")
     logs.add_argument("component")
     gen = csub.add_parser("gen", help="regenerate the Go modules' pins from cluster/versions.json")
@@ -61,7 +80,13 @@ def _run_cluster(args: argparse.Namespace) -> int:
     if args.action == "up":
         real_nodes = cluster.default_real_nodes() if args.real_nodes is None else args.real_nodes
         data = cluster.up(
-            nodes=args.nodes, zones=args.zones, port_offset=args.port_offset, real_nodes=real_nodes, log=_say
+            nodes=args.nodes,
+            zones=args.zones,
+            port_offset=args.port_offset,
+            real_nodes=real_nodes,
+            cluster_domain=args.cluster_domain,
+            pod_security=args.pod_security,
+            log=_say,
         )
         print(f"local cluster up in {data['seconds']}s; kubeconfig: {data['kubeconfig']}")
         print(f'DNS: {data["dns"]}   (eval "$(ordinal cluster env)" to use it)')
@@ -79,7 +104,7 @@ def _run_cluster(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2))
         return 0 if info["running"] else 3
     elif args.action == "env":
-        print("\n".join(cluster.env_lines()))
+        print("\n".join(cluster.env_lines(identity=args.identity)))
     elif args.action == "logs":
         sys.stdout.write(cluster.log_path(args.component).read_text(errors="replace"))
     elif args.action == "gen":
@@ -264,12 +289,41 @@ def _run_report(args: argparse.Namespace) -> int:
         return 2
 
 
+def _rbac_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    rbac = sub.add_parser("rbac", help="print the least-privilege RBAC (YAML) the suite and experiments need")
+    rbac.add_argument("--disruptive", action="store_true", help="also what drains, cordons and node loss need")
+    rbac.add_argument("--namespace-prefix", default="ord", metavar="P", help="prefix of the suite's namespaces")
+    rbac.add_argument(
+        "--service-account",
+        default="ordinal/ordinal-ci",
+        metavar="NS/NAME",
+        help="the identity to bind (default ordinal/ordinal-ci)",
+    )
+    rbac.set_defaults(leaf=rbac)
+
+
+def _run_rbac(args: argparse.Namespace) -> int:
+    import yaml
+
+    from ordinal.kube import permissions
+
+    namespace, sep, name = str(args.service_account).partition("/")
+    if not sep or not namespace or not name:
+        raise InvalidScenario(f"expected --service-account NAMESPACE/NAME, got {args.service_account!r}")
+    subject = {"kind": "ServiceAccount", "name": name, "namespace": namespace}
+    objects = permissions.manifests(subject=subject, disruptive=args.disruptive)
+    print(permissions.header(args.namespace_prefix, disruptive=args.disruptive), end="")
+    print(yaml.safe_dump_all(objects, sort_keys=False), end="")
+    return 0
+
+
 def build_parser() -> _Parser:
     parser = _Parser(prog="ordinal", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _cluster_parser(sub)
     _experiments_parser(sub)
     _suite_parsers(sub)
+    _rbac_parser(sub)
     _report_parser(sub)
     return parser
 
@@ -287,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_cleanup(args)
         if args.command == "run":
             return _run_suite(args)
+        if args.command == "rbac":
+            return _run_rbac(args)
         if args.command == "report":
             return _run_report(args)
     except OrdinalError as err:

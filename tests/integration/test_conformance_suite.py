@@ -94,7 +94,13 @@ def test_the_whole_suite_passes_or_skips_for_a_named_capability(
 
 @pytest.fixture
 def workload(kube: Kube, namespace: str, local_cluster: dict[str, Any]) -> Workload:
-    return Workload(kube, namespace, simulated_nodes=frozenset(local_cluster["nodes"]), timeouts=Timeouts())
+    return Workload(
+        kube,
+        namespace,
+        simulated_nodes=frozenset(local_cluster["nodes"]),
+        timeouts=Timeouts(),
+        cluster_domain=local_cluster["cluster_domain"],
+    )
 
 
 @pytest.fixture
@@ -109,10 +115,12 @@ def test_dns_check_names_the_records_a_set_without_its_headless_service_lacks(
     workload.deploy(service=False)
     pods = workload.pods()
     promised = headless_service_manifest(workload.name, workload.namespace, selector_labels(workload.name))
-    answers = ask(resolver, expected_queries(promised, pods))
-    findings = check_pod_records(answers.a, promised, pods)
+    zone = workload.cluster_domain
+    answers = ask(resolver, expected_queries(promised, pods, zone=zone))
+    findings = check_pod_records(answers.a, promised, pods, zone=zone)
     assert sorted((f.rule, f.subject, f.seen) for f in findings) == [
-        ("dns.per-pod-a-record", f"dns {pod_fqdn(o.name(p), workload.name, workload.namespace)} A", []) for p in pods
+        ("dns.per-pod-a-record", f"dns {pod_fqdn(o.name(p), workload.name, workload.namespace, zone)} A", [])
+        for p in pods
     ]
 
 
@@ -126,10 +134,10 @@ def test_dns_check_names_a_not_ready_pod_that_still_has_a_record(workload: Workl
     service = workload.service()
     assert service is not None
     strict: Obj = {**service, "spec": {**o.spec(service), "publishNotReadyAddresses": False}}
-    queries = expected_queries(strict, pods)
+    queries = expected_queries(strict, pods, zone=workload.cluster_domain)
 
     def judge(answers: Any) -> list[Any]:
-        return check_service_records(answers.a, strict, pods)
+        return check_service_records(answers.a, strict, pods, zone=workload.cluster_domain)
 
     _, findings, _ = settle(resolver, queries, judge, timeout=30)
     victim = workload.pod(1)

@@ -261,3 +261,74 @@ def test_discover_probes_exec_on_other_clusters_and_reports_why_not() -> None:
     assert found.gates == {"MaxUnavailableStatefulSet": False}
     assert found.to_json()["version"] == "1.31.3"
     assert any(line.startswith("exec into pods: no (pods/exec forbidden)") for line in found.summary())
+
+
+def test_the_cluster_domain_is_read_from_a_pods_search_path() -> None:
+    text = "search ord-1.svc.corp.example svc.corp.example corp.example\nnameserver 10.96.0.10\noptions ndots:5\n"
+    assert caps.domain_of_search_path(text) == "corp.example"
+    assert caps.domain_of_search_path("nameserver 10.0.0.1\n") is None
+
+
+def test_the_cluster_domain_is_read_from_the_api_servers_reverse_record() -> None:
+    assert caps.domain_of_ptr(["kubernetes.default.svc.corp.example."]) == "corp.example"
+    assert caps.domain_of_ptr(None) is None and caps.domain_of_ptr(["10-96-0-1.other."]) is None
+
+
+class _PtrResolver:
+    def __init__(self, answer: list[str] | None) -> None:
+        self.answer, self.asked = answer, []  # type: ignore[var-annotated]
+
+    def query(self, name: str, rdtype: str) -> list[str] | None:
+        self.asked.append((name, rdtype))
+        return self.answer
+
+
+def test_discovery_asks_the_dns_for_the_kubernetes_service_and_says_how() -> None:
+    """The domain MUST come from the cluster (never assumed), and the report MUST say how it was found."""
+    kube = FakeKube(
+        {
+            "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default"},
+            "spec": {"clusterIP": "10.96.0.1"},
+        }
+    )
+    resolver = _PtrResolver(["kubernetes.default.svc.corp.example."])
+    assert caps.discover_cluster_domain(kube, resolver=resolver) == (
+        "corp.example",
+        "PTR of the kubernetes Service 10.96.0.1",
+    )  # type: ignore[arg-type]
+    assert resolver.asked == [("1.0.96.10.in-addr.arpa", "PTR")]
+    domain, why = caps.discover_cluster_domain(kube, resolver=_PtrResolver(None), resolv_conf=lambda: "nameserver x\n")  # type: ignore[arg-type]
+    assert domain == "" and why.endswith("(pass --cluster-domain)")
+    assert (
+        caps.discover_cluster_domain(kube, resolver=None, resolv_conf=lambda: "search a.svc.b.c svc.b.c b.c\n")[0]
+        == "b.c"
+    )
+
+
+class _Refusing(FakeKube):
+    """Admission that refuses every pod, as Pod Security "restricted" refuses a root pod."""
+
+    def create(self, res: Any, obj: Obj, namespace: str | None = None, *, dry_run: bool = False) -> Obj:
+        from ordinal.kube.rest import ApiError
+
+        raise ApiError(
+            "POST",
+            "/api/v1/namespaces/ns/pods",
+            403,
+            "Forbidden",
+            'pods "web-0" is forbidden: violates PodSecurity "restricted:latest":\n  runAsNonRoot != true',
+        )
+
+
+def test_an_admission_refusal_is_one_line_naming_the_policy_and_fields() -> None:
+    sts = {
+        "kind": "StatefulSet",
+        "metadata": {"name": "web", "namespace": "ns"},
+        "spec": {"template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "main"}]}}},
+    }
+    pod = caps.pod_of_template(sts, "web-0")
+    assert pod["metadata"] == {"labels": {"a": "b"}, "name": "web-0", "namespace": "ns"}
+    refusal = caps.admission_refusal(_Refusing(), pod)
+    assert refusal == 'pods "web-0" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true'
+    assert caps.admission_refusal(FakeKube(), pod) is None

@@ -21,7 +21,9 @@ from ordinal.checks.dns import (
 )
 from ordinal.types import Obj
 
-SVC = f"web.{NS}.svc.cluster.local"
+#: Not cluster.local: the checks must take the domain they are given, never assume one.
+ZONE = "corp.example"
+SVC = f"web.{NS}.svc.{ZONE}"
 SRV = f"_peer._tcp.{SVC}"
 
 
@@ -40,7 +42,7 @@ def answers_for(members: list[Obj], *, publish: set[str] | None = None) -> DnsAn
 def test_dns_for_ready_pods_passes() -> None:
     """Per-pod A, set-wide A, SRV and PTR MUST match the Ready pods."""
     members = pods(3)
-    assert check_dns(answers_for(members), service(), members) == []
+    assert check_dns(answers_for(members), service(), members, zone=ZONE) == []
 
 
 def test_names_are_case_and_dot_insensitive() -> None:
@@ -48,7 +50,7 @@ def test_names_are_case_and_dot_insensitive() -> None:
     members = pods(1)
     answers = answers_for(members)
     shouting = DnsAnswers(a={k.upper(): v for k, v in answers.a.items()}, srv=answers.srv, ptr=answers.ptr)
-    assert check_dns(shouting, service(), members) == []
+    assert check_dns(shouting, service(), members, zone=ZONE) == []
 
 
 def test_missing_per_pod_record_is_reported() -> None:
@@ -56,7 +58,7 @@ def test_missing_per_pod_record_is_reported() -> None:
     members = pods(3)
     answers = answers_for(members)
     answers.a[f"web-1.{SVC}."] = None  # type: ignore[index]
-    (finding,) = check_pod_records(answers.a, service(), members)
+    (finding,) = check_pod_records(answers.a, service(), members, zone=ZONE)
     assert finding.rule == "dns.per-pod-a-record"
     assert finding.subject == f"dns web-1.{SVC} A"
     assert finding.path == f"{NS}/web-1"
@@ -67,7 +69,7 @@ def test_stale_per_pod_ip_is_reported() -> None:
     """After a replacement the per-pod name MUST follow the new IP."""
     members = [pod(0, ip="10.244.3.7")]
     answers = {f"web-0.{SVC}": ["10.244.0.10"]}
-    (finding,) = check_pod_records(answers, service(), members)
+    (finding,) = check_pod_records(answers, service(), members, zone=ZONE)
     assert (finding.expected, finding.seen) == (["10.244.3.7"], ["10.244.0.10"])
 
 
@@ -75,7 +77,7 @@ def test_extra_a_record_for_a_not_ready_pod_is_reported() -> None:
     """An A record for an unready pod MUST be reported both as a wrong count and as the pod's own finding."""
     members = [pod(0), pod(1, ready=False), pod(2)]
     answers = answers_for(members)  # a broken server publishing everyone
-    findings = check_service_records(answers.a, service(), members)
+    findings = check_service_records(answers.a, service(), members, zone=ZONE)
     assert [(f.rule, f.subject) for f in findings] == [
         ("dns.service-a-records", f"dns {SVC} A"),
         ("dns.not-ready-absent", f"dns {SVC} A"),
@@ -84,7 +86,7 @@ def test_extra_a_record_for_a_not_ready_pod_is_reported() -> None:
     assert findings[0].seen == ["10.244.0.10", "10.244.0.11", "10.244.0.12"]
     assert findings[1].path == f"{NS}/web-1"
     assert "web-1 is Ready=False" in findings[1].seen
-    (own,) = check_pod_records(answers.a, service(), members)
+    (own,) = check_pod_records(answers.a, service(), members, zone=ZONE)
     assert own.rule == "dns.not-ready-absent"
     assert own.subject == f"dns web-1.{SVC} A"
 
@@ -92,15 +94,15 @@ def test_extra_a_record_for_a_not_ready_pod_is_reported() -> None:
 def test_not_ready_pods_are_absent() -> None:
     """A correct server that leaves the unready pod out MUST pass."""
     members = [pod(0), pod(1, ready=False), pod(2, deleting=True)]
-    assert check_dns(answers_for(members, publish={"web-0"}), service(), members) == []
+    assert check_dns(answers_for(members, publish={"web-0"}), service(), members, zone=ZONE) == []
 
 
 def test_publish_not_ready_addresses_lists_every_pod() -> None:
     """With publishNotReadyAddresses unready and terminating pods MUST be published too."""
     members = [pod(0), pod(1, ready=False), pod(2, deleting=True)]
     svc = service(publish_not_ready=True)
-    assert check_dns(answers_for(members), svc, members) == []
-    findings = check_dns(answers_for(members, publish={"web-0"}), svc, members)
+    assert check_dns(answers_for(members), svc, members, zone=ZONE) == []
+    findings = check_dns(answers_for(members, publish={"web-0"}), svc, members, zone=ZONE)
     assert sorted(set(rules(findings))) == [
         "dns.per-pod-a-record",
         "dns.ptr-record",
@@ -112,8 +114,8 @@ def test_publish_not_ready_addresses_lists_every_pod() -> None:
 def test_no_ready_pods_means_nxdomain() -> None:
     """At zero Ready pods the set-wide name MUST be NXDOMAIN."""
     members = [pod(0, ready=False)]
-    assert check_service_records({SVC: None}, service(), members) == []
-    (finding,) = check_service_records({SVC: ["10.244.0.10"]}, service(), members)[:1]
+    assert check_service_records({SVC: None}, service(), members, zone=ZONE) == []
+    (finding,) = check_service_records({SVC: ["10.244.0.10"]}, service(), members, zone=ZONE)[:1]
     assert (finding.expected, finding.seen) == ("NXDOMAIN", ["10.244.0.10"])
 
 
@@ -121,10 +123,10 @@ def test_srv_targets_are_the_pod_fqdns() -> None:
     """SRV for a named port MUST target exactly the Ready pods' FQDNs."""
     members = pods(3)
     srv = {SRV: [f"0 50 8080 web-0.{SVC}.", f"0 50 8080 web-1.{SVC}."]}
-    (finding,) = check_srv_records(srv, service(), members)
+    (finding,) = check_srv_records(srv, service(), members, zone=ZONE)
     assert finding.rule == "dns.srv-targets"
     assert finding.subject == f"dns {SRV} SRV"
-    assert finding.expected == [pod_fqdn(f"web-{i}", "web", NS) for i in range(3)]
+    assert finding.expected == [pod_fqdn(f"web-{i}", "web", NS, ZONE) for i in range(3)]
     assert finding.seen == [f"web-0.{SVC}", f"web-1.{SVC}"]
 
 
@@ -132,7 +134,7 @@ def test_ptr_of_pod_ip_names_the_pod() -> None:
     """Reverse lookup of a Ready pod IP MUST give its FQDN."""
     members = pods(2)
     ptr = {reverse_name("10.244.0.10"): [f"web-0.{SVC}."], reverse_name("10.244.0.11"): None}
-    (finding,) = check_ptr_records(ptr, service(), members)
+    (finding,) = check_ptr_records(ptr, service(), members, zone=ZONE)
     assert finding.rule == "dns.ptr-record"
     assert finding.subject == "dns 11.0.244.10.in-addr.arpa PTR"
     assert (finding.expected, finding.seen) == (f"web-1.{SVC}", [])
@@ -142,11 +144,11 @@ def test_no_per_pod_records_without_a_headless_service() -> None:
     """With no Service behind serviceName, per-pod names MUST NOT resolve."""
     members = pods(2)
     answers = {f"web-0.{SVC}": None, f"web-1.{SVC}": ["10.244.0.11"]}
-    (finding,) = check_pod_records(answers, None, members, service_name="web", namespace=NS)
+    (finding,) = check_pod_records(answers, None, members, service_name="web", namespace=NS, zone=ZONE)
     assert finding.rule == "dns.no-records-without-service"
     assert (finding.expected, finding.seen) == ("NXDOMAIN", ["10.244.0.11"])
     clusterip = service(headless=False)
-    assert rules(check_pod_records(answers, clusterip, members)) == ["dns.no-records-without-service"]
+    assert rules(check_pod_records(answers, clusterip, members, zone=ZONE)) == ["dns.no-records-without-service"]
     assert (
         check_dns(
             DnsAnswers(a={f"web-0.{SVC}": None, f"web-1.{SVC}": None}),
@@ -154,6 +156,7 @@ def test_no_per_pod_records_without_a_headless_service() -> None:
             members,
             service_name="web",
             namespace=NS,
+            zone=ZONE,
         )
         == []
     )
@@ -162,7 +165,7 @@ def test_no_per_pod_records_without_a_headless_service() -> None:
 def test_unqueried_names_are_findings_not_passes() -> None:
     """A name the checks need but nobody asked MUST be reported, never silently passed."""
     members = pods(1)
-    findings = check_dns(DnsAnswers(), service(), members)
+    findings = check_dns(DnsAnswers(), service(), members, zone=ZONE)
     assert rules(findings) == [
         "dns.per-pod-a-record",
         "dns.service-a-records",
@@ -175,7 +178,7 @@ def test_unqueried_names_are_findings_not_passes() -> None:
 def test_expected_queries_cover_every_check() -> None:
     """expected_queries MUST list the names the checks read, so a prober asks exactly those."""
     members = pods(2)
-    queries = expected_queries(service(), members)
+    queries = expected_queries(service(), members, zone=ZONE)
     assert queries == {
         "A": [SVC, f"web-0.{SVC}", f"web-1.{SVC}"],
         "SRV": [SRV],

@@ -125,3 +125,28 @@ def test_clusters_get_one_real_node_unless_told_otherwise() -> None:
     assert default_real_nodes({"ORDINAL_REAL_NODES": " 2 "}) == 2
     with pytest.raises(InvalidScenario, match=r"expected ORDINAL_REAL_NODES to be a whole number >= 0, got 'many'"):
         default_real_nodes({"ORDINAL_REAL_NODES": "many"})
+
+
+def test_pod_security_is_enforced_in_every_namespace_by_default() -> None:
+    """--pod-security restricted MUST enforce (and audit and warn) the level everywhere, exempting nothing."""
+    import yaml
+
+    from ordinal.localcluster.components import admission_config
+
+    config = yaml.safe_load(admission_config("restricted"))
+    (plugin,) = config["plugins"]
+    assert plugin["name"] == "PodSecurity"
+    defaults = plugin["configuration"]["defaults"]
+    assert {defaults[m] for m in ("enforce", "audit", "warn")} == {"restricted"}
+    assert plugin["configuration"]["exemptions"] == {"usernames": [], "runtimeClasses": [], "namespaces": []}
+
+
+def test_the_cluster_domain_reaches_coredns_and_the_token_issuer(tmp_path: Path) -> None:
+    from ordinal.localcluster.components import corefile
+    from ordinal.localcluster.context import Context
+
+    ctx = Context(
+        state=tmp_path, bins={"kube-apiserver": Path("/x"), "coredns": Path("/y")}, cluster_domain="corp.test"
+    )
+    assert "corp.test:1053" in corefile(ctx) and "kubernetes corp.test in-addr.arpa" in corefile(ctx)
+    assert ctx.issuer == "https://kubernetes.default.svc.corp.test"

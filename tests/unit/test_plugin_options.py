@@ -37,6 +37,8 @@ def test_every_option_has_a_flag_an_ini_key_and_an_env_var() -> None:
         "keep_namespace_on_failure",
         "timeout_scale",
         "dns",
+        "cluster_domain",
+        "run_as_user",
         "allow_disruptive",
     }
 

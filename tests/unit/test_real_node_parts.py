@@ -180,9 +180,14 @@ def test_node_configs_keep_everything_under_the_node_directory(tmp_path: Path) -
     assert bridge["ipMasq"] is False and bridge["ipam"]["ranges"] == [[{"subnet": "10.165.1.0/24"}]]
     assert bridge["ipam"]["dataDir"].startswith(str(tmp_path))
     kubelet = nodeconfig.kubelet_config(
-        node, ca=tmp_path / "ca.crt", cgroup_root="/x/ordinal-5000/n", cluster_dns="10.88.5.1"
+        node,
+        ca=tmp_path / "ca.crt",
+        cgroup_root="/x/ordinal-5000/n",
+        cluster_dns="10.88.5.1",
+        cluster_domain="corp.test",
     )
     assert kubelet["failCgroupV1"] is False and kubelet["cgroupDriver"] == "cgroupfs"
+    assert kubelet["clusterDomain"] == "corp.test"
     assert kubelet["protectKernelDefaults"] is True and kubelet["clusterDNS"] == ["10.88.5.1"]
     assert yaml.safe_load(yaml.safe_dump(kubelet)) == kubelet
     proxy = nodeconfig.kube_proxy_config(node, kubeconfig=tmp_path / "kp")

@@ -5,13 +5,16 @@ import pytest
 from ordinal.errors import InvalidScenario
 from ordinal.kube.manifests import (
     DEFAULT_IMAGE,
+    DEFAULT_UID,
     READY_FILE,
     headless_service_manifest,
     parse_claim_ordinal,
     parse_ordinal,
+    parse_run_as_user,
     pdb_manifest,
     pod_name,
     pvc_name,
+    restricted_security,
     run_labels,
     selector_labels,
     statefulset_manifest,
@@ -195,3 +198,30 @@ def test_pdb_manifest() -> None:
         pdb_manifest("web", "ns", selector_labels("web"))
     with pytest.raises(InvalidScenario, match="exactly one"):
         pdb_manifest("web", "ns", selector_labels("web"), min_available=1, max_unavailable=1)
+
+
+def test_every_pod_meets_pod_security_restricted() -> None:
+    """The suite's pods MUST be admitted under Pod Security "restricted": non-root, seccomp, no capabilities."""
+    spec = statefulset_manifest("web", "ns")["spec"]["template"]["spec"]
+    assert spec["securityContext"] == {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+        "runAsUser": DEFAULT_UID,
+        "runAsGroup": DEFAULT_UID,
+        "fsGroup": DEFAULT_UID,
+    }
+    (container,) = spec["containers"]
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def test_a_platform_that_assigns_uids_gets_none_fixed() -> None:
+    """With ``platform`` (OpenShift's restricted SCC) the pod MUST ask for non-root without naming a UID."""
+    pod_security, _ = restricted_security(parse_run_as_user("platform"))
+    assert pod_security == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert parse_run_as_user("1000") == 1000
+
+
+@pytest.mark.parametrize("text", ["0", "root", "-1", ""])
+def test_run_as_user_refuses_root_and_garbage(text: str) -> None:
+    with pytest.raises(InvalidScenario, match="expected a non-root UID"):
+        parse_run_as_user(text)

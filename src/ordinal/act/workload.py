@@ -22,6 +22,7 @@ from ordinal.errors import CapabilityMissing, InvalidScenario
 from ordinal.kube import objects as o
 from ordinal.kube.manifests import (
     DEFAULT_IMAGE,
+    DEFAULT_UID,
     READY_FILE,
     headless_service_manifest,
     parse_ordinal,
@@ -103,6 +104,10 @@ class Workload:
     #: Per-pod volume template; None (the default) gives pods no volume, for tests that are not
     #: about storage and must not depend on a StorageClass.
     claim_template: str | None = None
+    #: UID the pods run as (None: the platform assigns one); see kube.manifests.restricted_security.
+    run_as_user: int | None = DEFAULT_UID
+    #: The cluster's DNS domain, as discovered ("" when unknown: DNS tests skip then).
+    cluster_domain: str = ""
 
     # -- create ---------------------------------------------------------------------------------
 
@@ -113,6 +118,7 @@ class Workload:
         kwargs.setdefault("storage_class", self.storage_class)
         kwargs.setdefault("labels", dict(self.labels))
         kwargs.setdefault("claim_template", self.claim_template)
+        kwargs.setdefault("run_as_user", self.run_as_user)
         sts = statefulset_manifest(self.name, self.namespace, **kwargs)
         template = sts["spec"]["template"]
         template["metadata"].setdefault("annotations", {})[TEMPLATE_VERSION_ANNOTATION] = "v1"

@@ -11,13 +11,14 @@ could not see.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ordinal.capabilities import ClusterInfo, is_default_class
 from ordinal.errors import OrdinalError
 from ordinal.kube import objects as o
+from ordinal.kube.permissions import Call
 from ordinal.kube.rest import NODES, STORAGE_CLASSES, ApiError, Kube
 from ordinal.labels import NODE_KIND_LABEL, ZONE_LABEL
 from ordinal.types import Obj
@@ -72,14 +73,23 @@ def collect(kube: Kube, info: ClusterInfo) -> dict[str, Any]:
 
 
 def session_record(
-    run_id: str, leaks: Sequence[str], cleanup_errors: Sequence[str], kept: Mapping[str, str]
+    run_id: str,
+    leaks: Sequence[str],
+    cleanup_errors: Sequence[str],
+    kept: Mapping[str, str],
+    calls: Iterable[Call] = (),
 ) -> dict[str, Any]:
-    """How the session ended apart from test outcomes: leftovers are a problem the report must show."""
+    """How the session ended apart from test outcomes: leftovers are a problem the report must show.
+
+    ``api_calls`` lists every kind of request the run made as RBAC sees it, which the project's
+    tests hold against ``ordinal rbac``'s table.
+    """
     return {
         "run_id": run_id,
         "leaks": list(leaks),
         "cleanup_errors": [e.splitlines()[0] for e in cleanup_errors],
         "kept_namespaces": dict(kept),
+        "api_calls": [vars(c) for c in sorted(set(calls))],
     }
 
 

@@ -98,6 +98,9 @@ class Call:
     def resolver(self, dns_server: str = "") -> Resolver | None:
         return self.session.resolver(self.configuration, dns_server, self.secrets)
 
+    def cluster_domain(self, zone: str = "") -> tuple[str, str]:
+        return self.session.cluster_domain(self.configuration, self.secrets, zone)
+
     def no_baseline(self, namespace: str, name: str) -> list[Finding]:
         """After the method, a missing snapshot is itself a finding; before it there is nothing to compare."""
         if not self.session.comparing():

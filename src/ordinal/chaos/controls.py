@@ -361,6 +361,7 @@ def summary(session: Session, journal: Mapping[str, Any]) -> dict[str, Any]:
         ],
         "namespace": session.namespace or None,
         "faults": [f.to_json() for f in session.faults],
+        "api_calls": [vars(c) for c in sorted(set(session.api_calls()))],
         "figures": {
             "wall_seconds": round(float(journal.get("duration") or 0.0), 3),
             "restoration": list(session.figures),

@@ -29,7 +29,9 @@ from ordinal.errors import InvalidScenario, OrdinalError
 from ordinal.kube import objects as o
 from ordinal.kube.manifests import (
     DEFAULT_IMAGE,
+    DEFAULT_UID,
     headless_service_manifest,
+    parse_run_as_user,
     pdb_manifest,
     run_labels,
     selector_labels,
@@ -58,6 +60,7 @@ def sample_manifests(
     unreachable_toleration: int = -1,
     image: str = DEFAULT_IMAGE,
     node_selector: Mapping[str, str] | None = None,
+    run_as_user: int | None = DEFAULT_UID,
 ) -> list[Obj]:
     """Service, StatefulSet and PDB of the sample; pods spread over nodes (one per node when they can).
 
@@ -79,6 +82,7 @@ def sample_manifests(
         retention=(when_deleted, when_scaled),  # type: ignore[arg-type]  # checked above
         labels=labels,
         image=image,
+        run_as_user=run_as_user,
     )
     pod_spec = sts["spec"]["template"]["spec"]
     if node_selector:
@@ -109,6 +113,12 @@ def sample_manifests(
     ]
 
 
+def refused_by_admission(kube: Kube, manifests: list[Obj]) -> str | None:
+    """Why the cluster's admission would refuse the sample's pods (a dry run of one), or None."""
+    sts = next(m for m in manifests if m["kind"] == "StatefulSet")
+    return capabilities.admission_refusal(kube, capabilities.pod_of_template(sts, f"{o.name(sts)}-0"))
+
+
 def deploy(
     kube: Kube,
     namespace: str,
@@ -118,9 +128,17 @@ def deploy(
     timeout: float = 120.0,
     **options: Any,
 ) -> list[str]:
-    """Create the sample in ``namespace`` and wait until it is ready; returns what was created."""
+    """Create the sample in ``namespace`` and wait until it is ready; returns what was created.
+
+    A dry run of its pod comes first: a cluster whose admission refuses it fails at once, in one
+    line naming the policy and the fields, with nothing created.
+    """
+    manifests = sample_manifests(name, namespace, run_id, **options)
+    refusal = refused_by_admission(kube, manifests)
+    if refusal:
+        raise InvalidScenario(f"expected the cluster to admit the sample's pods, but it refused them: {refusal}")
     created = []
-    for manifest in sample_manifests(name, namespace, run_id, **options):
+    for manifest in manifests:
         kube.create_object(manifest)
         created.append(f"{manifest['kind'].lower()}/{o.name(manifest)}")
     wait_for_set_ready(kube, namespace, name, int(options.get("replicas", 3)), timeout=timeout)
@@ -187,9 +205,13 @@ def before_experiment_control(
     timeout: float = 120.0,
     image: str = "",
     node_selector: str = "",
+    run_as_user: str = "",
     **_: Any,
 ) -> None:
-    """Deploy the sample in a fresh namespace unless ``namespace`` names an existing workload."""
+    """Deploy the sample in a fresh namespace unless ``namespace`` names an existing workload.
+
+    ``run_as_user``: the pods' UID, or ``platform`` (else ``ORDINAL_RUN_AS_USER``, else 65532).
+    """
     if configuration is None:
         raise InterruptExecution("ordinal-sample: expected the run's configuration, got none")
     if configuration.get("namespace"):
@@ -218,8 +240,10 @@ def before_experiment_control(
             unreachable_toleration=int(unreachable_toleration),
             image=chosen_image,
             node_selector=selector,
+            run_as_user=parse_run_as_user(str(run_as_user or os.environ.get("ORDINAL_RUN_AS_USER") or DEFAULT_UID)),
         )
     except (OrdinalError, ApiError) as err:
+        _remove_created()  # nothing of a sample that could not start stays behind
         raise InterruptExecution(f"ordinal-sample: could not deploy the sample: {first_line(err)}") from err
     where = f" on nodes {selector}" if selector else ""
     log.info(

@@ -32,6 +32,7 @@ from ordinal.chaos.results import Snapshot
 from ordinal.checks.storage import snapshot_claims
 from ordinal.errors import InvalidScenario
 from ordinal.kube import objects as o
+from ordinal.kube.permissions import Call
 from ordinal.kube.rest import EVENTS, NODES, PODS, PVCS, STATEFULSETS, Kube
 from ordinal.labels import REVISION_LABEL
 from ordinal.observe.dnsquery import Resolver
@@ -127,6 +128,7 @@ class Session:
     _clients: dict[tuple[str | None, str | None], tuple[Target, Kube]] = field(default_factory=dict)
     _recorder_clients: list[Kube] = field(default_factory=list)
     _resolvers: dict[tuple[str, str], Resolver | None] = field(default_factory=dict)
+    _domains: dict[str, tuple[str, str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- cluster access ---------------------------------------------------------------------------
@@ -162,6 +164,13 @@ class Session:
         for kube in self._recorder_clients:
             recorders.update(kube.requests)
         return {"activities": dict(activities), "recorders": dict(recorders)}
+
+    def api_calls(self) -> Counter[Call]:
+        """Every request of the run (activities and recorders) as RBAC sees it, for ``ordinal rbac``'s check."""
+        total: Counter[Call] = Counter()
+        for kube in [*self._kubes(), *self._recorder_clients]:
+            total.update(kube.calls)
+        return total
 
     def activity_requests(self) -> Counter[str]:
         total: Counter[str] = Counter()
@@ -255,6 +264,28 @@ class Session:
             kube = self.kube(configuration, secrets)
             self._resolvers[key] = capabilities.dns_access(kube, mode, server, local=target.local)[1]
         return self._resolvers[key]
+
+    def cluster_domain(
+        self, configuration: Mapping[str, Any] | None, secrets: Any = None, zone: str = ""
+    ) -> tuple[str, str]:
+        """(domain, how it was found) — or ("", why not). Never assumed.
+
+        Order: the argument, ``cluster_domain`` in the configuration, ``ORDINAL_CLUSTER_DOMAIN`` (the
+        plugin's ``--cluster-domain`` too), else discovered from the cluster DNS
+        (:func:`ordinal.capabilities.discover_cluster_domain`), once per run and target.
+        """
+        given = zone or str((configuration or {}).get("cluster_domain") or "")
+        given = given or os.environ.get("ORDINAL_CLUSTER_DOMAIN", "")
+        if given:
+            return given.rstrip("."), "given"
+        target = self.target(configuration, secrets)
+        key = f"{target.kubeconfig}:{target.context}"
+        if key not in self._domains:
+            resolver = self.resolver(configuration, "", secrets)
+            self._domains[key] = capabilities.discover_cluster_domain(
+                self.kube(configuration, secrets), resolver=resolver
+            )
+        return self._domains[key]
 
     # -- end ---------------------------------------------------------------------------------------
 

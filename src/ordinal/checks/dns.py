@@ -20,7 +20,6 @@ from ordinal.kube import objects as o
 from ordinal.labels import TOLERATE_UNREADY_ANNOTATION
 from ordinal.types import Answers, DnsAnswers, Finding, Obj
 
-DEFAULT_ZONE = "cluster.local"
 NOT_QUERIED = "<not queried>"
 
 
@@ -28,15 +27,15 @@ def normalize(name: str) -> str:
     return name.rstrip(".").lower()
 
 
-def service_fqdn(service: str, namespace: str, zone: str = DEFAULT_ZONE) -> str:
+def service_fqdn(service: str, namespace: str, zone: str) -> str:
     return f"{service}.{namespace}.svc.{zone}"
 
 
-def pod_fqdn(pod: str, service: str, namespace: str, zone: str = DEFAULT_ZONE) -> str:
+def pod_fqdn(pod: str, service: str, namespace: str, zone: str) -> str:
     return f"{pod}.{service_fqdn(service, namespace, zone)}"
 
 
-def srv_name(port: str, protocol: str, service: str, namespace: str, zone: str = DEFAULT_ZONE) -> str:
+def srv_name(port: str, protocol: str, service: str, namespace: str, zone: str) -> str:
     return f"_{port}._{protocol.lower()}.{service_fqdn(service, namespace, zone)}"
 
 
@@ -81,7 +80,7 @@ def expected_queries(
     *,
     service_name: str | None = None,
     namespace: str | None = None,
-    zone: str = DEFAULT_ZONE,
+    zone: str,
 ) -> dict[str, list[str]]:
     """Every name the checks below read, by record type, so a prober asks exactly those."""
     svc, ns = _names(service, service_name, namespace)
@@ -99,7 +98,7 @@ def check_dns(
     *,
     service_name: str | None = None,
     namespace: str | None = None,
-    zone: str = DEFAULT_ZONE,
+    zone: str,
 ) -> list[Finding]:
     """All DNS checks at once; ``service=None`` means "serviceName names no Service"."""
     kw: dict[str, Any] = {"service_name": service_name, "namespace": namespace, "zone": zone}
@@ -118,7 +117,7 @@ def check_pod_records(
     *,
     service_name: str | None = None,
     namespace: str | None = None,
-    zone: str = DEFAULT_ZONE,
+    zone: str,
 ) -> list[Finding]:
     """Per-pod A: the pod's IP when published; NXDOMAIN when not, or when there is no headless Service."""
     svc, ns = _names(service, service_name, namespace)
@@ -145,7 +144,7 @@ def check_service_records(
     *,
     service_name: str | None = None,
     namespace: str | None = None,
-    zone: str = DEFAULT_ZONE,
+    zone: str,
 ) -> list[Finding]:
     """``<svc>.<ns>.svc.<zone>``: exactly one A per published pod (NXDOMAIN at none); no not-Ready pod IPs."""
     if not headless(service) or service is None:
@@ -175,7 +174,7 @@ def check_srv_records(
     *,
     service_name: str | None = None,
     namespace: str | None = None,
-    zone: str = DEFAULT_ZONE,
+    zone: str,
 ) -> list[Finding]:
     """``_<port>._<proto>.<svc>…`` for each named port: targets are exactly the published pods' FQDNs."""
     if not headless(service) or service is None:
@@ -199,7 +198,7 @@ def check_ptr_records(
     *,
     service_name: str | None = None,
     namespace: str | None = None,
-    zone: str = DEFAULT_ZONE,
+    zone: str,
 ) -> list[Finding]:
     """Reverse lookup of each published pod IP names the pod's FQDN."""
     if not headless(service) or service is None:
@@ -217,9 +216,7 @@ def check_ptr_records(
     return findings
 
 
-def check_governing_service(
-    sts: Obj, service: Obj | None, pods: Sequence[Obj], zone: str = DEFAULT_ZONE
-) -> list[Finding]:
+def check_governing_service(sts: Obj, service: Obj | None, pods: Sequence[Obj], zone: str) -> list[Finding]:
     """The set's ``serviceName`` MUST name a headless Service: otherwise no pod has its own record."""
     if headless(service):
         return []

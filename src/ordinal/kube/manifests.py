@@ -31,6 +31,10 @@ DEFAULT_IMAGE = "registry.k8s.io/e2e-test-images/busybox:1.36.1-1"
 READY_FILE = "/tmp/ready"
 DATA_MOUNT = "/data"
 DEFAULT_PORTS: Mapping[str, int] = MappingProxyType({"peer": 8080})
+#: The non-root user (and group) the suite's pods run as, unless the platform assigns one.
+DEFAULT_UID = 65532
+#: ``--run-as-user platform``: set no UID and let the platform pick one (OpenShift's restricted SCC).
+PLATFORM_UID = "platform"
 
 # DNS-1123 label; pod names must also be labels (they become hostnames).
 _LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -102,6 +106,30 @@ def parse_claim_ordinal(claim: str, template: str, set_name: str) -> int | None:
     return parse_ordinal(claim[len(prefix) :], set_name) if claim.startswith(prefix) else None
 
 
+def parse_run_as_user(text: str) -> int | None:
+    """``65532`` → 65532; ``platform`` → None (the platform assigns the UID). UID 0 is refused: pods run as non-root."""
+    value = text.strip()
+    if value == PLATFORM_UID:
+        return None
+    if not value.isdigit() or int(value) == 0 or int(value) > 2**31 - 1:
+        raise InvalidScenario(f"expected a non-root UID (1..2147483647) or {PLATFORM_UID!r}, got {text!r}")
+    return int(value)
+
+
+def restricted_security(run_as_user: int | None = DEFAULT_UID) -> tuple[Obj, Obj]:
+    """(pod, container) securityContext that Pod Security "restricted" admits.
+
+    Non-root with the default seccomp profile, no capabilities and no privilege escalation. With a
+    UID, the pod also runs as that group and owns its volumes through ``fsGroup``; with None (the
+    platform assigns UIDs) only ``runAsNonRoot`` is asked for.
+    """
+    pod: Obj = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    if run_as_user is not None:
+        pod |= {"runAsUser": run_as_user, "runAsGroup": run_as_user, "fsGroup": run_as_user}
+    container: Obj = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    return pod, container
+
+
 def headless_service_manifest(
     name: str,
     namespace: str,
@@ -170,13 +198,16 @@ def statefulset_manifest(
     termination_grace: int = 10,
     readiness_file: str | None = READY_FILE,
     start_ready: bool = True,
+    run_as_user: int | None = DEFAULT_UID,
 ) -> Obj:
     """A StatefulSet of a shell that idles until SIGTERM, Ready while ``readiness_file`` exists.
 
     ``service_name`` defaults to the set's name. ``claim_template=None`` gives pods no
     per-pod volume. ``readiness_file=None`` drops the probe (Ready once started);
     ``start_ready=False`` leaves the file uncreated so a test releases pods one by one.
-    On simulated nodes neither runs: the simulator marks pods Ready itself.
+    On simulated nodes neither runs: the simulator marks pods Ready itself. Pods meet Pod
+    Security "restricted" (see :func:`restricted_security`; ``run_as_user=None``: the platform
+    assigns the UID).
     """
     _validate_set(name, replicas, partition, max_unavailable, min_ready_seconds, ordinals_start)
     if update_strategy == "OnDelete" and (partition is not None or max_unavailable is not None):
@@ -186,11 +217,13 @@ def statefulset_manifest(
     extra = dict(labels or {})
     selector = selector_labels(name)
     pod_labels = {**extra, **selector}
+    pod_security, container_security = restricted_security(run_as_user)
     container: Obj = {
         "name": "main",
         "image": image,
         "command": ["/bin/sh", "-c", _idle_script(readiness_file if start_ready else None)],
         "ports": [{"name": n, "containerPort": p, "protocol": "TCP"} for n, p in ports.items()],
+        "securityContext": container_security,
     }
     if readiness_file is not None:
         container["readinessProbe"] = {
@@ -210,6 +243,7 @@ def statefulset_manifest(
             "metadata": {"labels": pod_labels},
             "spec": {
                 "terminationGracePeriodSeconds": termination_grace,
+                "securityContext": pod_security,
                 "containers": [container],
             },
         },

@@ -20,6 +20,8 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
 from ordinal.errors import TransientApiError
+from ordinal.kube import permissions
+from ordinal.kube.permissions import Call
 from ordinal.types import Obj
 
 PatchType = Literal["merge", "strategic", "json", "apply"]
@@ -61,6 +63,7 @@ NAMESPACES = Resource("v1", "namespaces", "Namespace", namespaced=False)
 NODES = Resource("v1", "nodes", "Node", namespaced=False)
 EVENTS = Resource("v1", "events", "Event")
 SERVICE_ACCOUNTS = Resource("v1", "serviceaccounts", "ServiceAccount")
+CONFIG_MAPS = Resource("v1", "configmaps", "ConfigMap")
 STATEFULSETS = Resource("apps/v1", "statefulsets", "StatefulSet")
 DEPLOYMENTS = Resource("apps/v1", "deployments", "Deployment")
 CONTROLLER_REVISIONS = Resource("apps/v1", "controllerrevisions", "ControllerRevision")
@@ -72,6 +75,8 @@ CLUSTER_ROLES = Resource("rbac.authorization.k8s.io/v1", "clusterroles", "Cluste
 CLUSTER_ROLE_BINDINGS = Resource(
     "rbac.authorization.k8s.io/v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False
 )
+ROLES = Resource("rbac.authorization.k8s.io/v1", "roles", "Role")
+ROLE_BINDINGS = Resource("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding")
 
 _BY_KIND = {
     r.kind: r
@@ -84,6 +89,7 @@ _BY_KIND = {
         NODES,
         EVENTS,
         SERVICE_ACCOUNTS,
+        CONFIG_MAPS,
         STATEFULSETS,
         DEPLOYMENTS,
         CONTROLLER_REVISIONS,
@@ -93,6 +99,8 @@ _BY_KIND = {
         LEASES,
         CLUSTER_ROLES,
         CLUSTER_ROLE_BINDINGS,
+        ROLES,
+        ROLE_BINDINGS,
     )
 }
 
@@ -112,11 +120,27 @@ class ApiError(Exception):
         return f"{self.method} {self.path}: HTTP {self.status} {self.reason}: {self.message}"
 
 
+class Forbidden(ApiError):
+    """A 403: the identity lacks a permission. The message says which rule of ``ordinal rbac`` to add."""
+
+    def __init__(self, method: str, path: str, reason: str, message: str, call: Call | None) -> None:
+        super().__init__(method, path, 403, reason, message)
+        self.call = call
+
+    def __str__(self) -> str:
+        if self.call is None:
+            return f"forbidden: {self.method} {self.path}: {self.message}"
+        c = self.call
+        return f"forbidden: {permissions.advice(c.verb, c.group, c.resource, c.namespace)}"
+
+
 class Gone(Exception):
     """The watch's resourceVersion is too old (410): re-list and continue."""
 
 
-def _error_from(method: str, path: str, status: int, data: bytes | None) -> Exception:
+def _error_from(
+    method: str, path: str, status: int, data: bytes | None, query: dict[str, Any] | None = None
+) -> Exception:
     try:
         body = json.loads(data or b"{}")
     except ValueError:
@@ -125,6 +149,8 @@ def _error_from(method: str, path: str, status: int, data: bytes | None) -> Exce
     message = str(body.get("message", (data or b"").decode(errors="replace")[:200]))
     if status == 410:
         return Gone(message)
+    if status == 403:
+        return Forbidden(method, path, reason, message, permissions.call_of(method, path, query))
     if status == 429 or status >= 500 or (status == 409 and reason == "Conflict"):
         return TransientApiError(f"{method} {path}: HTTP {status} {reason}: {message}", status)
     return ApiError(method, path, status, reason, message)
@@ -136,6 +162,8 @@ class Kube:
     def __init__(self, api: ApiClient) -> None:
         self.api = api
         self.requests: Counter[str] = Counter()
+        #: Every request as RBAC sees it (verb, group, resource, namespace): what ``ordinal rbac`` must grant.
+        self.calls: Counter[Call] = Counter()
 
     def close(self) -> None:
         self.api.close()
@@ -167,7 +195,7 @@ class Kube:
             body=body,
             auth_settings=["BearerToken"],
         )
-        self.requests[method] += 1
+        self.note(method, path, query)
         try:
             return self.api.call_api(*request, _request_timeout=timeout)
         except ApiException as err:  # raised by the REST layer for transport-level trouble
@@ -175,12 +203,19 @@ class Kube:
         except OSError as err:
             raise TransientApiError(f"{method} {path}: {err}") from err
 
+    def note(self, method: str, path: str, query: dict[str, Any] | None = None) -> None:
+        """Count a request by verb, and as the call RBAC authorises (``EXEC``/``PORTFORWARD`` for streams)."""
+        self.requests[method] += 1
+        call = permissions.call_of(method, path, query)
+        if call is not None:
+            self.calls[call] += 1
+
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Send and decode JSON; raise ApiError / TransientApiError / Gone on non-2xx."""
+        """Send and decode JSON; raise ApiError (Forbidden for 403) / TransientApiError / Gone on non-2xx."""
         resp = self._send(method, path, **kwargs)
         data = resp.read()
         if not 200 <= resp.status <= 299:
-            raise _error_from(method, path, resp.status, data)
+            raise _error_from(method, path, resp.status, data, kwargs.get("query"))
         return json.loads(data) if data else {}
 
     # -- verbs ------------------------------------------------------------------------------------
@@ -325,7 +360,7 @@ class Kube:
         path = res.path(namespace)
         resp = self._send("GET", path, query=query, timeout=(10.0, seconds + 15.0))
         if not 200 <= resp.status <= 299:
-            raise _error_from("GET", path, resp.status, resp.read())
+            raise _error_from("GET", path, resp.status, resp.read(), query)
         if on_open is not None:
             on_open(resp.response)
         try:

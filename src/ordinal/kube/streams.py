@@ -18,7 +18,8 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import portforward, stream
 
 from ordinal.errors import TransientApiError
-from ordinal.kube.rest import Kube
+from ordinal.kube.permissions import Call
+from ordinal.kube.rest import PODS, Forbidden, Kube
 
 _ERROR_CHANNEL = 3
 
@@ -61,10 +62,13 @@ def exec_in_pod(
     }
     if container:
         kwargs["container"] = container
-    kube.requests["EXEC"] += 1
+    kube.note("EXEC", PODS.path(namespace, pod, "exec"))
     try:
         client = stream(api.connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
     except ApiException as err:
+        if _refused(err):
+            call = Call("create", "", "pods/exec", namespace)
+            raise Forbidden("EXEC", PODS.path(namespace, pod, "exec"), "Forbidden", str(err.reason), call) from err
         raise TransientApiError(f"exec in pod {namespace}/{pod}: {err.reason or err.status}") from err
     try:
         client.run_forever(timeout=timeout)
@@ -73,6 +77,11 @@ def exec_in_pod(
     finally:
         client.close()
     return ExecResult(code, str(stdout or ""), str(stderr or ""))
+
+
+def _refused(err: ApiException) -> bool:
+    """A 403 on the stream: a plain status, or the websocket client's "Handshake status 403" (it keeps no code)."""
+    return err.status == 403 or "Handshake status 403" in str(err.reason or "")
 
 
 def _exit_code(status_text: str) -> int | None:
@@ -96,10 +105,14 @@ def _exit_code(status_text: str) -> int | None:
 def port_forward(kube: Kube, namespace: str, pod: str, port: int) -> Iterator[Any]:
     """A connected stream socket to ``port`` of ``pod`` through the API server (TCP only)."""
     api = CoreV1Api(kube.api)
-    kube.requests["PORTFORWARD"] += 1
+    kube.note("PORTFORWARD", PODS.path(namespace, pod, "portforward"))
     try:
         forward = portforward(api.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
     except ApiException as err:
+        if _refused(err):
+            call = Call("create", "", "pods/portforward", namespace)
+            path = PODS.path(namespace, pod, "portforward")
+            raise Forbidden("PORTFORWARD", path, "Forbidden", str(err.reason), call) from err
         raise TransientApiError(f"port-forward to pod {namespace}/{pod}:{port}: {err.reason or err.status}") from err
     try:
         yield forward.socket(port)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -10,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from ordinal.errors import ClusterError, InvalidScenario
+from ordinal.kube import permissions
 from ordinal.kube.client import api_client
 from ordinal.kube.objects import node_ready
-from ordinal.kube.rest import NODES, Kube
-from ordinal.localcluster import build, components, paths, pki, preflight, process, state
+from ordinal.kube.rest import NODES, SERVICE_ACCOUNTS, Kube, resource_for
+from ordinal.localcluster import build, components, dnspod, paths, pki, preflight, process, state
 from ordinal.localcluster.bootstrap import apply_all
 from ordinal.localcluster.context import LOOPBACK, Context, Ports
 from ordinal.localcluster.gates import wait_gate
@@ -26,6 +28,7 @@ from ordinal.types import Obj
 
 Log = Callable[[str], None]
 MAX_ZONES = 26
+_DOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 #: Real nodes a cluster gets unless told otherwise (``--real-nodes`` / ``ORDINAL_REAL_NODES``):
@@ -107,11 +110,15 @@ def up(
     real_nodes: int = 0,
     log: Log | None = None,
     state_dir: Path | None = None,
+    cluster_domain: str = components.DEFAULT_CLUSTER_DOMAIN,
+    pod_security: str = "",
 ) -> dict[str, Any]:
     """Build if needed, start everything, return the state written to ``cluster.json``.
 
     ``nodes`` counts every node; the first ``real_nodes`` of them are real (kubelet + containerd),
     the rest simulated. ``state_dir`` overrides ``ORDINAL_CLUSTER_DIR`` (tests start a second cluster).
+    ``cluster_domain`` is the DNS domain; ``pod_security`` a Pod Security level enforced by default
+    in every namespace ("" leaves the apiserver's default, privileged).
     """
     if nodes < 1:
         raise InvalidScenario(f"expected --nodes >= 1, got {nodes}")
@@ -128,6 +135,13 @@ def up(
         )
     if not 0 <= port_offset <= 50000:
         raise InvalidScenario(f"expected 0 <= --port-offset <= 50000, got {port_offset}")
+    if pod_security and pod_security not in components.POD_SECURITY_LEVELS:
+        levels = ", ".join(components.POD_SECURITY_LEVELS)
+        raise InvalidScenario(f"expected --pod-security one of {levels}, got {pod_security!r}")
+    if not _DOMAIN.fullmatch(cluster_domain) or len(cluster_domain) > 200:
+        raise InvalidScenario(
+            f"expected --cluster-domain to be a DNS domain such as cluster.local, got {cluster_domain!r}"
+        )
     say: Log = log or (lambda m: None)
     where = state_dir or paths.state_dir()
     with state.locked(where):
@@ -148,6 +162,8 @@ def up(
             log=say,
             port_offset=port_offset,
             real_nodes=real_nodes,
+            cluster_domain=cluster_domain,
+            pod_security=pod_security,
         )
         _check_ports(ctx.ports)
         if real_nodes:
@@ -159,6 +175,7 @@ def up(
         names = node_names(nodes)
         by_kind = {real.KIND: names[:real_nodes], KwokNodes.name: names[real_nodes:]}
         archives: dict[str, str] = {}
+        dns_pod = ""
         try:
             api_ips: tuple[str, ...] = (LOOPBACK,)
             if ctx.net:
@@ -170,6 +187,7 @@ def up(
                 apiserver_ips=api_ips,
                 apiserver_url=ctx.apiserver_url,
                 extra=_identities(by_kind[real.KIND]),
+                cluster_domain=cluster_domain,
             )
             for make in (components.etcd, components.apiserver):
                 timings[make.__name__] = _start(ctx, make(ctx))
@@ -194,6 +212,11 @@ def up(
                 archives = real.image_refs(ctx)
             for make in (components.coredns, components.provisioner):
                 timings[make.__name__] = _start(ctx, make(ctx))
+            if real_nodes:  # the cluster DNS as a pod too, reachable through the API server like anywhere else
+                t0 = time.monotonic()
+                with _admin(ctx) as kube:
+                    dns_pod = dnspod.deploy(kube, cluster_domain, archives["coredns"])
+                timings["dns_pod"] = time.monotonic() - t0
         except BaseException as err:
             kept = _keep_logs(where)
             _teardown(where, kinds, say)
@@ -216,6 +239,9 @@ def up(
             # Images every real node has (no registry, imagePullPolicy IfNotPresent); empty without real nodes.
             "images": archives,
             "pod_dns": f"{ctx.net.bridge_ip}:53" if ctx.net else None,
+            "cluster_domain": cluster_domain,
+            "dns_pod": dns_pod or None,
+            "pod_security": pod_security or "privileged",
             "versions": vars(load(paths.source_dir())),
         }
         state.write(where, data)
@@ -283,17 +309,60 @@ def status() -> dict[str, Any]:
     return {"state": str(where), "running": state.is_running(where), "processes": procs, "cluster": data}
 
 
-def env_lines() -> list[str]:
+def env_lines(identity: str = "admin") -> list[str]:
+    """Shell exports for the running cluster; ``identity="ci"``: a least-privilege ServiceAccount's kubeconfig."""
+    if identity not in ("admin", "ci"):
+        raise InvalidScenario(f"expected --as admin or ci, got {identity!r}")
     data = state.read()
     if data is None or not state.is_running():
         raise ClusterError(
             f"expected a running local cluster, found none (state {paths.state_dir()}); run `ordinal cluster up`"
         )
-    lines = [f"export KUBECONFIG={data['kubeconfig']}", f"export ORDINAL_DNS_SERVER={data['dns']}"]
+    kubeconfig = data["kubeconfig"] if identity == "admin" else str(ci_kubeconfig(data))
+    lines = [f"export KUBECONFIG={kubeconfig}", f"export ORDINAL_DNS_SERVER={data['dns']}"]
     if (data.get("images") or {}).get("busybox"):
         # Real nodes pull nothing: the suite's pods must use the image every real node already holds.
         lines.append(f"export ORDINAL_IMAGE={data['images']['busybox']}")
     return lines
+
+
+#: The least-privilege identity ``cluster env --as ci`` hands out.
+CI_NAMESPACE, CI_ACCOUNT = "ordinal", "ordinal-ci"
+
+
+def ci_kubeconfig(data: dict[str, Any], *, hours: int = 24) -> Path:
+    """A kubeconfig for ServiceAccount ordinal/ordinal-ci, bound to exactly ``ordinal rbac --disruptive``.
+
+    Created on first use (idempotent); the token is a fresh bound token of ``hours``. It authenticates
+    like any CI identity: no client certificate, no group with special rights.
+    """
+    subject = {"kind": "ServiceAccount", "name": CI_ACCOUNT, "namespace": CI_NAMESPACE}
+    pki_dir = Path(data["kubeconfig"]).parent
+    with Kube(api_client(data["kubeconfig"])) as kube:
+        objects: list[Obj] = [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CI_NAMESPACE}},
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": CI_ACCOUNT, "namespace": CI_NAMESPACE}},
+            *permissions.manifests(name="ordinal-ci", subject=subject, disruptive=True),
+        ]
+        for obj in objects:
+            res = resource_for(obj)
+            namespace = obj["metadata"].get("namespace")
+            if kube.get_or_none(res, obj["metadata"]["name"], namespace) is None:
+                kube.create(res, obj, namespace)
+            elif obj["kind"] in ("ClusterRole", "Role"):
+                kube.replace(res, {**obj, "metadata": {**obj["metadata"]}}, namespace)
+        request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest"}
+        review = kube.request(
+            "POST",
+            SERVICE_ACCOUNTS.path(CI_NAMESPACE, CI_ACCOUNT, "token"),
+            body={**request, "spec": {"expirationSeconds": hours * 3600}},
+        )
+    token = str((review.get("status") or {}).get("token") or "")
+    if not token:
+        raise ClusterError(f"expected a token for ServiceAccount {CI_NAMESPACE}/{CI_ACCOUNT}, got none")
+    path = pki_dir / "ci.kubeconfig"
+    pki.write_token_kubeconfig(path, server=data["apiserver"], ca=pki_dir / "ca.crt", token=token, user=CI_ACCOUNT)
+    return path
 
 
 def log_path(component: str) -> Path:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import yaml
+
 from ordinal.localcluster.context import LOOPBACK, Context
 from ordinal.localcluster.gates import http_check
 
 SERVICE_CIDR = "10.96.0.0/16"
 KUBERNETES_SERVICE_IP = "10.96.0.1"  # first address of SERVICE_CIDR: the `kubernetes` Service
-CLUSTER_DOMAIN = "cluster.local"
-ISSUER = f"https://kubernetes.default.svc.{CLUSTER_DOMAIN}"
+#: The domain a cluster gets unless ``--cluster-domain`` says otherwise.
+DEFAULT_CLUSTER_DOMAIN = "cluster.local"
+POD_SECURITY_LEVELS = ("privileged", "baseline", "restricted")
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,9 @@ def apiserver(ctx: Context) -> Component:
             # Dial kubelets by address: a node's hostname resolves nowhere, and looking it up would ask the
             # host's resolver (a query leaving the machine).
             "--kubelet-preferred-address-types=InternalIP,Hostname",
-            f"--service-account-issuer={ISSUER}",
-            f"--api-audiences={ISSUER}",
+            f"--service-account-issuer={ctx.issuer}",
+            f"--api-audiences={ctx.issuer}",
+            *_admission(ctx),
             f"--service-account-key-file={pki / 'sa.pub'}",
             f"--service-account-signing-key-file={pki / 'sa.key'}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
@@ -83,6 +87,37 @@ def apiserver(ctx: Context) -> Component:
         "kube-apiserver /readyz to answer 200",
         timeout=90.0,
     )
+
+
+def admission_config(level: str) -> str:
+    """The apiserver's admission configuration: Pod Security ``level`` enforced in every namespace by default.
+
+    As hardened clusters do: no namespace is exempt, and audit and warn follow the same level.
+    """
+    pod_security = {
+        "apiVersion": "pod-security.admission.config.k8s.io/v1",
+        "kind": "PodSecurityConfiguration",
+        "defaults": {
+            mode + suffix: value
+            for mode in ("enforce", "audit", "warn")
+            for suffix, value in (("", level), ("-version", "latest"))
+        },
+        "exemptions": {"usernames": [], "runtimeClasses": [], "namespaces": []},
+    }
+    config = {
+        "apiVersion": "apiserver.config.k8s.io/v1",
+        "kind": "AdmissionConfiguration",
+        "plugins": [{"name": "PodSecurity", "configuration": pod_security}],
+    }
+    return str(yaml.safe_dump(config, sort_keys=False))
+
+
+def _admission(ctx: Context) -> list[str]:
+    if not ctx.pod_security:
+        return []
+    path = ctx.state / "admission.yaml"
+    path.write_text(admission_config(ctx.pod_security))
+    return [f"--admission-control-config-file={path}"]
 
 
 def _endpoint_reconciler(ctx: Context) -> list[str]:
@@ -142,10 +177,10 @@ def scheduler(ctx: Context) -> Component:
 def _dns_server(ctx: Context, host: str, port: int, extra: list[str]) -> list[str]:
     return [
         # Zone-scoped: names outside the cluster are REFUSED, never forwarded anywhere.
-        f"{CLUSTER_DOMAIN}:{port} in-addr.arpa:{port} ip6.arpa:{port} {{",
+        f"{ctx.cluster_domain}:{port} in-addr.arpa:{port} ip6.arpa:{port} {{",
         f"    bind {host}",
         "    errors",
-        f"    kubernetes {CLUSTER_DOMAIN} in-addr.arpa ip6.arpa {{",
+        f"    kubernetes {ctx.cluster_domain} in-addr.arpa ip6.arpa {{",
         f"        kubeconfig {ctx.kubeconfig('coredns')} ordinal-local",
         "        pods insecure",
         "        fallthrough in-addr.arpa ip6.arpa",

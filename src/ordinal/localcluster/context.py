@@ -45,6 +45,10 @@ class Context:
     log: Callable[[str], None] = field(default=lambda m: print(m, file=sys.stderr))
     port_offset: int = 0
     real_nodes: int = 0
+    #: The cluster's DNS domain: CoreDNS's zone, the kubelets' clusterDomain, the token issuer.
+    cluster_domain: str = "cluster.local"
+    #: Pod Security level enforced by default in every namespace ("" = the apiserver's default, privileged).
+    pod_security: str = ""
 
     @property
     def net(self) -> ClusterNet | None:
@@ -66,6 +70,11 @@ class Context:
     @property
     def apiserver_url(self) -> str:
         return f"https://{self.api_host}:{self.ports.apiserver}"
+
+    @property
+    def issuer(self) -> str:
+        """ServiceAccount token issuer (and audience): the apiserver's in-cluster name under the domain."""
+        return f"https://kubernetes.default.svc.{self.cluster_domain}"
 
     def bin(self, name: str) -> str:
         return str(self.bins[name])

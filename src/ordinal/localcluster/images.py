@@ -1,11 +1,12 @@
 """Container images without a registry: single-layer OCI archives written here, imported with ``ctr``.
 
-Real nodes run two images, both made on the machine from files it already has:
+Real nodes run three images, all made on the machine from files it already has:
 
 - ``pause``: ordinal's own static sandbox program (``cluster/pause``, built like the other Go
   modules), the only file of its image;
 - ``busybox``: Debian's ``busybox-static`` plus one symlink per applet, a passwd/group file
-  and ``/tmp``: enough for the suite's idle shell, its readiness probe and ``nslookup``.
+  and ``/tmp``: enough for the suite's idle shell, its readiness probe and ``nslookup``;
+- ``coredns``: the cluster's own CoreDNS build, for the DNS pod in ``kube-system``.
 
 An archive is an OCI image layout in a tar (``oci-layout``, ``index.json``, three blobs: an
 uncompressed layer, the image config, the manifest). Every tar entry has a fixed owner and
@@ -234,9 +235,23 @@ def busybox_image(binary: Path = BUSYBOX) -> Image:
     )
 
 
-def build_archives(dest: Path, pause_binary: Path, busybox: Path = BUSYBOX) -> dict[str, Archive]:
-    """Both archives under ``dest``; keys are the names recorded in cluster.json (``pause``, ``busybox``)."""
-    return {
+def coredns_image(binary: Path, version: str) -> Image:
+    """The cluster's own CoreDNS build as an image: the DNS pod real clusters run in kube-system."""
+    return Image(
+        f"{REGISTRY}/coredns:{version.removeprefix('v')}",
+        (Entry("coredns", data=binary.read_bytes(), mode=0o755), Entry("tmp", "dir", mode=0o1777)),
+        {"Entrypoint": ["/coredns"], "Env": [PATH_ENV], "User": "65532:65532"},
+    )
+
+
+def build_archives(
+    dest: Path, pause_binary: Path, busybox: Path = BUSYBOX, coredns: tuple[Path, str] | None = None
+) -> dict[str, Archive]:
+    """The archives under ``dest``, by the names cluster.json records (``pause``, ``busybox``, ``coredns``)."""
+    archives = {
         "pause": write_archive(pause_image(pause_binary), dest / "pause.oci.tar"),
         "busybox": write_archive(busybox_image(busybox), dest / "busybox.oci.tar"),
     }
+    if coredns is not None:
+        archives["coredns"] = write_archive(coredns_image(*coredns), dest / "coredns.oci.tar")
+    return archives

@@ -16,7 +16,6 @@ from typing import Any
 
 import yaml
 
-from ordinal.localcluster.components import CLUSTER_DOMAIN
 from ordinal.localcluster.network import ClusterNet
 
 CNI_BIN_DIR = "/usr/lib/cni"  # Debian's containernetworking-plugins
@@ -152,7 +151,9 @@ def cni_conflist(node: NodeLayout) -> dict[str, Any]:
     }
 
 
-def kubelet_config(node: NodeLayout, *, ca: Path, cgroup_root: str, cluster_dns: str) -> dict[str, Any]:
+def kubelet_config(
+    node: NodeLayout, *, ca: Path, cgroup_root: str, cluster_dns: str, cluster_domain: str
+) -> dict[str, Any]:
     return {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
@@ -175,7 +176,7 @@ def kubelet_config(node: NodeLayout, *, ca: Path, cgroup_root: str, cluster_dns:
         },
         # Only holders of a certificate from the cluster's CA get past authentication.
         "authorization": {"mode": "AlwaysAllow"},
-        "clusterDomain": CLUSTER_DOMAIN,
+        "clusterDomain": cluster_domain,
         "clusterDNS": [cluster_dns],
         "resolvConf": str(node.path("resolv.conf")),  # empty: pods never see the host's resolvers
         "podLogsDir": str(node.path("pod-logs")),

@@ -98,7 +98,12 @@ def _sign(
 
 
 def make_pki(
-    pki: Path, *, apiserver_ips: tuple[str, ...], apiserver_url: str, extra: tuple[Identity, ...] = ()
+    pki: Path,
+    *,
+    apiserver_ips: tuple[str, ...],
+    apiserver_url: str,
+    extra: tuple[Identity, ...] = (),
+    cluster_domain: str = "cluster.local",
 ) -> None:
     """Write CA, serving certs, client certs, the ServiceAccount key pair and one kubeconfig per identity.
 
@@ -127,7 +132,7 @@ def make_pki(
         "kubernetes",
         "kubernetes.default",
         "kubernetes.default.svc",
-        "kubernetes.default.svc.cluster.local",
+        f"kubernetes.default.svc.{cluster_domain}",
     )
     key = _key()
     _write_key(pki / "apiserver.key", key)
@@ -165,6 +170,20 @@ def write_kubeconfig(path: Path, *, server: str, ca: Path, cert: Path, key: Path
         "kind": "Config",
         "clusters": [{"name": CONTEXT, "cluster": {"server": server, "certificate-authority": str(ca)}}],
         "users": [{"name": user, "user": {"client-certificate": str(cert), "client-key": str(key)}}],
+        "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": user}}],
+        "current-context": CONTEXT,
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.chmod(0o600)
+
+
+def write_token_kubeconfig(path: Path, *, server: str, ca: Path, token: str, user: str) -> None:
+    """A kubeconfig that authenticates with a bearer token (a ServiceAccount's), as CI identities do."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": CONTEXT, "cluster": {"server": server, "certificate-authority": str(ca)}}],
+        "users": [{"name": user, "user": {"token": token}}],
         "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": user}}],
         "current-context": CONTEXT,
     }

@@ -7,6 +7,7 @@ in module globals. The cluster is resolved the first time a test asks for a clus
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -22,8 +23,9 @@ from ordinal.artefacts.figures import Figure, FigureLog
 from ordinal.artefacts.results import ResultLog
 from ordinal.capabilities import ClusterInfo, DnsAccess
 from ordinal.errors import CapabilityMissing, OrdinalError
-from ordinal.kube.manifests import run_labels
-from ordinal.kube.rest import ApiError, Kube
+from ordinal.kube.manifests import run_labels, statefulset_manifest
+from ordinal.kube.permissions import Call
+from ordinal.kube.rest import PODS, ApiError, Kube
 from ordinal.observe.dnsquery import Resolver
 from ordinal.observe.recorder import Recorder
 from ordinal.pytest_plugin.settings import Settings
@@ -43,6 +45,8 @@ class SuiteSession:
         self._info: ClusterInfo | None = None
         self._probe_namespace: str | None = None
         self._resolver: Resolver | None = None
+        self._probe_pod: tuple[str, str] | None = None
+        self._probe_selector: dict[str, str] = {}
         self._image: str | None = None
         self.live_namespaces: dict[str, str] = {}
         self.kept_namespaces: dict[str, str] = {}
@@ -119,7 +123,7 @@ class SuiteSession:
             return False
 
     def probe_namespace(self) -> str:
-        """A namespace of this run for discovery probes (dry-run create, exec probe pod)."""
+        """A namespace of this run for discovery probes (dry runs, the probe pod); removed at the end."""
         with self._lock:
             if self._probe_namespace is None:
                 ns = create_namespace(
@@ -137,12 +141,10 @@ class SuiteSession:
 
     def _discover(self) -> ClusterInfo:
         kube, target = self.kube(), self.target()
-        labels = run_labels(self.run_id)
+        self._check_admission()
         probes = capabilities.Probes(
             dry_run=lambda manifest: capabilities.dry_run_in(kube, self.probe_namespace())(manifest),
-            exec_probe=lambda: capabilities.exec_probe(
-                kube, self.probe_namespace(), self.image(), labels, timeout=self.timeouts.pod
-            ),
+            exec_probe=lambda: self._exec_probe(),
         )
         info = capabilities.discover(
             kube,
@@ -151,8 +153,46 @@ class SuiteSession:
             storage_class=self.settings.storage_class,
             dns=DnsAccess("none", why_not="not probed"),
         )
+        self._probe_selector = dict(info.exec_node_selector)
         dns, self._resolver = self._dns_access(info)
-        return replace(info, dns=dns)
+        domain, source = self._cluster_domain(info)
+        return replace(info, dns=dns, cluster_domain=domain, domain_source=source)
+
+    def _check_admission(self) -> None:
+        """A dry run of exactly the pod the suite creates: a refusing admission policy ends the run in one line."""
+        sts = statefulset_manifest(
+            "web",
+            self.probe_namespace(),
+            image=self.image(),
+            labels=run_labels(self.run_id),
+            run_as_user=self.settings.run_as_user,
+            claim_template=None,
+        )
+        refusal = capabilities.admission_refusal(self.kube(), capabilities.pod_of_template(sts, "web-0"))
+        if refusal:
+            pytest.exit(f"ordinal: expected the cluster to admit the suite's pods, but it refused them: {refusal}", 4)
+
+    def probe_pod(self) -> tuple[str, str]:
+        """The session's probe pod (namespace, name), started on first use and kept until the session ends."""
+        with self._lock:
+            if self._probe_pod is None:
+                manifest = capabilities.probe_pod_manifest(
+                    self.probe_namespace(),
+                    self.image(),
+                    run_labels(self.run_id),
+                    run_as_user=self.settings.run_as_user,
+                    node_selector=self._probe_selector,
+                )
+                name = capabilities.start_probe_pod(self.kube(), manifest, timeout=self.timeouts.pod)
+                self._probe_pod = (self.probe_namespace(), name)
+            return self._probe_pod
+
+    def _exec_probe(self) -> str:
+        try:
+            namespace, pod = self.probe_pod()
+        except (OrdinalError, ApiError) as err:
+            return str(err).splitlines()[0]
+        return capabilities.exec_probe(self.kube(), namespace, pod, timeout=self.timeouts.pod)
 
     def _dns_access(self, info: ClusterInfo) -> tuple[DnsAccess, Resolver | None]:
         """Pick the resolver per --dns (the same choice the experiments make, see capabilities.dns_access)."""
@@ -162,9 +202,21 @@ class SuiteSession:
             mode,
             server,
             local=info.local,
-            exec_pod=(lambda: (self.probe_namespace(), capabilities.EXEC_PROBE_POD)) if info.exec_pods else None,
+            exec_pod=self.probe_pod if info.exec_pods else None,
             exec_why_not=info.exec_why_not,
         )
+
+    def _cluster_domain(self, info: ClusterInfo) -> tuple[str, str]:
+        if self.settings.cluster_domain:
+            return self.settings.cluster_domain, f"--cluster-domain ({self.settings.sources['cluster_domain']})"
+        runs_pods = set(info.simulated_nodes) != set(info.schedulable_nodes)
+        return capabilities.discover_cluster_domain(
+            self.kube(), resolver=self._resolver, resolv_conf=self._probe_log if runs_pods else None
+        )
+
+    def _probe_log(self) -> str:
+        namespace, pod = self.probe_pod()
+        return self.kube().raw_get(PODS.path(namespace, pod, "log"), timeout=self.timeouts.pod)
 
     def resolver(self) -> Resolver:
         info = self.info()
@@ -209,6 +261,14 @@ class SuiteSession:
         if self._reaper_kube is not None:
             self.cleanup_requests = sum(self._reaper_kube.requests.values())
             self._reaper_kube.close()
+
+    def api_calls(self) -> Counter[Call]:
+        """Every request of the run (tests, recorders, cleanup) as RBAC sees it."""
+        total: Counter[Call] = Counter()
+        for kube in (self._kube, self._recorder_kube, self._reaper_kube):
+            if kube is not None:
+                total.update(kube.calls)
+        return total
 
     def finish(self) -> None:
         """Remove what is left (after an interrupt), undo node changes, then look for leaks."""

@@ -16,7 +16,7 @@ import pytest
 
 from ordinal import capabilities
 from ordinal.errors import InvalidScenario
-from ordinal.kube.manifests import DEFAULT_IMAGE
+from ordinal.kube.manifests import DEFAULT_IMAGE, DEFAULT_UID, PLATFORM_UID, parse_run_as_user
 
 # -- options ----------------------------------------------------------------------------------
 
@@ -47,6 +47,20 @@ def _prefix(value: str) -> str:
     if not re.fullmatch(r"[a-z]([-a-z0-9]{0,18}[a-z0-9])?", value.strip()):
         raise ValueError("expected a DNS label of at most 20 characters starting with a letter")
     return value.strip()
+
+
+def _run_as(value: str) -> int | None:
+    try:
+        return parse_run_as_user(value)
+    except InvalidScenario:
+        raise ValueError(f"expected a non-root UID (1..2147483647) or {PLATFORM_UID}") from None
+
+
+def _domain(value: str) -> str:
+    name = value.strip().rstrip(".").lower()
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", name) or len(name) > 253:
+        raise ValueError("expected a DNS domain such as cluster.local")
+    return name
 
 
 def _scale(value: str) -> float:
@@ -170,6 +184,21 @@ OPTIONS: tuple[Option, ...] = (
         "MODE",
     ),
     Option(
+        "cluster_domain",
+        "the cluster's DNS domain (default: discovered from the cluster DNS, else from a pod's search path)",
+        _domain,
+        None,
+        "DOMAIN",
+    ),
+    Option(
+        "run_as_user",
+        f"non-root UID the suite's pods run as (also their group and fsGroup), or {PLATFORM_UID} when the "
+        f"cluster assigns UIDs itself, as OpenShift's restricted SCC does (default {DEFAULT_UID})",
+        _run_as,
+        DEFAULT_UID,
+        "UID|platform",
+    ),
+    Option(
         "allow_disruptive",
         "allow tests that drain and cordon nodes: yes, no or auto (default auto: only on the local cluster)",
         _tristate,
@@ -194,6 +223,8 @@ class Settings:
     keep_namespace_on_failure: bool = False
     timeout_scale: float = 1.0
     dns: str = "auto"
+    cluster_domain: str | None = None
+    run_as_user: int | None = DEFAULT_UID
     allow_disruptive: bool | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
 

@@ -23,7 +23,6 @@ from ordinal.chaos.boundary import activity, call, set_subject
 from ordinal.chaos.results import ProbeVerdict, Waited, ordinals_of, select_ordinals
 from ordinal.chaos.session import Fault, now
 from ordinal.checks.dns import (
-    DEFAULT_ZONE,
     check_dns,
     check_endpoint_slices,
     check_governing_service,
@@ -193,7 +192,7 @@ def dns_records_match(
     name: str,
     ns: str = "default",
     dns_server: str = "",
-    zone: str = DEFAULT_ZONE,
+    zone: str = "",
     timeout: float = 15.0,
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
@@ -203,10 +202,17 @@ def dns_records_match(
     The Service and its EndpointSlices are checked from the API; DNS is asked when the
     cluster DNS is reachable (``dns_server``, ``ORDINAL_DNS_SERVER``, the local cluster's, or
     a port-forward to the cluster DNS pod), and re-asked for up to ``timeout`` seconds while
-    answers catch up.
+    answers catch up. ``zone`` is the cluster domain ("": ``cluster_domain`` in the configuration,
+    ``ORDINAL_CLUSTER_DOMAIN``, else discovered from the cluster DNS).
     """
     run = call()
     resolver = run.resolver(dns_server)
+    unreachable = "needs: DNS reachable from here (pass dns_server or set ORDINAL_DNS_SERVER)"
+    if resolver is not None:
+        zone, zone_source = run.cluster_domain(zone)
+        if not zone:  # the names to ask are unknown: check what the API shows, and say why DNS was not asked
+            resolver, unreachable = None, f"needs: the cluster domain ({zone_source})"
+    zone = zone or "<cluster domain>"
 
     def judge() -> tuple[list[Finding], dict[str, object], bool]:
         """(findings, details, asked DNS); structural findings alone when the Service is not headless."""
@@ -229,11 +235,7 @@ def dns_records_match(
 
     (findings, details, asked), _, _ = poll(judge, settled, timeout=max(0.0, timeout), interval=0.5)
     if not findings and not asked:
-        reason = (
-            "needs: DNS reachable from here (pass dns_server or set ORDINAL_DNS_SERVER); "
-            "Service and EndpointSlices checked"
-        )
-        return run.skipped(set_subject(ns, name), reason, details)
+        return run.skipped(set_subject(ns, name), f"{unreachable}; Service and EndpointSlices checked", details)
     return run.verdict(set_subject(ns, name), findings, held="records match the Ready pods", details=details)
 
 
@@ -360,6 +362,7 @@ def wait_for_identity_restored(
     pods = waiting.wait_for_pods_replaced(run.kube, ns, name, old, timeout=timeout) if old else {}
     waiting.wait_for_set_settled(run.kube, ns, name, timeout=max(1.0, deadline - now()))
     resolver = run.resolver(dns_server)
+    zone, _ = run.cluster_domain()
     service = str(o.spec(run.kube.get(STATEFULSETS, name, ns)).get("serviceName") or name)
     recorder = run.recorder(ns)
     figures = []
@@ -372,8 +375,8 @@ def wait_for_identity_restored(
             row |= {"new_uid": replacement.new.uid} if replacement.new is not None else {}
             row |= replacement.steps(fault.at)
         ip = o.pod_ip(obj)
-        if resolver is not None and ip:
-            fqdn, left = pod_fqdn(pod, service, ns), max(0.5, deadline - now())
+        if resolver is not None and ip and zone:
+            fqdn, left = pod_fqdn(pod, service, ns, zone), max(0.5, deadline - now())
             if time_until_resolvable(resolver, fqdn, ip, timeout=left, interval=0.1) is None:
                 raise WaitTimeout(f"{fqdn} A = [{ip}]", "another answer", left)
             row["to_dns"] = round(now() - fault.at, 3)

@@ -35,7 +35,7 @@ from typing import Any
 
 from ordinal.errors import ClusterError
 from ordinal.labels import INSTANCE_TYPE_LABEL, NODE_KIND_LABEL, REAL_NODE_KIND, REGION_LABEL, ZONE_LABEL
-from ordinal.localcluster import cgroups, images, network, process
+from ordinal.localcluster import cgroups, images, network, paths, process
 from ordinal.localcluster.context import Context
 from ordinal.localcluster.gates import http_check, wait_gate
 from ordinal.localcluster.network import ClusterNet
@@ -52,6 +52,7 @@ from ordinal.localcluster.nodeconfig import (
 )
 from ordinal.localcluster.nodes import zone_name
 from ordinal.localcluster.process import ProcessRecord
+from ordinal.localcluster.versions import load as load_versions
 
 KIND = REAL_NODE_KIND
 RECORD = "real-nodes.json"
@@ -139,7 +140,8 @@ class RealNodes:
         if record is None:
             raise ClusterError(f"expected {ctx.state / RECORD} from real.prepare() before starting real nodes")
         root = record["cgroup_root"]
-        archives = images.build_archives(ctx.state / "images", Path(ctx.bin("pause")))
+        coredns = (Path(ctx.bin("coredns")), load_versions(paths.source_dir()).coredns)
+        archives = images.build_archives(ctx.state / "images", Path(ctx.bin("pause")), coredns=coredns)
         record["images"] = {key: a.ref for key, a in sorted(archives.items())}
         _save(ctx.state, record)
         numbers = list(range(1, len(names) + 1))
@@ -179,7 +181,11 @@ class RealNodes:
                 "containerd.toml": containerd_toml(node, sandbox_image=archives["pause"].ref),
                 "cni/net.d/10-ordinal.conflist": cni_conflist(node),
                 "kubelet.yaml": kubelet_config(
-                    node, ca=ctx.pki / "ca.crt", cgroup_root=f"{root}/{node.name}", cluster_dns=net.bridge_ip
+                    node,
+                    ca=ctx.pki / "ca.crt",
+                    cgroup_root=f"{root}/{node.name}",
+                    cluster_dns=net.bridge_ip,
+                    cluster_domain=ctx.cluster_domain,
                 ),
                 "kube-proxy.yaml": kube_proxy_config(node, kubeconfig=ctx.kubeconfig("kube-proxy")),
                 "resolv.conf": "",

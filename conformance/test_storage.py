@@ -13,14 +13,16 @@ from ordinal.capabilities import ClusterInfo
 from ordinal.checks.assertions import assert_no_findings
 from ordinal.checks.storage import (
     ClaimSnapshot,
+    Pin,
     check_claims,
     check_pod_on_volume_node,
     check_reattached,
     snapshot_claims,
+    volume_pin,
 )
 from ordinal.kube import objects as o
 from ordinal.kube.manifests import pod_name
-from ordinal.kube.rest import EVENTS, PVS
+from ordinal.kube.rest import EVENTS, NODES
 from ordinal.observe.recorder import Recorder, replacement_time
 from ordinal.observe.waiting import Query, Verdict, wait_for
 from ordinal.pytest_plugin import Figures
@@ -47,16 +49,19 @@ def _storage_findings(workload: Workload, before: Mapping[str, ClaimSnapshot] | 
     return findings
 
 
-def _pinned_node(workload: Workload, ordinal: int) -> str | None:
-    """The node the ordinal's PV is pinned to (kubernetes.io/hostname affinity), if any."""
-    claim = next(c for c in workload.claims() if o.name(c) == f"data-{pod_name(workload.name, ordinal)}")
-    pv = workload.kube.get(PVS, str(o.spec(claim).get("volumeName")))
-    terms = ((o.spec(pv).get("nodeAffinity") or {}).get("required") or {}).get("nodeSelectorTerms") or []
-    for term in terms:
-        for expr in term.get("matchExpressions") or ():
-            if expr.get("key") == "kubernetes.io/hostname" and len(expr.get("values") or ()) == 1:
-                return str(expr["values"][0])
-    return None
+def _pin(workload: Workload, ordinal: int) -> Pin | None:
+    """Where the ordinal's volume may be used (one node, one zone), if it is pinned at all."""
+    state = workload.observe()
+    assert state.sts is not None, f"StatefulSet {workload.namespace}/{workload.name} is gone"
+    return volume_pin(state.sts, state.pvcs, state.pvs, ordinal)
+
+
+def _other_takers(workload: Workload, pin: Pin | None, drained: str) -> list[str]:
+    """Schedulable nodes besides the drained one where the volume may be used."""
+    nodes, _ = workload.kube.list(NODES)
+    return [
+        o.name(n) for n in nodes if o.name(n) != drained and o.node_schedulable(n) and (pin is None or pin.admits(n))
+    ]
 
 
 @pytest.mark.promise(feature="A claim per ordinal")
@@ -91,31 +96,35 @@ def test_pod_keeps_its_pvc_after_reschedule(how: str, stateful: Workload, record
 @pytest.mark.disruptive
 @pytest.mark.needs("nodes:2")
 def test_pod_keeps_its_pvc_after_drain(stateful: Workload, recorder: Recorder, run_id: str, figures: Figures) -> None:
-    """A pod drained off its node MUST come back with the same claim and PV; a node-pinned one only on its node."""
+    """A pod drained off its node MUST come back with the same claim and PV, only where its volume may be used.
+
+    Node-pinned: it waits, unscheduled, until its node is back. Zone-pinned: it returns on another
+    node of its zone, or waits like a node-pinned one when the zone has no other node.
+    """
     with step("Create the set with a claim template and a PodDisruptionBudget, wait until Ready"):
         sts = stateful.deploy()
         before = snapshot_claims(sts, stateful.claims())
         victim = stateful.pod(1)
-        pinned = _pinned_node(stateful, 1)
-    with (
-        step(f"Drain node {o.spec(victim).get('nodeName')} of {o.name(victim)}"),
-        stateful.draining(1, run_id) as drained,
-    ):
-        if pinned is not None:
-            wait = f"The volume is pinned to {pinned}: {o.name(victim)} must wait, unscheduled, while it is cordoned"
+        pin = _pin(stateful, 1)
+        node = str(o.spec(victim).get("nodeName"))
+        takers = _other_takers(stateful, pin, node)
+    with step(f"Drain node {node} of {o.name(victim)}"), stateful.draining(1, run_id) as drained:
+        if pin is not None and not takers:
+            wait = f"The volume is pinned to {pin}: {o.name(victim)} must wait, unscheduled, while {node} is cordoned"
             with step(wait):
                 _wait_failed_scheduling(stateful, o.name(victim), o.uid(victim))
 
                 def scheduled_elsewhere(pods: list[Obj]) -> str | None:
                     for pod in pods:
-                        node = o.spec(pod).get("nodeName")
-                        if o.name(pod) == o.name(victim) and o.uid(pod) != o.uid(victim) and node:
-                            return f"{o.name(pod)} scheduled to {node} while its volume is pinned to {pinned}"
+                        on = o.spec(pod).get("nodeName")
+                        if o.name(pod) == o.name(victim) and o.uid(pod) != o.uid(victim) and on:
+                            return f"{o.name(pod)} scheduled to {on} while its volume is pinned to {pin}"
                     return None
 
                 stateful.hold_pods(scheduled_elsewhere, expect=f"{o.name(victim)} not scheduled elsewhere")
         else:
-            with step(f"Wait for {o.name(victim)} to return Ready on another node"):
+            where = f"a node of its volume's {pin}" if pin is not None else "another node"
+            with step(f"Wait for {o.name(victim)} to return Ready on {where}"):
                 stateful.wait_recreated(1, o.uid(victim))
     with step(f"Node {drained.node} uncordoned: wait for every drained pod to return Ready"):
         for hit in drained.evicted:
@@ -123,20 +132,20 @@ def test_pod_keeps_its_pvc_after_drain(stateful: Workload, recorder: Recorder, r
         stateful.wait_ready()
     with step("Check every ordinal got its claim and volume back, on its volume's node"):
         findings = _storage_findings(stateful, before)
-        if pinned is not None and o.spec(stateful.pod(1)).get("nodeName") != pinned:
+        if pin is not None and pin.kind == "node" and o.spec(stateful.pod(1)).get("nodeName") != pin.value:
             findings.append(
                 Finding(
                     "storage.pod-on-volume-node",
                     o.subject(stateful.pod(1), "Pod"),
                     "spec.nodeName",
-                    pinned,
+                    pin.value,
                     o.spec(stateful.pod(1)).get("nodeName"),
                 )
             )
         assert_no_findings(findings, what=f"storage after draining {drained.node}", timeline=recorder.timeline)
     seconds = replacement_time(recorder, o.name(victim), o.uid(victim))
     if seconds is not None:
-        figures.record("reattach-after-drain" + ("-pinned" if pinned else ""), seconds)
+        figures.record("reattach-after-drain" + (f"-{pin.kind}-pinned" if pin else ""), seconds)
 
 
 def _wait_failed_scheduling(workload: Workload, name: str, old_uid: str) -> None:
@@ -201,3 +210,26 @@ def test_node_pinned_volume_brings_the_pod_back_to_its_node(
                 )
             )
         assert_no_findings(findings, what=f"{o.name(victim)} on its volume's node", timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="Zone-pinned volumes")
+@pytest.mark.needs("zone-pinned-storage")
+def test_zone_pinned_volume_keeps_the_pod_in_its_zone(stateful: Workload, recorder: Recorder) -> None:
+    """On a zone-pinned StorageClass a replaced pod MUST come back on a node of the zone its volume lives in."""
+    with step("Create the set with a claim template and wait until it is Ready"):
+        stateful.deploy()
+        victim = stateful.pod(1)
+        pin = _pin(stateful, 1)
+        assert pin is not None and pin.kind == "zone", f"expected a zone-pinned volume for {o.name(victim)}, saw {pin}"
+    with step(f"Delete {o.name(victim)} (its volume is pinned to {pin})"):
+        stateful.disrupt_pod("delete", 1)
+    with step(f"Wait for {o.name(victim)} to return Ready"):
+        back = stateful.wait_recreated(1, o.uid(victim))
+    with step(f"Check it is back in {pin}"):
+        node = stateful.kube.get(NODES, str(o.spec(back).get("nodeName")))
+        findings = _storage_findings(stateful)
+        if not pin.admits(node):
+            findings.append(
+                Finding("storage.pod-on-volume-node", o.subject(back, "Pod"), "spec.nodeName", str(pin), o.name(node))
+            )
+        assert_no_findings(findings, what=f"{o.name(victim)} in its volume's zone", timeline=recorder.timeline)

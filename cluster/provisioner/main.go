@@ -76,6 +76,15 @@ func run(kubeconfig, root, name, healthAddr string) error {
 	claims := factory.Core().V1().PersistentVolumeClaims().Informer()
 	volumes := factory.Core().V1().PersistentVolumes().Informer()
 	classes := factory.Storage().V1().StorageClasses().Informer()
+	nodes := factory.Core().V1().Nodes()
+	nodeInformer := nodes.Informer() // registered before factory.Start, so it runs
+	p.zoneOf = func(node string) (string, error) {
+		n, err := nodes.Lister().Get(node)
+		if err != nil {
+			return "", err
+		}
+		return n.Labels[zoneLabel], nil
+	}
 
 	ctrl := controller.NewProvisionController(ctx, client, name, p,
 		controller.LeaderElection(false), // single instance
@@ -116,7 +125,7 @@ func run(kubeconfig, root, name, healthAddr string) error {
 		ctrl.Run(ctx)
 	}()
 
-	if cache.WaitForCacheSync(ctx.Done(), claims.HasSynced, volumes.HasSynced, classes.HasSynced) {
+	if cache.WaitForCacheSync(ctx.Done(), claims.HasSynced, volumes.HasSynced, classes.HasSynced, nodeInformer.HasSynced) {
 		// The controller starts its workers right after the same caches sync.
 		for !ctrl.HasRun() && ctx.Err() == nil {
 			time.Sleep(50 * time.Millisecond)

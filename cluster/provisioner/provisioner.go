@@ -21,18 +21,33 @@ const (
 	// ProvisionedByValue is the value of ProvisionedByKey.
 	ProvisionedByValue = "ordinal-hostpath"
 
-	// ParamNodePinned is the only StorageClass parameter we accept.
-	// "true": the PV gets a required node affinity to the node the scheduler
-	// selected (WaitForFirstConsumer). Absent or "false": no node affinity.
+	// ParamNodePinned "true": the PV gets a required node affinity to the node
+	// the scheduler selected (WaitForFirstConsumer), like a local disk.
 	ParamNodePinned = "nodePinned"
+	// ParamZonePinned "true": the PV gets a required affinity to the zone of
+	// the selected node, like a cloud block volume. Absent or "false" for both:
+	// no affinity, like network storage.
+	ParamZonePinned = "zonePinned"
 
 	hostnameLabel = "kubernetes.io/hostname"
+	zoneLabel     = "topology.kubernetes.io/zone"
+)
+
+// pinning is where a volume may be used: anywhere, on one node, or in one zone.
+type pinning int
+
+const (
+	pinNone pinning = iota
+	pinNode
+	pinZone
 )
 
 // hostPathProvisioner makes one directory per volume under root.
 // It implements controller.Provisioner.
 type hostPathProvisioner struct {
 	root string // absolute, cleaned
+	// zoneOf returns the zone label of a node (zone-pinned classes); nil: no zones known.
+	zoneOf func(node string) (string, error)
 }
 
 var _ controller.Provisioner = &hostPathProvisioner{}
@@ -55,27 +70,47 @@ func newHostPathProvisioner(root string) (*hostPathProvisioner, error) {
 	return &hostPathProvisioner{root: abs}, nil
 }
 
-// parseParameters validates the StorageClass parameters and reports whether
-// volumes of this class are pinned to the selected node.
-func parseParameters(params map[string]string) (nodePinned bool, err error) {
+// parseParameters validates the StorageClass parameters and says how volumes
+// of this class are pinned.
+func parseParameters(params map[string]string) (pinning, error) {
 	var unknown []string
 	for k := range params {
-		if k != ParamNodePinned {
+		if k != ParamNodePinned && k != ParamZonePinned {
 			unknown = append(unknown, k)
 		}
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return false, fmt.Errorf("unknown StorageClass parameter(s) %s: the only supported parameter is %q",
-			strings.Join(quoteAll(unknown), ", "), ParamNodePinned)
+		return pinNone, fmt.Errorf("unknown StorageClass parameter(s) %s: the supported parameters are %q and %q",
+			strings.Join(quoteAll(unknown), ", "), ParamNodePinned, ParamZonePinned)
 	}
-	switch v, ok := params[ParamNodePinned]; {
+	node, err := boolParam(params, ParamNodePinned)
+	if err != nil {
+		return pinNone, err
+	}
+	zone, err := boolParam(params, ParamZonePinned)
+	if err != nil {
+		return pinNone, err
+	}
+	switch {
+	case node && zone:
+		return pinNone, fmt.Errorf("StorageClass parameters %q and %q exclude each other", ParamNodePinned, ParamZonePinned)
+	case node:
+		return pinNode, nil
+	case zone:
+		return pinZone, nil
+	}
+	return pinNone, nil
+}
+
+func boolParam(params map[string]string, key string) (bool, error) {
+	switch v, ok := params[key]; {
 	case !ok, v == "false":
 		return false, nil
 	case v == "true":
 		return true, nil
 	default:
-		return false, fmt.Errorf("StorageClass parameter %q must be \"true\" or \"false\", got %q", ParamNodePinned, v)
+		return false, fmt.Errorf("StorageClass parameter %q must be \"true\" or \"false\", got %q", key, v)
 	}
 }
 
@@ -103,14 +138,28 @@ func (p *hostPathProvisioner) buildPV(opts controller.ProvisionOptions) (*v1.Per
 	if opts.StorageClass == nil {
 		return nil, errors.New("no StorageClass in provisioning request")
 	}
-	pinned, err := parseParameters(opts.StorageClass.Parameters)
+	pin, err := parseParameters(opts.StorageClass.Parameters)
 	if err != nil {
 		return nil, err
 	}
-	if pinned && opts.SelectedNodeName == "" {
-		return nil, fmt.Errorf("StorageClass %q has %s=true but no node was selected for claim %s/%s: "+
+	if pin != pinNone && opts.SelectedNodeName == "" {
+		return nil, fmt.Errorf("StorageClass %q pins volumes but no node was selected for claim %s/%s: "+
 			"use volumeBindingMode WaitForFirstConsumer so the scheduler picks a node first",
-			opts.StorageClass.Name, ParamNodePinned, opts.PVC.Namespace, opts.PVC.Name)
+			opts.StorageClass.Name, opts.PVC.Namespace, opts.PVC.Name)
+	}
+	key, value := hostnameLabel, opts.SelectedNodeName
+	if pin == pinZone {
+		if p.zoneOf == nil {
+			return nil, fmt.Errorf("StorageClass %q is zone-pinned but the provisioner knows no node zones", opts.StorageClass.Name)
+		}
+		zone, err := p.zoneOf(opts.SelectedNodeName)
+		if err != nil {
+			return nil, fmt.Errorf("zone of node %q: %w", opts.SelectedNodeName, err)
+		}
+		if zone == "" {
+			return nil, fmt.Errorf("node %q has no %s label: a zone-pinned volume cannot be placed", opts.SelectedNodeName, zoneLabel)
+		}
+		key, value = zoneLabel, zone
 	}
 	path, err := p.volumePath(opts.PVName)
 	if err != nil {
@@ -142,14 +191,14 @@ func (p *hostPathProvisioner) buildPV(opts controller.ProvisionOptions) (*v1.Per
 			},
 		},
 	}
-	if pinned {
+	if pin != pinNone {
 		pv.Spec.NodeAffinity = &v1.VolumeNodeAffinity{
 			Required: &v1.NodeSelector{
 				NodeSelectorTerms: []v1.NodeSelectorTerm{{
 					MatchExpressions: []v1.NodeSelectorRequirement{{
-						Key:      hostnameLabel,
+						Key:      key,
 						Operator: v1.NodeSelectorOpIn,
-						Values:   []string{opts.SelectedNodeName},
+						Values:   []string{value},
 					}},
 				}},
 			},
@@ -176,11 +225,11 @@ func (p *hostPathProvisioner) Provision(ctx context.Context, opts controller.Pro
 	if err := os.Chmod(path, 0o777); err != nil {
 		return nil, controller.ProvisioningFinished, fmt.Errorf("chmod volume directory %q: %w", path, err)
 	}
-	node := "<none>"
-	if pv.Spec.NodeAffinity != nil {
-		node = opts.SelectedNodeName
+	pinnedTo := "<none>"
+	if a := pv.Spec.NodeAffinity; a != nil {
+		pinnedTo = a.Required.NodeSelectorTerms[0].MatchExpressions[0].Values[0]
 	}
-	logger.Info("Provisioned volume", "PV", pv.Name, "PVC", klog.KObj(opts.PVC), "path", path, "pinnedNode", node)
+	logger.Info("Provisioned volume", "PV", pv.Name, "PVC", klog.KObj(opts.PVC), "path", path, "pinnedTo", pinnedTo)
 	return pv, controller.ProvisioningFinished, nil
 }
 

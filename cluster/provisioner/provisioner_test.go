@@ -104,6 +104,24 @@ func TestProvisionPinned(t *testing.T) {
 	}
 }
 
+func TestProvisionZonePinned(t *testing.T) {
+	p := newTestProvisioner(t)
+	p.zoneOf = func(node string) (string, error) { return map[string]string{"node-a": "zone-b"}[node], nil }
+	pv, _, err := p.Provision(context.Background(), testOptions(map[string]string{"zonePinned": "true"}, "node-a"))
+	if err != nil {
+		t.Fatalf("Provision: %v", err)
+	}
+	checkCommonShape(t, p, pv)
+	exprs := pv.Spec.NodeAffinity.Required.NodeSelectorTerms[0].MatchExpressions
+	if len(exprs) != 1 || exprs[0].Key != "topology.kubernetes.io/zone" || exprs[0].Values[0] != "zone-b" {
+		t.Errorf("matchExpressions = %+v, want topology.kubernetes.io/zone In [zone-b]", exprs)
+	}
+	if _, _, err := p.Provision(context.Background(), testOptions(map[string]string{"zonePinned": "true"}, "node-z")); err == nil ||
+		!strings.Contains(err.Error(), "has no topology.kubernetes.io/zone label") {
+		t.Errorf("node without a zone: err = %v", err)
+	}
+}
+
 func TestProvisionShared(t *testing.T) {
 	for _, params := range []map[string]string{nil, {"nodePinned": "false"}} {
 		p := newTestProvisioner(t)
@@ -128,6 +146,8 @@ func TestProvisionErrors(t *testing.T) {
 		{"unknown parameter", map[string]string{"nodePinned": "true", "fsType": "ext4"}, "node-a", `"fsType"`},
 		{"bad nodePinned", map[string]string{"nodePinned": "yes"}, "node-a", `got "yes"`},
 		{"pinned without node", map[string]string{"nodePinned": "true"}, "", "no node was selected"},
+		{"node and zone", map[string]string{"nodePinned": "true", "zonePinned": "true"}, "node-a", "exclude each other"},
+		{"zone without zones", map[string]string{"zonePinned": "true"}, "node-a", "knows no node zones"},
 	}
 	for _, c := range cases {
 		p := newTestProvisioner(t)

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
 
 from ordinal.checks.dns import reverse_name
-from ordinal.checks.storage import pinned_node_of_pv
+from ordinal.checks.storage import pin_of_pv
 from ordinal.errors import InvalidScenario, OrdinalError
 from ordinal.kube import objects as o
 from ordinal.kube.manifests import DEFAULT_UID, restricted_security, statefulset_manifest
@@ -60,9 +60,14 @@ class StorageInfo:
     provisioner: str
     binding_mode: str
     default: bool
-    #: True: a PV can only be used on one node; False: any node; None: cannot tell yet.
-    node_pinned: bool | None
+    #: Where a PV of the class may be used: "node" (one node), "zone" (one zone), "none" (anywhere);
+    #: None: cannot tell yet.
+    topology: str | None
     pinned_because: str
+
+    @property
+    def node_pinned(self) -> bool | None:
+        return None if self.topology is None else self.topology == "node"
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,8 @@ class ClusterInfo:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["version"] = ".".join(str(v) for v in self.version)
+        if self.storage is not None:
+            data["storage"]["node_pinned"] = self.storage.node_pinned
         data["gates"] = dict(self.gates)
         data["pod_index_label"] = self.pod_index_label
         data["readiness_control"] = self.readiness_control
@@ -120,7 +127,7 @@ class ClusterInfo:
         """Lines for the terminal header and the allure environment."""
         storage = (
             f"{self.storage.name} ({self.storage.provisioner}, {self.storage.binding_mode}, "
-            f"node-pinned={self.storage.node_pinned})"
+            f"volumes pinned to: {self.storage.topology or 'unknown'})"
             if self.storage
             else f"none ({self.storage_missing})"
         )
@@ -146,6 +153,7 @@ CAPABILITIES: Mapping[str, str] = {
     "dns": "DNS reachable from the test runner",
     "storage": "a StorageClass (cluster default or --storage-class)",
     "node-pinned-storage": "a node-pinned StorageClass",
+    "zone-pinned-storage": "a zone-pinned StorageClass",
     "readiness-control": "control over pod readiness (simulated nodes or exec into pods)",
     "node-loss": "a node the suite can silence (simulated nodes)",
 }
@@ -175,7 +183,8 @@ def has(info: ClusterInfo, capability: str) -> bool:
         "exec": lambda: info.exec_pods,
         "dns": lambda: info.dns.mode != "none" and bool(info.cluster_domain),
         "storage": lambda: info.storage is not None,
-        "node-pinned-storage": lambda: info.storage is not None and info.storage.node_pinned is True,
+        "node-pinned-storage": lambda: info.storage is not None and info.storage.topology == "node",
+        "zone-pinned-storage": lambda: info.storage is not None and info.storage.topology == "zone",
         "readiness-control": lambda: info.readiness_control,
         "node-loss": lambda: bool(info.simulated_nodes),
         "nodes": lambda: len(info.schedulable_nodes) >= int(count or 0),
@@ -261,29 +270,44 @@ def is_default_class(storage_class: Obj) -> bool:
     return any(str(annotations.get(a, "")).lower() == "true" for a in DEFAULT_CLASS_ANNOTATIONS)
 
 
-def storage_info(storage_class: Obj, pvs: Sequence[Obj]) -> StorageInfo:
-    """Classify the class: node-pinned if its volumes carry a per-node affinity.
+BOOLS = ("true", "false")
 
-    Existing PVs of the class decide when there are any; otherwise the class itself
-    (``nodePinned`` parameter, a known local-disk provisioner) or "cannot tell".
+
+def storage_info(storage_class: Obj, pvs: Sequence[Obj]) -> StorageInfo:
+    """Classify the class: node-pinned, zone-pinned or unpinned, by what its volumes carry.
+
+    Existing PVs of the class decide when there are any (a per-node affinity pins to a node; any
+    other topology key, the zone label or a CSI driver's, to a zone); otherwise the class itself
+    (``nodePinned``/``zonePinned`` parameters, ``allowedTopologies``, a known local-disk
+    provisioner) or "cannot tell".
     """
     name = o.name(storage_class)
     provisioner = str(storage_class.get("provisioner", ""))
     mode = str(storage_class.get("volumeBindingMode") or "Immediate")
-    params = storage_class.get("parameters") or {}
-    pinned: bool | None = None
+    raw = storage_class.get("parameters") or {}
+    params = {k.lower(): str(v).lower() for k, v in raw.items()}
+    topology: str | None = None
     because = "no volume of this class to look at yet"
     mine = [pv for pv in pvs if o.spec(pv).get("storageClassName") == name]
     if mine:
-        with_affinity = [pv for pv in mine if pinned_node_of_pv(pv) is not None]
-        pinned = bool(with_affinity)
-        because = f"{len(with_affinity)} of {len(mine)} existing PVs carry per-node nodeAffinity"
-    elif str(params.get("nodePinned", "")).lower() in ("true", "false"):
-        pinned = str(params["nodePinned"]).lower() == "true"
-        because = f"parameter nodePinned={params['nodePinned']}"
+        pins = [pin_of_pv(pv) for pv in mine]
+        kinds = {p.kind for p in pins if p is not None}
+        topology = "node" if "node" in kinds else "zone" if "zone" in kinds else "none"
+        pinned = sum(1 for p in pins if p is not None)
+        because = (
+            f"{pinned} of {len(mine)} existing PVs carry a {topology} affinity"
+            if pinned
+            else f"none of {len(mine)} existing PVs carries a node affinity"
+        )
+    elif given := {k: v for k, v in raw.items() if k in ("nodePinned", "zonePinned") and str(v).lower() in BOOLS}:
+        topology = "node" if params.get("nodepinned") == "true" else "none"
+        topology = "zone" if params.get("zonepinned") == "true" else topology
+        because = "parameter " + ", ".join(f"{k}={v}" for k, v in sorted(given.items()))
     elif provisioner in LOCAL_PROVISIONERS:
-        pinned, because = True, f"provisioner {provisioner} makes local volumes"
-    return StorageInfo(name, provisioner, mode, is_default_class(storage_class), pinned, because)
+        topology, because = "node", f"provisioner {provisioner} makes local volumes"
+    elif storage_class.get("allowedTopologies"):
+        topology, because = "zone", "the class restricts volumes to allowedTopologies"
+    return StorageInfo(name, provisioner, mode, is_default_class(storage_class), topology, because)
 
 
 def max_unavailable_kept(dry_run_result: Obj) -> bool:

@@ -183,7 +183,7 @@ def cluster_info() -> ClusterInfo:
         zones=("zone-a", "zone-b", "zone-c"),
         simulated_nodes=("n0", "n1", "n2"),
         storage=StorageInfo(
-            "ordinal-local", "ordinal.dev/hostpath", "WaitForFirstConsumer", True, True, "parameter nodePinned=true"
+            "ordinal-local", "ordinal.dev/hostpath", "WaitForFirstConsumer", True, "node", "parameter nodePinned=true"
         ),
         storage_missing="",
         exec_pods=False,

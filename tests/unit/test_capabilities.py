@@ -56,7 +56,7 @@ def info(**overrides: Any) -> ClusterInfo:
         "schedulable_nodes": ("n1", "n2"),
         "zones": ("a", "b"),
         "simulated_nodes": (),
-        "storage": StorageInfo("std", "csi", "Immediate", True, True, "fake"),
+        "storage": StorageInfo("std", "csi", "Immediate", True, "node", "fake"),
         "storage_missing": "",
         "exec_pods": True,
         "exec_why_not": "",
@@ -332,3 +332,35 @@ def test_an_admission_refusal_is_one_line_naming_the_policy_and_fields() -> None
     refusal = caps.admission_refusal(_Refusing(), pod)
     assert refusal == 'pods "web-0" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true'
     assert caps.admission_refusal(FakeKube(), pod) is None
+
+
+def _zonal_pv(name: str, cls: str, key: str, zone: str) -> Obj:
+    term = {"matchExpressions": [{"key": key, "operator": "In", "values": [zone]}]}
+    return {
+        "kind": "PersistentVolume",
+        "metadata": {"name": name},
+        "spec": {"storageClassName": cls, "nodeAffinity": {"required": {"nodeSelectorTerms": [term]}}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("sc", "pvs", "topology"),
+    [
+        pytest.param(
+            storage_class("z"), [_zonal_pv("pv1", "z", "topology.kubernetes.io/zone", "a")], "zone", id="zone-label"
+        ),
+        pytest.param(
+            storage_class("d"), [_zonal_pv("pv1", "d", "topology.ebs.csi.aws.com/zone", "a")], "zone", id="driver-key"
+        ),
+        pytest.param(storage_class("l"), [pv("pv1", "l", "n1")], "node", id="hostname"),
+        pytest.param(storage_class("p", parameters={"zonePinned": "true"}), [], "zone", id="zone-parameter"),
+        pytest.param(
+            storage_class("t", allowedTopologies=[{"matchLabelExpressions": []}]), [], "zone", id="allowed-topologies"
+        ),
+        pytest.param(storage_class("n"), [pv("pv1", "n")], "none", id="unpinned"),
+    ],
+)
+def test_volume_topology_is_classified_node_zone_or_none(sc: Obj, pvs: list[Obj], topology: str) -> None:
+    """Zone-pinned storage (the zone label or a CSI driver's key) MUST NOT pass for node-pinned or unpinned."""
+    info = caps.storage_info(sc, pvs)
+    assert info.topology == topology and info.node_pinned is (topology == "node")

@@ -139,3 +139,19 @@ def test_a_token_that_changed_or_vanished_is_named_with_what_was_written() -> No
         ("storage.data-token", f"pod {NS}/web-1", "web-1:bb", None)
     ]
     assert check_tokens(sts, written, {"web-2": "web-0:aa"})[0].seen == "web-0:aa"
+
+
+def test_a_pin_names_the_node_or_zone_a_volume_admits() -> None:
+    from ordinal.checks.storage import Pin, pin_of_pv
+
+    def pv(key: str, value: str) -> dict[str, object]:
+        term = {"matchExpressions": [{"key": key, "operator": "In", "values": [value]}]}
+        return {"spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [term]}}}}
+
+    zone = pin_of_pv(pv("topology.kubernetes.io/zone", "zone-b"))
+    assert zone == Pin("zone", "topology.kubernetes.io/zone", "zone-b")
+    assert zone.admits({"metadata": {"name": "n2", "labels": {"topology.kubernetes.io/zone": "zone-b"}}})
+    assert not zone.admits({"metadata": {"name": "n1", "labels": {"topology.kubernetes.io/zone": "zone-a"}}})
+    node = pin_of_pv(pv("kubernetes.io/hostname", "n1"))
+    assert node is not None and node.kind == "node" and node.admits({"metadata": {"name": "n1", "labels": {}}})
+    assert pin_of_pv({"spec": {}}) is None

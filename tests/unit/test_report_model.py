@@ -76,7 +76,7 @@ def test_environment_names_class_parameters_binding_topology_nodes_and_versions(
         {"nodePinned": "true"},
         True,
     )
-    assert env["volume_topology"] == {"node_pinned": True, "because": "parameter nodePinned=true"}
+    assert env["volume_topology"] == {"node_pinned": True, "pinned_to": "node", "because": "parameter nodePinned=true"}
     exec_cap = next(c for c in env["capabilities"] if c["name"] == "exec into pods")
     assert exec_cap == {
         "name": "exec into pods",

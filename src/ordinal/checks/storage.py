@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ordinal.kube import objects as o
 from ordinal.kube.manifests import members, parse_claim_ordinal, pvc_name, set_window
@@ -191,30 +191,58 @@ def _node_terms(pv: Obj) -> list[Obj] | None:
     return [t for t in terms if isinstance(t, dict)] if isinstance(terms, list) else None
 
 
-def pinned_node_of_pv(pv: Obj) -> str | None:
-    """The one node a PV's nodeAffinity admits (a local-disk-like volume), or None if it is not pinned to one."""
+@dataclass(frozen=True)
+class Pin:
+    """Where a volume may be used: on one node (a local disk) or in one zone (cloud block storage).
+
+    ``key``/``value`` is the node label the PV's affinity names: ``kubernetes.io/hostname`` for a
+    node, ``topology.kubernetes.io/zone`` or a CSI driver's own topology key for a zone.
+    """
+
+    kind: Literal["node", "zone"]
+    key: str
+    value: str
+
+    def admits(self, node: Obj) -> bool:
+        if self.key == "metadata.name":
+            return o.name(node) == self.value
+        return o.labels(node).get(self.key, o.name(node) if self.key == HOSTNAME_LABEL else None) == self.value
+
+    def __str__(self) -> str:
+        return f"node {self.value}" if self.kind == "node" else f"{self.key}={self.value}"
+
+
+def pin_of_pv(pv: Obj) -> Pin | None:
+    """How a PV's required nodeAffinity pins it: one node, one zone (any other topology key), or not at all."""
     for term in _node_terms(pv) or ():
-        for expr in term.get("matchExpressions") or ():
-            values = expr.get("values") or []
-            if expr.get("key") == HOSTNAME_LABEL and expr.get("operator") == "In" and len(values) == 1:
-                return str(values[0])
         for expr in term.get("matchFields") or ():
             values = expr.get("values") or []
             if expr.get("key") == "metadata.name" and expr.get("operator") == "In" and len(values) == 1:
-                return str(values[0])
+                return Pin("node", "metadata.name", str(values[0]))
+        for expr in term.get("matchExpressions") or ():
+            values = expr.get("values") or []
+            if expr.get("operator") == "In" and len(values) == 1:
+                kind: Literal["node", "zone"] = "node" if expr.get("key") == HOSTNAME_LABEL else "zone"
+                return Pin(kind, str(expr.get("key")), str(values[0]))
     return None
 
 
-def volume_node(sts: Obj, pvcs: Sequence[Obj], pvs: Sequence[Obj], ordinal: int) -> str | None:
-    """The node the ordinal's volume is pinned to (local-disk-like classes), or None."""
+def pinned_node_of_pv(pv: Obj) -> str | None:
+    """The one node a PV's nodeAffinity admits (a local-disk-like volume), or None if it is not pinned to one."""
+    pin = pin_of_pv(pv)
+    return pin.value if pin is not None and pin.kind == "node" else None
+
+
+def volume_pin(sts: Obj, pvcs: Sequence[Obj], pvs: Sequence[Obj], ordinal: int) -> Pin | None:
+    """Where the ordinal's volume may be used (see :class:`Pin`), or None when anywhere."""
     volumes = {o.name(v): v for v in pvs}
     claims = {o.name(c): c for c in pvcs}
     for template in claim_templates(sts):
         claim = claims.get(pvc_name(template, o.name(sts), ordinal))
         pv = volumes.get(str(o.spec(claim).get("volumeName"))) if claim else None
-        node = pinned_node_of_pv(pv) if pv else None
-        if node is not None:
-            return node
+        pin = pin_of_pv(pv) if pv else None
+        if pin is not None:
+            return pin
     return None
 
 

@@ -8,10 +8,12 @@ from ordinal.types import Obj
 PROVISIONER = "ordinal.dev/hostpath"
 LOCAL_CLASS = "ordinal-local"
 SHARED_CLASS = "ordinal-shared"
+ZONAL_CLASS = "ordinal-zonal"
 
 
 def storage_classes() -> list[Obj]:
-    """``ordinal-local`` (default): pinned like a local disk; ``ordinal-shared``: like network storage."""
+    """``ordinal-local`` (default): pinned like a local disk; ``ordinal-shared``: like network storage;
+    ``ordinal-zonal``: pinned to the zone of first use, like a cloud block volume."""
     return [
         {
             "apiVersion": "storage.k8s.io/v1",
@@ -33,6 +35,15 @@ def storage_classes() -> list[Obj]:
             "parameters": {"nodePinned": "false"},
             "reclaimPolicy": "Delete",
             "volumeBindingMode": "Immediate",
+        },
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": ZONAL_CLASS},
+            "provisioner": PROVISIONER,
+            "parameters": {"zonePinned": "true"},
+            "reclaimPolicy": "Delete",
+            "volumeBindingMode": "WaitForFirstConsumer",
         },
     ]
 

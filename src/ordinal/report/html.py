@@ -113,7 +113,11 @@ def _environment(report: Mapping[str, Any]) -> str:
     env, run, suite = report["environment"], report["run"], report["suite"]
     sc = env["storage_class"] or {}
     topology = env["volume_topology"]
-    pinned = {True: "node-pinned", False: "reachable from any node", None: "unknown"}[topology["node_pinned"]]
+    pinned_to = topology.get("pinned_to") or {True: "node", False: "none"}.get(topology["node_pinned"])
+    pinned = {"node": "node-pinned", "zone": "zone-pinned", "none": "reachable from any node"}.get(
+        str(pinned_to), "unknown"
+    )
+    domain = env.get("cluster_domain") or {}
     params = ", ".join(f"{k}={v}" for k, v in sorted((sc.get("parameters") or {}).items())) or "none"
     items: list[tuple[str, str]] = [
         ("Cluster", env["target"] or "unknown"),
@@ -130,6 +134,7 @@ def _environment(report: Mapping[str, Any]) -> str:
         ("Parameters", params),
         ("Allowed topologies", str(sc.get("allowed_topologies") or "any")),
         ("Volume topology", f"{pinned} ({topology['because']})"),
+        ("Cluster domain", f"{domain.get('name') or 'unknown'} ({domain.get('found', 'not recorded')})"),
         ("Suite", f"ordinal {suite['version']} at {suite['git_revision']}"),
         ("Run", f"{run['started']} → {run['finished']}, {run['seconds']} s; profile {run['profile']}"),
     ]

@@ -375,7 +375,12 @@ def _environment(env: Mapping[str, Any] | None, run: RunInfo) -> Data:
         "storage_class": storage_class,
         "volume_topology": {
             "node_pinned": storage.get("node_pinned") if storage else None,
+            "pinned_to": storage.get("topology") if storage else None,
             "because": str(storage.get("pinned_because") or cluster.get("storage_missing") or "not discovered"),
+        },
+        "cluster_domain": {
+            "name": str(cluster.get("cluster_domain") or ""),
+            "found": str(cluster.get("domain_source") or "not discovered"),
         },
         "capabilities": [
             {"name": "exec into pods", "available": bool(cluster.get("exec_pods")), "detail": exec_detail},

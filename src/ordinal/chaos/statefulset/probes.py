@@ -46,7 +46,7 @@ from ordinal.checks.storage import (
     check_reattached,
     check_tokens,
     snapshot_claims,
-    volume_node,
+    volume_pin,
 )
 from ordinal.errors import CapabilityMissing, InvariantViolated, OrdinalError, WaitTimeout
 from ordinal.kube import objects as o
@@ -397,56 +397,63 @@ def await_displaced_ordinal(
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
 ) -> Waited:
-    """After its node went away: a node-pinned ordinal stays Pending; any other comes back elsewhere.
+    """After its node went away the ordinal comes back where its volume may be used, or waits Pending.
 
-    The probe reads where the ordinal's volume may be used. Pinned to the lost or cordoned
-    node: the replacement must stay Pending and unscheduled for ``hold`` seconds. Not
-    pinned: it must be Running and Ready on another node within ``timeout``.
+    The probe reads where the ordinal's volume may be used: pinned to one node (a local disk), to
+    one zone (cloud block storage) or anywhere. When no other available node can take it (the
+    pinned node is the lost or cordoned one, or the zone has no other node) the replacement must
+    stay Pending and unscheduled for ``hold`` seconds; otherwise it must be Running and Ready on
+    another node the volume admits within ``timeout``.
     """
     run = call()
     pod = pod_name(name, ordinal)
     fault = _fault_on(ns, name, pod)
     old_uid, gone_from = fault.pods[pod], fault.node
     state = observe_set(run.kube, ns, name)
-    pinned = volume_node(state.sts, state.pvcs, state.pvs, ordinal) if state.sts is not None else None
-    if pinned is not None and not o.node_available(run.kube.get_or_none(NODES, pinned)):
+    pin = volume_pin(state.sts, state.pvcs, state.pvs, ordinal) if state.sts is not None else None
+    where = f"its volume's {pin}" if pin else "another node"
+    nodes = [n for n in run.kube.list(NODES)[0] if o.node_available(n) and o.name(n) != gone_from]
+    takers = [o.name(n) for n in nodes if pin is None or pin.admits(n)]
+    pinned_node = pin.value if pin is not None and pin.kind == "node" else None
+    details = {"volume_node": pinned_node, "volume_pin": str(pin) if pin else None}
+
+    def replacement_of(items: list[Obj]) -> Obj | None:
+        return next((p for p in items if o.name(p) == pod and o.uid(p) != old_uid), None)
+
+    if pin is not None and not takers:
 
         def scheduled_away(items: list[Obj]) -> str | None:
-            cur = next((p for p in items if o.name(p) == pod and o.uid(p) != old_uid), None)
+            cur = replacement_of(items)
             node = o.spec(cur).get("nodeName") if cur is not None else None
-            return (
-                f"{pod} was scheduled to {node} while its volume is pinned to unavailable node {pinned}"
-                if node
-                else None
-            )
+            return f"{pod} was scheduled to {node} while no node of {where} is available" if node else None
 
-        def replacement(items: list[Obj]) -> Verdict[None]:
-            cur = next((p for p in items if o.name(p) == pod and o.uid(p) != old_uid), None)
+        def pending(items: list[Obj]) -> Verdict[None]:
+            cur = replacement_of(items)
             if cur is None:
                 return Verdict(False, "no replacement yet")
             phase = o.status(cur).get("phase")
             return Verdict(phase == "Pending", f"replacement {phase}", failed=scheduled_away(items))
 
         waiting.wait_for(
-            run.kube, Query(PODS, ns), replacement, expect=f"a Pending replacement of {ns}/{pod}", timeout=timeout
+            run.kube, Query(PODS, ns), pending, expect=f"a Pending replacement of {ns}/{pod}", timeout=timeout
         )
         waiting.hold(run.kube, Query(PODS, ns), scheduled_away, expect=f"{ns}/{pod} to stay Pending", seconds=hold)
-        return run.waited(f"pod {ns}/{pod}", mode="pinned", volume_node=pinned, held_pending=hold)
+        return run.waited(f"pod {ns}/{pod}", mode="pinned", held_pending=hold, **details)
 
-    def elsewhere(items: list[Obj]) -> Verdict[str]:
-        cur = next((p for p in items if o.name(p) == pod and o.uid(p) != old_uid), None)
+    def admitted(items: list[Obj]) -> Verdict[str]:
+        cur = replacement_of(items)
         if cur is None:
             return Verdict(False, "no replacement yet")
         node = o.spec(cur).get("nodeName")
         if node and node == gone_from:
             return Verdict(False, str(node), failed=f"{pod} came back on {node}, the node it was displaced from")
+        if node and node not in takers and pin is not None:
+            return Verdict(False, str(node), failed=f"{pod} came back on {node}, outside {where}")
         done = bool(node) and o.pod_running_ready(cur) and not o.terminating(cur)
         return Verdict(done, f"on {node}", str(node))
 
-    to = waiting.wait_for(
-        run.kube, Query(PODS, ns), elsewhere, expect=f"{ns}/{pod} Ready on another node", timeout=timeout
-    )
-    return run.waited(f"pod {ns}/{pod}", mode="moved", volume_node=pinned, **{"from": gone_from, "to": to})
+    to = waiting.wait_for(run.kube, Query(PODS, ns), admitted, expect=f"{ns}/{pod} Ready on {where}", timeout=timeout)
+    return run.waited(f"pod {ns}/{pod}", mode="moved", **details, **{"from": gone_from, "to": to})
 
 
 @activity

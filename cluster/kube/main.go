@@ -3,11 +3,12 @@
 // by the name the binary was invoked as (a symlink such as kube-apiserver) or,
 // failing that, by the first argument (`kube kube-apiserver --help`).
 //
-// Each branch mirrors the pinned release's cmd/<component>/<component>.go.
+// Each branch mirrors the pinned release's cmd/<component>/<component>.go. This file is
+// shared (a symlink) by the wrapper modules of older releases (cluster/kube-vX.Y); what
+// differs between releases lives in each module's own release.go.
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/component-base/cli"
-	"k8s.io/component-base/logs"
 	_ "k8s.io/component-base/logs/json/register"
 	_ "k8s.io/component-base/metrics/prometheus/clientgo"
 	_ "k8s.io/component-base/metrics/prometheus/version"
@@ -27,7 +27,6 @@ import (
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
-	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 )
@@ -38,7 +37,7 @@ var components = map[string]func() *cobra.Command{
 	"kube-controller-manager": controllermanager.NewControllerManagerCommand,
 	"kube-scheduler":          func() *cobra.Command { return scheduler.NewSchedulerCommand() },
 	"kube-proxy":              proxy.NewProxyCommand,
-	"kubelet":                 func() *cobra.Command { return kubelet.NewKubeletCommand(context.Background()) },
+	"kubelet":                 newKubeletCommand,
 }
 
 func names() string {
@@ -69,8 +68,8 @@ func main() {
 
 func run(name string) int {
 	if name == "kubectl" {
-		// Mirrors cmd/kubectl/kubectl.go: verbosity is set before the command is built.
-		logs.GlogSetter(cmd.GetLogVerbosity(os.Args)) // nolint:errcheck
+		// Mirrors cmd/kubectl/kubectl.go (what a release sets up first is in its release.go).
+		beforeKubectl()
 		command := cmd.NewDefaultKubectlCommand()
 		if err := cli.RunNoErrOutput(command); err != nil {
 			util.CheckErr(err)

@@ -24,7 +24,7 @@ from ordinal.checks.storage import pin_of_pv
 from ordinal.errors import InvalidScenario, OrdinalError
 from ordinal.kube import objects as o
 from ordinal.kube.manifests import DEFAULT_UID, restricted_security, statefulset_manifest
-from ordinal.kube.rest import NODES, PODS, PVS, SERVICES, STATEFULSETS, STORAGE_CLASSES, ApiError, Kube
+from ordinal.kube.rest import ACCESS_REVIEWS, NODES, PODS, PVS, SERVICES, STATEFULSETS, STORAGE_CLASSES, ApiError, Kube
 from ordinal.kube.streams import exec_in_pod
 from ordinal.labels import DEFAULT_CLASS_ANNOTATIONS, NODE_KIND_LABEL, REAL_NODE_KIND, ZONE_LABEL
 from ordinal.observe import dnsquery
@@ -102,6 +102,8 @@ class ClusterInfo:
     cluster_domain: str = ""
     #: How the domain was found, or why it could not be.
     domain_source: str = "not discovered"
+    #: The identity may cordon, taint and label nodes (what drains and node loss need).
+    node_changes: bool = True
 
     @property
     def pod_index_label(self) -> bool:
@@ -156,6 +158,7 @@ CAPABILITIES: Mapping[str, str] = {
     "zone-pinned-storage": "a zone-pinned StorageClass",
     "readiness-control": "control over pod readiness (simulated nodes or exec into pods)",
     "node-loss": "a node the suite can silence (simulated nodes)",
+    "node-changes": "permission patch nodes (cordon, taint; see ordinal rbac --disruptive)",
 }
 _COUNTED = {"nodes": "{n} schedulable nodes", "zones": "{n} zones"}
 _GATE_PREFIX = "gate:"
@@ -187,6 +190,7 @@ def has(info: ClusterInfo, capability: str) -> bool:
         "zone-pinned-storage": lambda: info.storage is not None and info.storage.topology == "zone",
         "readiness-control": lambda: info.readiness_control,
         "node-loss": lambda: bool(info.simulated_nodes),
+        "node-changes": lambda: info.node_changes,
         "nodes": lambda: len(info.schedulable_nodes) >= int(count or 0),
         "zones": lambda: len(info.zones) >= int(count or 0),
         "gate": lambda: info.gates.get(count) is True,
@@ -249,6 +253,20 @@ def pod_index_label(kube: Kube) -> bool:
     """Whether the server sets ``apps.kubernetes.io/pod-index`` (assumed yes when the version is unknown)."""
     version = server_version(kube)
     return version is None or version >= POD_INDEX_LABEL_SINCE
+
+
+def allowed(kube: Kube, verb: str, resource: str, *, group: str = "", namespace: str = "") -> bool:
+    """Whether this identity may ``verb`` ``resource`` (a SelfSubjectAccessReview; any user may ask)."""
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"verb": verb, "resource": resource, "group": group, "namespace": namespace}},
+    }
+    try:
+        answer = kube.create(ACCESS_REVIEWS, review)
+    except (OrdinalError, ApiError):
+        return True  # cannot tell: let the call itself say (a 403 names the rule)
+    return bool(o.status(answer).get("allowed"))
 
 
 def pick_storage_class(classes: Sequence[Obj], wanted: str | None) -> tuple[Obj | None, str]:
@@ -375,6 +393,7 @@ def discover(
     else:
         exec_why = probes.exec_probe()
         exec_pods, selector = not exec_why, {}
+    node_changes = allowed(kube, "patch", "nodes")
     return ClusterInfo(
         target=f"{target.source}: {target.kubeconfig or 'in-cluster'}"
         + (f" (context {target.context})" if target.context else ""),
@@ -391,6 +410,7 @@ def discover(
         exec_why_not=exec_why,
         exec_node_selector=selector,
         dns=dns,
+        node_changes=node_changes,
     )
 
 

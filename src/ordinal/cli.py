@@ -44,6 +44,12 @@ def _cluster_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="the cluster's DNS domain: CoreDNS zone, kubelets' clusterDomain, token issuer (default cluster.local)",
     )
     up.add_argument(
+        "--kubernetes",
+        default=None,
+        metavar="VERSION",
+        help="the Kubernetes release to start: the pinned default, or an older one of cluster/versions.json (v1.33)",
+    )
+    up.add_argument(
         "--pod-security",
         default="",
         metavar="LEVEL",
@@ -55,7 +61,10 @@ def _cluster_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         default=int(os.environ.get("ORDINAL_PORT_OFFSET", "0") or 0),
         help="shift every port, to run a second cluster (own ORDINAL_CLUSTER_DIR); env ORDINAL_PORT_OFFSET",
     )
-    csub.add_parser("build", help="compile and cache the cluster's binaries")
+    build_cmd = csub.add_parser("build", help="compile and cache the cluster's binaries")
+    build_cmd.add_argument(
+        "--kubernetes", default=None, metavar="VERSION", help="the release to build (default: pinned)"
+    )
     csub.add_parser("down", help="stop every process `up` started and remove the state")
     csub.add_parser("status", help="show what runs")
     env = csub.add_parser("env", help="print shell exports: KUBECONFIG and ORDINAL_DNS_SERVER")
@@ -86,12 +95,13 @@ def _run_cluster(args: argparse.Namespace) -> int:
             real_nodes=real_nodes,
             cluster_domain=args.cluster_domain,
             pod_security=args.pod_security,
+            kubernetes=args.kubernetes,
             log=_say,
         )
         print(f"local cluster up in {data['seconds']}s; kubeconfig: {data['kubeconfig']}")
         print(f'DNS: {data["dns"]}   (eval "$(ordinal cluster env)" to use it)')
     elif args.action == "build":
-        for built in build.build(log=_say).values():
+        for built in build.build(log=_say, kubernetes=args.kubernetes).values():
             note = "cached" if built.cached else f"built in {built.seconds:.0f}s"
             print(f"{built.name}: {built.dir} ({note})")
     elif args.action == "down":

@@ -8,11 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
+from junit_cases import broken, cases, vague_skips
 
 from ordinal.act.namespaces import create_namespace, leaks, new_run_id
 from ordinal.act.nodes import cordon
@@ -43,17 +43,6 @@ def _suite_env(local_cluster: dict[str, Any]) -> dict[str, str]:
     return env
 
 
-def _testcases(junit: Path) -> list[dict[str, str]]:
-    cases = []
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        outcome, message = "passed", ""
-        for child in case:
-            if child.tag in ("failure", "error", "skipped"):
-                outcome, message = child.tag, child.get("message", "")
-        cases.append({"id": f"{case.get('classname')}::{case.get('name')}", "outcome": outcome, "message": message})
-    return cases
-
-
 def test_the_whole_suite_passes_or_skips_for_a_named_capability(
     local_cluster: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -75,17 +64,15 @@ def test_the_whole_suite_passes_or_skips_for_a_named_capability(
     )
     wall = time.monotonic() - started
     print(result.stdout[-6000:])
-    cases = _testcases(junit)
-    broken = [c for c in cases if c["outcome"] in ("failure", "error")]
-    assert not broken, "\n".join(f"{c['id']}: {c['message'][:300]}" for c in broken) + "\n" + result.stdout[-4000:]
-    odd_skips = [c for c in cases if c["outcome"] == "skipped" and not c["message"].startswith("needs: ")]
-    assert not odd_skips, odd_skips
+    found = cases(junit)
+    assert not broken(found), broken(found) + "\n" + result.stdout[-4000:]
+    assert not vague_skips(found), vague_skips(found)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert len(cases) >= 40, f"expected the whole suite, ran {len(cases)} tests"
+    assert len(found) >= 40, f"expected the whole suite, ran {len(found)} tests"
     figures = {f.name: f.seconds for f in read_figures(out / "figures.jsonl")}
     assert {"scale-up-suite-min-ready-2s", "scale-up-cluster-min-ready-2s", "ready-to-resolvable"} <= set(figures)
     ratio = figures["scale-up-suite-min-ready-2s"] / figures["scale-up-cluster-min-ready-2s"]
-    print(f"suite wall time {wall:.0f}s for {len(cases)} tests; OrderedReady suite/cluster time ratio {ratio:.3f}")
+    print(f"suite wall time {wall:.0f}s for {len(found)} tests; OrderedReady suite/cluster time ratio {ratio:.3f}")
     assert list(allure.glob("*-result.json")) and (allure / "environment.properties").is_file()
 
 

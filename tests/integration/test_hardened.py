@@ -17,13 +17,13 @@ import json
 import os
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from junit_cases import Case, broken, cases, vague_skips
 
 from ordinal.kube import objects as o
 from ordinal.kube import permissions
@@ -112,30 +112,17 @@ def _suite(hardened: dict[str, Any], out: Path, *args: str) -> subprocess.Comple
     )
 
 
-def _cases(junit: Path) -> list[tuple[str, str, str]]:
-    found = []
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        outcome, message = "passed", ""
-        for child in case:
-            if child.tag in ("failure", "error", "skipped"):
-                outcome, message = child.tag, child.get("message", "")
-        found.append((f"{case.get('classname')}::{case.get('name')}", outcome, message))
-    return found
-
-
-def _assert_green(result: subprocess.CompletedProcess[str], out: Path, *, at_least: int) -> list[tuple[str, str, str]]:
-    cases = _cases(out / "junit.xml")
-    broken = [c for c in cases if c[1] in ("failure", "error")]
-    assert not broken, "\n".join(f"{c[0]}: {c[2][:400]}" for c in broken) + "\n" + result.stdout[-3000:]
-    vague = [c for c in cases if c[1] == "skipped" and not c[2].startswith("needs: ")]
-    assert not vague, vague
+def _assert_green(result: subprocess.CompletedProcess[str], out: Path, *, at_least: int) -> list[Case]:
+    found = cases(out / "junit.xml")
+    assert not broken(found), broken(found) + "\n" + result.stdout[-3000:]
+    assert not vague_skips(found), vague_skips(found)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert len(cases) >= at_least, f"expected at least {at_least} tests, ran {len(cases)}"
+    assert len(found) >= at_least, f"expected at least {at_least} tests, ran {len(found)}"
     session = json.loads((out / "session.json").read_text())
     assert session["leaks"] == [] and session["cleanup_errors"] == [], session
     calls = [permissions.Call(**c) for c in session["api_calls"]]
     assert calls and permissions.uncovered(calls) == [], "calls ordinal rbac does not grant"
-    return cases
+    return found
 
 
 def test_the_hardened_cluster_refuses_a_root_pod(admin: Kube) -> None:
@@ -156,12 +143,13 @@ def test_the_whole_suite_passes_or_skips_on_the_hardened_cluster_as_a_foreign_on
     """Restricted pods, corp.example, the ci identity, DNS by port-forward: no test fails, every skip is named."""
     result = _suite(hardened, tmp_path, "conformance", "--dns=port-forward", "-rs")
     print(result.stdout[-5000:])
-    cases = _assert_green(result, tmp_path, at_least=50)
+    found = _assert_green(result, tmp_path, at_least=50)
     header = result.stdout
     assert f"cluster domain: {DOMAIN} (PTR of the kubernetes Service" in header
     assert "dns: port-forward port-forward:kube-system/coredns-0:1053" in header
-    skipped = sorted({c[2] for c in cases if c[1] == "skipped"})
-    print(f"hardened suite: {len(cases)} tests, skipped reasons: {skipped}")
+    skipped = sorted({c.message for c in found if c.outcome == "skipped"})
+    passed = sum(c.outcome == "passed" for c in found)
+    print(f"hardened suite: {len(found)} tests, {passed} passed, skipped reasons: {skipped}")
 
 
 def test_zone_pinned_storage_keeps_its_promises_on_the_hardened_cluster(
@@ -177,8 +165,8 @@ def test_zone_pinned_storage_keeps_its_promises_on_the_hardened_cluster(
         "--dns=port-forward",
     )
     print(result.stdout[-3000:])
-    cases = _assert_green(result, tmp_path, at_least=15)
-    assert any("zone_pinned_volume_keeps_the_pod_in_its_zone" in c[0] and c[1] == "passed" for c in cases)
+    found = _assert_green(result, tmp_path, at_least=15)
+    assert any("zone_pinned_volume_keeps_the_pod_in_its_zone" in c.id and c.outcome == "passed" for c in found)
 
 
 def test_dns_asked_from_inside_a_pod_on_the_hardened_cluster(hardened: dict[str, Any], tmp_path: Path) -> None:

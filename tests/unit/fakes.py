@@ -42,6 +42,8 @@ class FakeKube:
         self.batches = list(batches)
         self.git_version, self.revision = git_version, revision
         self.now, self.closed = 0.0, False
+        #: The answer to a review (SelfSubjectAccessReview → {"allowed": True}); tests may change it.
+        self.reviews: dict[str, dict[str, Any]] = {"SelfSubjectAccessReview": {"allowed": True}}
         self.put(*objects)
 
     def put(self, *objects: Obj) -> None:
@@ -79,6 +81,8 @@ class FakeKube:
     def create(self, res: Resource, obj: Obj, namespace: str | None = None, *, dry_run: bool = False) -> Obj:
         self._count("POST", "create")
         new = _listed(res, obj)
+        if res.kind in self.reviews:  # a review is answered, never stored
+            return {**new, "status": dict(self.reviews[res.kind])}
         meta = new.setdefault("metadata", {})
         if res.namespaced and namespace:
             meta["namespace"] = namespace

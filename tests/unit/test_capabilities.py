@@ -364,3 +364,16 @@ def test_volume_topology_is_classified_node_zone_or_none(sc: Obj, pvs: list[Obj]
     """Zone-pinned storage (the zone label or a CSI driver's key) MUST NOT pass for node-pinned or unpinned."""
     info = caps.storage_info(sc, pvs)
     assert info.topology == topology and info.node_pinned is (topology == "node")
+
+
+def test_an_identity_that_may_not_patch_nodes_skips_the_disruptive_tests_naming_the_permission() -> None:
+    """Without ``patch nodes`` drains cannot run: the skip MUST name the permission, not fail on a 403."""
+    kube = cluster([node("n1"), node("n2")], [storage_class("std", default=True)], [])
+    kube.reviews["SelfSubjectAccessReview"] = {"allowed": False}
+    probes, _ = _probes()
+    found = caps.discover(kube, Target("/k", None, "flag"), probes=probes, storage_class=None, dns=DnsAccess("none"))  # type: ignore[arg-type]
+    assert found.node_changes is False
+    assert (
+        caps.missing(found, ["node-changes"])
+        == "needs: permission patch nodes (cordon, taint; see ordinal rbac --disruptive)"
+    )

@@ -86,6 +86,28 @@ def test_kube_binary_is_version_stamped_for_both_version_packages() -> None:
     assert "kubectl" in kube.aliases and "kube-apiserver" in kube.aliases
 
 
+def test_an_older_release_builds_from_its_own_module_and_reports_its_version() -> None:
+    """--kubernetes v1.33 MUST pick the pinned v1.33.x, build it from cluster/kube-v1.33, stamp it v1.33.x."""
+    v = Versions("1.26", "v1.37.2", "v3.6.16", "v1.15.0", "v0.8.0", "lib@v1", kubernetes_older=("v1.33.13",))
+    assert v.release(None) == "v1.37.2" and v.release("v1.33") == v.release("1.33") == "v1.33.13"
+    old = next(a for a in build.artifacts(v, "v1.33.13") if a.name.startswith("kube"))
+    assert (old.name, old.module_dir) == ("kube-v1.33", "kube-v1.33")
+    assert "-X k8s.io/component-base/version.gitVersion=v1.33.13" in old.ldflags
+    with pytest.raises(InvalidScenario, match=r"expected --kubernetes one of v1\.37, v1\.33 .*got 'v1\.20'"):
+        v.release("v1.20")
+
+
+def test_the_pinned_older_releases_have_their_wrapper_modules() -> None:
+    from ordinal.localcluster import paths
+    from ordinal.localcluster.versions import kube_module, load
+
+    v = load(paths.source_dir())
+    for release in v.kubernetes_older:
+        module = paths.source_dir() / kube_module(release, v.kubernetes)
+        assert (module / "go.mod").is_file() and (module / "release.go").is_file()
+        assert (module / "main.go").resolve() == (paths.source_dir() / "kube" / "main.go").resolve()
+
+
 def test_missing_go_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(ClusterError, match=r"expected a Go toolchain >= go1\.26 on PATH"):

@@ -69,6 +69,12 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("policy", ("poddisruptionbudgets",), ("create", "delete", *READ), "the sample's budget"),
     Permission("storage.k8s.io", ("storageclasses",), READ, "the class under test"),
     Permission(
+        "authorization.k8s.io",
+        ("selfsubjectaccessreviews",),
+        ("create",),
+        "which optional permissions the identity has (every user may ask: system:basic-user)",
+    ),
+    Permission(
         "",
         ("pods/portforward",),
         EXEC_VERBS,

@@ -71,6 +71,9 @@ ENDPOINT_SLICES = Resource("discovery.k8s.io/v1", "endpointslices", "EndpointSli
 PDBS = Resource("policy/v1", "poddisruptionbudgets", "PodDisruptionBudget")
 STORAGE_CLASSES = Resource("storage.k8s.io/v1", "storageclasses", "StorageClass", namespaced=False)
 LEASES = Resource("coordination.k8s.io/v1", "leases", "Lease")
+ACCESS_REVIEWS = Resource(
+    "authorization.k8s.io/v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", namespaced=False
+)
 CLUSTER_ROLES = Resource("rbac.authorization.k8s.io/v1", "clusterroles", "ClusterRole", namespaced=False)
 CLUSTER_ROLE_BINDINGS = Resource(
     "rbac.authorization.k8s.io/v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False

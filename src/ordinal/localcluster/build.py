@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ordinal.errors import ClusterError
 from ordinal.localcluster import paths
-from ordinal.localcluster.versions import Versions, load
+from ordinal.localcluster.versions import Versions, kube_module, load
 
 #: Names the multi-call binary answers to (symlinks made next to it).
 KUBE_COMPONENTS = (
@@ -47,21 +47,32 @@ class Artifact:
     aliases: tuple[str, ...] = ()
 
 
-def artifacts(v: Versions) -> list[Artifact]:
-    major, minor = v.kube_minor
-    stamp = " ".join(
+def version_stamp(release: str) -> str:
+    """-ldflags that make the binary report ``release`` (``/version``, ``--version``) like upstream's builds."""
+    major, minor, _ = release.lstrip("v").split(".")
+    return " ".join(
         f"-X {pkg}.{key}={val}"
         for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
         for key, val in (
-            ("gitVersion", v.kubernetes),
+            ("gitVersion", release),
             ("gitMajor", major),
             ("gitMinor", minor),
             ("gitTreeState", "clean"),
             ("buildDate", "1970-01-01T00:00:00Z"),
         )
     )
+
+
+def kube_artifact(v: Versions, release: str) -> Artifact:
+    """The multi-call Kubernetes binary of ``release`` (the default, or one of ``kubernetes_older``)."""
+    module = kube_module(release, v.kubernetes)
+    return Artifact(module, ("kube",), module, ".", ldflags=version_stamp(release), aliases=KUBE_COMPONENTS)
+
+
+def artifacts(v: Versions, kubernetes: str | None = None) -> list[Artifact]:
+    """What a cluster of ``kubernetes`` (default: the pinned default release) is built from."""
     return [
-        Artifact("kube", ("kube",), "kube", ".", ldflags=stamp, aliases=KUBE_COMPONENTS),
+        kube_artifact(v, v.release(kubernetes)),
         Artifact("etcd", ("etcd",), "etcd", "."),
         Artifact("provisioner", ("ordinal-provisioner",), "provisioner", "."),
         # The sandbox program of real nodes' pods, packed into an OCI image by images.py.
@@ -188,6 +199,7 @@ def build(
     source: Path | None = None,
     only: Iterable[str] | None = None,
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+    kubernetes: str | None = None,
 ) -> dict[str, Built]:
     """Return every artifact's directory, building what is not cached."""
     source = source or paths.source_dir()
@@ -195,7 +207,7 @@ def build(
     wanted = set(only) if only else None
     result: dict[str, Built] = {}
     goversion: str | None = None
-    for art in artifacts(versions):
+    for art in artifacts(versions, kubernetes):
         if wanted is not None and art.name not in wanted:
             continue
         cached = _find_cached(art, source)
@@ -208,11 +220,13 @@ def build(
 
 
 def binaries(
-    source: Path | None = None, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
+    source: Path | None = None,
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+    kubernetes: str | None = None,
 ) -> dict[str, Path]:
     """Map of binary name → path for every component, building what is missing."""
     out: dict[str, Path] = {}
-    for built in build(source, log=log).values():
+    for built in build(source, log=log, kubernetes=kubernetes).values():
         for entry in built.dir.iterdir():
             if entry.name != "build.json":
                 out[entry.name] = entry

@@ -112,13 +112,15 @@ def up(
     state_dir: Path | None = None,
     cluster_domain: str = components.DEFAULT_CLUSTER_DOMAIN,
     pod_security: str = "",
+    kubernetes: str | None = None,
 ) -> dict[str, Any]:
     """Build if needed, start everything, return the state written to ``cluster.json``.
 
     ``nodes`` counts every node; the first ``real_nodes`` of them are real (kubelet + containerd),
     the rest simulated. ``state_dir`` overrides ``ORDINAL_CLUSTER_DIR`` (tests start a second cluster).
     ``cluster_domain`` is the DNS domain; ``pod_security`` a Pod Security level enforced by default
-    in every namespace ("" leaves the apiserver's default, privileged).
+    in every namespace ("" leaves the apiserver's default, privileged); ``kubernetes`` an older
+    pinned release (``v1.33``) instead of the default.
     """
     if nodes < 1:
         raise InvalidScenario(f"expected --nodes >= 1, got {nodes}")
@@ -152,7 +154,8 @@ def up(
                 f"(state {where}); run `ordinal cluster down` first"
             )
         _remove(where, say)  # stale leftovers of a crashed run
-        bins = build.binaries(log=say)
+        release = load(paths.source_dir()).release(kubernetes)
+        bins = build.binaries(log=say, kubernetes=release)
         ctx = Context(
             state=where,
             bins=bins,
@@ -243,6 +246,7 @@ def up(
             "dns_pod": dns_pod or None,
             "pod_security": pod_security or "privileged",
             "versions": vars(load(paths.source_dir())),
+            "kubernetes": release,
         }
         state.write(where, data)
         return data

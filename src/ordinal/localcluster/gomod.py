@@ -16,7 +16,7 @@ from typing import Any
 from ordinal.errors import ClusterError
 from ordinal.localcluster import paths
 from ordinal.localcluster.build import go_env, go_version
-from ordinal.localcluster.versions import Versions, load
+from ordinal.localcluster.versions import Versions, kube_module, load, staging_of
 
 
 def _go(args: list[str], cwd: Path) -> str:
@@ -31,9 +31,9 @@ def _modfile(module: Path) -> dict[str, Any]:
     return data
 
 
-def staging_modules(v: Versions, cwd: Path) -> list[str]:
-    """k8s.io modules that the pinned k8s.io/kubernetes requires at v0.0.0."""
-    info = json.loads(_go(["mod", "download", "-json", f"k8s.io/kubernetes@{v.kubernetes}"], cwd))
+def staging_modules(release: str, cwd: Path) -> list[str]:
+    """k8s.io modules that k8s.io/kubernetes at ``release`` requires at v0.0.0."""
+    info = json.loads(_go(["mod", "download", "-json", f"k8s.io/kubernetes@{release}"], cwd))
     upstream = json.loads(_go(["mod", "edit", "-json", info["GoMod"]], cwd))
     return sorted(
         r["Path"] for r in upstream.get("Require") or [] if r["Path"].startswith("k8s.io/") and r["Version"] == "v0.0.0"
@@ -43,12 +43,13 @@ def staging_modules(v: Versions, cwd: Path) -> list[str]:
 def desired(v: Versions, source: Path) -> dict[str, tuple[dict[str, str], dict[str, str]]]:
     """Per module dir: (pinned requires path→version, replaces path→path@version)."""
     lib_path, lib_version = v.provisioner_lib.split("@")
-    staging = staging_modules(v, source / "kube")
+    kube: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
+    for release in (v.kubernetes, *v.kubernetes_older):
+        staging = staging_modules(release, source / "kube")
+        tag = staging_of(release)
+        kube[kube_module(release, v.kubernetes)] = ({"k8s.io/kubernetes": release}, {m: f"{m}@{tag}" for m in staging})
     return {
-        "kube": (
-            {"k8s.io/kubernetes": v.kubernetes},
-            {m: f"{m}@{v.staging}" for m in staging},
-        ),
+        **kube,
         "etcd": ({"go.etcd.io/etcd/server/v3": v.etcd}, {}),
         "provisioner": (
             {

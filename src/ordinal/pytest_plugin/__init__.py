@@ -22,9 +22,9 @@ from ordinal import capabilities
 from ordinal.act.workload import Timeouts, Workload
 from ordinal.artefacts import allure as allure_report
 from ordinal.capabilities import ClusterInfo
-from ordinal.errors import CapabilityMissing, InvalidScenario, InvariantViolated, WaitTimeout
+from ordinal.errors import CapabilityMissing, InvalidScenario, InvariantViolated, OrdinalError, WaitTimeout
 from ordinal.kube.manifests import run_labels
-from ordinal.kube.rest import Kube
+from ordinal.kube.rest import ApiError, Kube
 from ordinal.observe.dnsquery import Resolver
 from ordinal.observe.recorder import Recorder
 from ordinal.pytest_plugin.records import (
@@ -325,8 +325,15 @@ def kube(request: pytest.FixtureRequest) -> Kube:
 
 @pytest.fixture(scope="session")
 def cluster_info(request: pytest.FixtureRequest, kube: Kube) -> ClusterInfo:
-    """Server version, probed gates and capabilities, discovered once per session."""
-    info = session_of(request.config).info()
+    """Server version, probed gates and capabilities, discovered once per session.
+
+    A discovery that cannot even read the cluster (a 403 on a required permission) ends the run
+    in one line; what it created is removed at the session's end.
+    """
+    try:
+        info = session_of(request.config).info()
+    except (OrdinalError, ApiError) as err:
+        pytest.exit(f"ordinal: capability discovery failed: {str(err).strip().splitlines()[0]}", 4)
     allure_report.attach_json("cluster capabilities", info.to_json())
     return info
 
@@ -336,6 +343,8 @@ def _ordinal_needs(request: pytest.FixtureRequest) -> None:
     """needs()/min_version(): skip naming the missing capability; discovery only if a test asks."""
     node = request.node
     needed = [str(c) for mark in node.iter_markers("needs") for c in mark.args]
+    if (node.get_closest_marker("disruptive") or node.get_closest_marker("chaos")) and "kube" in request.fixturenames:
+        needed.append("node-changes")  # drains and node loss patch nodes: without the permission, skip naming it
     version = node.get_closest_marker("min_version")
     if not needed and version is None:
         return

@@ -67,7 +67,7 @@ def _cluster_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     csub.add_parser("down", help="stop every process `up` started and remove the state")
     csub.add_parser("status", help="show what runs")
-    env = csub.add_parser("env", help="print shell exports: KUBECONFIG and ORDINAL_DNS_SERVER")
+    env = csub.add_parser("env", help="print shell exports: KUBECONFIG, ORDINAL_DNS and ORDINAL_IMAGE")
     env.add_argument(
         "--as",
         dest="identity",
@@ -339,6 +339,16 @@ def build_parser() -> _Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # `ordinal cluster status | head`: the reader left; say nothing more, as shell tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     args, extra = build_parser().parse_known_args(argv)
     if extra:  # report against the subcommand that was meant, with its own usage
         args.leaf.error(f"unrecognized arguments: {' '.join(extra)}")

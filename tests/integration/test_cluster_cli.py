@@ -126,7 +126,7 @@ def test_env_prints_kubeconfig_and_dns_exports(local_cluster: dict[str, Any]) ->
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         f"export KUBECONFIG={local_cluster['kubeconfig']}",
-        f"export ORDINAL_DNS_SERVER={local_cluster['dns']}",
+        f"export ORDINAL_DNS=direct:{local_cluster['dns']}",
     ]
 
 

@@ -39,7 +39,7 @@ def _suite_env(local_cluster: dict[str, Any]) -> dict[str, str]:
     """The environment a user has after ``eval "$(ordinal cluster env)"``, and no other ordinal settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDINAL_") or k in ("ORDINAL_CLUSTER_DIR",)}
     env["KUBECONFIG"] = local_cluster["kubeconfig"]
-    env["ORDINAL_DNS_SERVER"] = local_cluster["dns"]
+    env["ORDINAL_DNS"] = f"direct:{local_cluster['dns']}"
     return env
 
 

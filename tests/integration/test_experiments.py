@@ -75,7 +75,7 @@ def chaos_env(local_cluster: dict[str, Any], tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("ORDINAL_ALLOW_CONTEXTS", "ORDINAL_KUBECONFIG")}
     env |= {
         "KUBECONFIG": local_cluster["kubeconfig"],
-        "ORDINAL_DNS_SERVER": local_cluster["dns"],
+        "ORDINAL_DNS": f"direct:{local_cluster['dns']}",
         "ORDINAL_REPORTS_DIR": str(tmp_path),
         "PYTHONUNBUFFERED": "1",
     }

@@ -427,7 +427,7 @@ def _env_for(real_cluster: dict[str, Any], reports: Path) -> dict[str, str]:
     return env | {
         "ORDINAL_CLUSTER_DIR": str(Path(real_cluster["kubeconfig"]).parents[1]),
         "KUBECONFIG": real_cluster["kubeconfig"],
-        "ORDINAL_DNS_SERVER": real_cluster["dns"],
+        "ORDINAL_DNS": f"direct:{real_cluster['dns']}",
         "ORDINAL_REPORTS_DIR": str(reports),
         "PYTHONUNBUFFERED": "1",
     }

@@ -58,7 +58,7 @@ def report_env(local_cluster: dict[str, Any]) -> dict[str, str]:
     """What a user has after ``eval "$(ordinal cluster env)"``, and no other ordinal settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDINAL_") or k == "ORDINAL_CLUSTER_DIR"}
     env["KUBECONFIG"] = local_cluster["kubeconfig"]
-    env["ORDINAL_DNS_SERVER"] = local_cluster["dns"]
+    env["ORDINAL_DNS"] = f"direct:{local_cluster['dns']}"
     return env
 
 

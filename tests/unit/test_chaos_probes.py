@@ -126,7 +126,7 @@ def test_a_missing_headless_service_fails_dns_without_asking_dns(session: Sessio
 def test_dns_skips_only_when_unreachable_and_the_api_side_holds(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("ORDINAL_DNS_SERVER", raising=False)
+    monkeypatch.delenv("ORDINAL_DNS", raising=False)
     bind(session, cluster())
     session.fixed = (Target("/k", "staging", "flag", local=False), session.fixed[1])  # type: ignore[index]
     verdict = probes.dns_records_match("web", NS, timeout=0)

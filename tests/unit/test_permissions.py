@@ -88,3 +88,23 @@ def test_rbac_prints_a_clusterrole_its_binding_and_the_kube_system_role(capsys: 
 def test_rbac_refuses_a_malformed_service_account(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["rbac", "--service-account", "nobody"]) == 1
     assert "expected --service-account NAMESPACE/NAME, got 'nobody'" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    """`ordinal … | head` MUST end quietly (no BrokenPipeError traceback) when the reader leaves."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from ordinal import cli; import sys; sys.exit(sum(cli.main(['rbac']) for _ in range(200)))",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None and child.stdout.read(10)
+    child.stdout.close()  # the reader leaves, as `head` does
+    _, err = child.communicate(timeout=60)
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()[-500:]

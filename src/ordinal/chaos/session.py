@@ -250,17 +250,19 @@ class Session:
     ) -> Resolver | None:
         """A resolver for the cluster DNS, or None when it cannot be reached from here.
 
-        ``dns_server`` (the argument, else ``dns_server`` in the configuration, else
-        ``ORDINAL_DNS_SERVER``) is asked directly; without one the choice is the plugin's
-        ``--dns auto`` (:func:`ordinal.capabilities.dns_access`): the local cluster's CoreDNS,
-        else a port-forward to the cluster DNS pod. Decided once per run and target.
+        ``dns_server`` (the argument, else ``dns_server`` in the configuration: ``<ip>:<port>``) is
+        asked directly; else ``ORDINAL_DNS``, the plugin's ``--dns`` (``auto``, ``direct:<ip>:<port>``,
+        ``port-forward``), decides, ``auto`` by default (:func:`ordinal.capabilities.dns_access`: the
+        local cluster's CoreDNS, else a port-forward to the cluster DNS pod). Decided once per run
+        and target.
         """
         server = dns_server or str((configuration or {}).get("dns_server") or "")
-        server = server or os.environ.get("ORDINAL_DNS_SERVER", "")
+        mode: capabilities.DnsMode = "direct"
+        if not server:
+            mode, server = capabilities.parse_dns_mode(os.environ.get("ORDINAL_DNS") or "auto")
         target = self.target(configuration, secrets)
-        key = (f"{target.kubeconfig}:{target.context}", server)
+        key = (f"{target.kubeconfig}:{target.context}", f"{mode}:{server}")
         if key not in self._resolvers:  # activities run one at a time; no lock needed around the choice
-            mode: capabilities.DnsMode = "direct" if server else "auto"
             kube = self.kube(configuration, secrets)
             self._resolvers[key] = capabilities.dns_access(kube, mode, server, local=target.local)[1]
         return self._resolvers[key]

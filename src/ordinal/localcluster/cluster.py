@@ -323,7 +323,7 @@ def env_lines(identity: str = "admin") -> list[str]:
             f"expected a running local cluster, found none (state {paths.state_dir()}); run `ordinal cluster up`"
         )
     kubeconfig = data["kubeconfig"] if identity == "admin" else str(ci_kubeconfig(data))
-    lines = [f"export KUBECONFIG={kubeconfig}", f"export ORDINAL_DNS_SERVER={data['dns']}"]
+    lines = [f"export KUBECONFIG={kubeconfig}", f"export ORDINAL_DNS=direct:{data['dns']}"]
     if (data.get("images") or {}).get("busybox"):
         # Real nodes pull nothing: the suite's pods must use the image every real node already holds.
         lines.append(f"export ORDINAL_IMAGE={data['images']['busybox']}")

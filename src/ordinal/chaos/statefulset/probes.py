@@ -200,14 +200,14 @@ def dns_records_match(
     """The governing headless Service publishes each Ready pod: per-pod A, set-wide A, SRV and PTR records.
 
     The Service and its EndpointSlices are checked from the API; DNS is asked when the
-    cluster DNS is reachable (``dns_server``, ``ORDINAL_DNS_SERVER``, the local cluster's, or
+    cluster DNS is reachable (``dns_server``, ``ORDINAL_DNS``, the local cluster's, or
     a port-forward to the cluster DNS pod), and re-asked for up to ``timeout`` seconds while
     answers catch up. ``zone`` is the cluster domain ("": ``cluster_domain`` in the configuration,
     ``ORDINAL_CLUSTER_DOMAIN``, else discovered from the cluster DNS).
     """
     run = call()
     resolver = run.resolver(dns_server)
-    unreachable = "needs: DNS reachable from here (pass dns_server or set ORDINAL_DNS_SERVER)"
+    unreachable = "needs: DNS reachable from here (pass dns_server or set ORDINAL_DNS)"
     if resolver is not None:
         zone, zone_source = run.cluster_domain(zone)
         if not zone:  # the names to ask are unknown: check what the API shows, and say why DNS was not asked

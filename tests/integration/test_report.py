@@ -29,7 +29,8 @@ from typing import Any
 import pytest
 import websocket
 
-from ordinal.kube.rest import NAMESPACES, Kube
+from ordinal.kube import objects as o
+from ordinal.kube.rest import NAMESPACES, STORAGE_CLASSES, Kube
 from ordinal.labels import CREATED_BY_LABEL
 from ordinal.report import schema, sums
 
@@ -380,11 +381,11 @@ def test_an_unknown_storage_class_leaves_no_directory_and_no_namespace(
     selector = f"{CREATED_BY_LABEL}=ordinal"
     before = {n["metadata"]["name"] for n in kube.list(NAMESPACES, label_selector=selector)[0]}
     out = tmp_path / "report"
+    classes = ", ".join(sorted(o.name(c) for c in kube.list(STORAGE_CLASSES)[0]))
     result = run_report(local_cluster, "--storage-class", "no-such-class", "--out", str(out))
     assert result.returncode == 2
     assert result.stderr == (
-        "ordinal report: expected StorageClass 'no-such-class' on env KUBECONFIG, "
-        "found only: ordinal-local, ordinal-shared\n"
+        f"ordinal report: expected StorageClass 'no-such-class' on env KUBECONFIG, found only: {classes}\n"
     )
     assert not out.exists()
     assert {n["metadata"]["name"] for n in kube.list(NAMESPACES, label_selector=selector)[0]} <= before

@@ -172,3 +172,24 @@ def test_the_cluster_domain_reaches_coredns_and_the_token_issuer(tmp_path: Path)
     )
     assert "corp.test:1053" in corefile(ctx) and "kubernetes corp.test in-addr.arpa" in corefile(ctx)
     assert ctx.issuer == "https://kubernetes.default.svc.corp.test"
+
+
+def test_simulated_pods_terminate_like_a_kubelet_shows_it() -> None:
+    """A deleting simulated pod MUST turn not Ready at once, be removed only after min(grace, cap) and only
+    without finalizers: a pod a finalizer holds stays Terminating and not Ready."""
+    from ordinal.localcluster.nodes import kwok_stages
+
+    by_name = {s["metadata"]["name"]: s["spec"] for s in kwok_stages.stages() if s["kind"] == "Stage"}
+    terminating, delete = by_name["ordinal-pod-terminating"], by_name["ordinal-pod-delete"]
+    assert {"key": ".metadata.deletionTimestamp", "operator": "Exists"} in terminating["selector"]["matchExpressions"]
+    assert 'type: Ready, status: "False"' in terminating["next"]["statusTemplate"]
+    assert "podIP" not in terminating["next"]["statusTemplate"]
+    keys = {e["key"]: e["operator"] for e in delete["selector"]["matchExpressions"]}
+    assert keys[".metadata.finalizers"] == "DoesNotExist" and delete["next"] == {"delete": True}
+    grace = delete["delay"]["durationFrom"]["expressionFrom"]
+    assert "deletionGracePeriodSeconds" in grace and f"{kwok_stages.TERMINATION_CAP_SECONDS}] | min" in grace
+    for name, spec in by_name.items():
+        if name in ("ordinal-pod-ready", "ordinal-pod-unready"):
+            assert {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"} in spec["selector"][
+                "matchExpressions"
+            ]

@@ -6,8 +6,10 @@ lifecycle controller marks it unreachable: that is how experiments lose a node.
 
 Pods turn Running and Ready at once with a pod IP, unless labelled
 ``ordinal.dev/simulate=unready``, which keeps (or turns) them Running but not Ready — the
-simulated equivalent of a failing readiness probe. A pod with a deletionTimestamp is removed
-at once, as a kubelet that finished shutting it down would.
+simulated equivalent of a failing readiness probe. A pod being deleted terminates as a kubelet
+shows it: it turns not Ready at once, keeps its deletionTimestamp for its grace period (at most
+:data:`TERMINATION_CAP_SECONDS`, as the suite's own pods exit on SIGTERM within a second or two),
+and is then removed; a pod held by a finalizer stays Terminating and not Ready.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import yaml
 from ordinal.labels import SIMULATE_LABEL, UNREADY
 
 LEASE_SECONDS = 40
+#: Longest a simulated pod stays Terminating before it is removed (its grace period when shorter).
+TERMINATION_CAP_SECONDS = 2
 
 _NODE_STATUS = """\
 {{ $now := Now }}
@@ -108,17 +112,17 @@ startTime: {{ or .status.startTime $now | Quote }}
 """
 
 
-def _stage(name: str, kind: str, expressions: list[dict[str, Any]], nxt: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "kwok.x-k8s.io/v1alpha1",
-        "kind": "Stage",
-        "metadata": {"name": name},
-        "spec": {
-            "resourceRef": {"apiGroup": "v1", "kind": kind},
-            "selector": {"matchExpressions": expressions},
-            "next": nxt,
-        },
+def _stage(
+    name: str, kind: str, expressions: list[dict[str, Any]], nxt: dict[str, Any], delay: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "resourceRef": {"apiGroup": "v1", "kind": kind},
+        "selector": {"matchExpressions": expressions},
+        "next": nxt,
     }
+    if delay is not None:
+        spec["delay"] = delay
+    return {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Stage", "metadata": {"name": name}, "spec": spec}
 
 
 def _ready_is_not(value: str) -> dict[str, Any]:
@@ -130,6 +134,18 @@ def _ready_is_not(value: str) -> dict[str, Any]:
 
 
 _NOT_DELETING = {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"}
+_DELETING = {"key": ".metadata.deletionTimestamp", "operator": "Exists"}
+#: Only the conditions: re-rendering the pod IPs of an existing pod is refused (two IPs of one family).
+_TERMINATING_STATUS = """\
+{{ $now := Now }}
+conditions:
+- {type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }}}
+- {type: PodScheduled, status: "True", lastTransitionTime: {{ $now | Quote }}}
+- {type: ContainersReady, status: "False", reason: PodTerminating, lastTransitionTime: {{ $now | Quote }}}
+- {type: Ready, status: "False", reason: PodTerminating, lastTransitionTime: {{ $now | Quote }}}
+"""
+#: min(deletionGracePeriodSeconds, the cap) as a duration kwok reads ("0s" for a force delete).
+_GRACE = f'[(.metadata.deletionGracePeriodSeconds // 0), {TERMINATION_CAP_SECONDS}] | min | tostring + "s"'
 _LABEL_KEY = f'.metadata.labels["{SIMULATE_LABEL}"]'
 
 
@@ -171,10 +187,17 @@ def stages() -> list[dict[str, Any]]:
             {"statusTemplate": _pod_status(False)},
         ),
         _stage(
+            "ordinal-pod-terminating",
+            "Pod",
+            [_DELETING, _ready_is_not("False")],
+            {"statusTemplate": _TERMINATING_STATUS},
+        ),
+        _stage(
             "ordinal-pod-delete",
             "Pod",
-            [{"key": ".metadata.deletionTimestamp", "operator": "Exists"}],
+            [_DELETING, {"key": ".metadata.finalizers", "operator": "DoesNotExist"}, _ready_is_not("True")],
             {"delete": True},
+            delay={"durationMilliseconds": 0, "durationFrom": {"expressionFrom": _GRACE}},
         ),
     ]
 

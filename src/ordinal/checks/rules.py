@@ -28,6 +28,9 @@ _INFO: Severity = "info"
 
 RULES: Mapping[str, Rule] = MappingProxyType(
     {
+        # the request: what the test or experiment sent, judged before anything else
+        "api.spec-rewritten": Rule(_ERROR, "the server stores the StatefulSet spec as it was sent"),
+        "timeline.caught-up": Rule(_ERROR, "the timeline recorder caught up with the cluster before it was judged"),
         # identity
         "identity.pod-name": Rule(_ERROR, "a pod the set owns is named <set>-<ordinal>"),
         "identity.ordinal-window": Rule(_ERROR, "pods are exactly <set>-<start> … <set>-<start+replicas-1>"),

@@ -297,6 +297,33 @@ class Workload:
             PODS, name, {"status": {"conditions": conditions}}, self.namespace, patch_type="strategic", sub="status"
         )
 
+    def fail_pod(self, ordinal: int) -> faults.Hit:
+        """Make pod ``ordinal`` end ``Failed``, as a kubelet ends a pod it rejects or stops.
+
+        On a real node ``activeDeadlineSeconds: 1`` makes the kubelet kill it (phase Failed, reason
+        DeadlineExceeded); on a simulated one the status a kubelet would write is written, with the
+        label that keeps the simulator from marking it Running again.
+        """
+        pod = self.pod(ordinal)
+        name = o.name(pod)
+        if o.spec(pod).get("nodeName") not in self.simulated_nodes:
+            self.kube.patch(PODS, name, {"spec": {"activeDeadlineSeconds": 1}}, self.namespace)
+            return faults.hit(pod)
+        self.kube.patch(PODS, name, {"metadata": {"labels": {SIMULATE_LABEL: UNREADY}}}, self.namespace)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        conditions = [
+            {"type": t, "status": "False", "reason": "PodFailed", "lastTransitionTime": now}
+            for t in ("ContainersReady", "Ready")
+        ]
+        status = {
+            "phase": "Failed",
+            "reason": "Rejected",
+            "message": "failed on purpose by ordinal",
+            "conditions": conditions,
+        }
+        self.kube.patch(PODS, name, {"status": status}, self.namespace, patch_type="strategic", sub="status")
+        return faults.hit(pod)
+
     # -- wait -----------------------------------------------------------------------------------
 
     def wait_ready(self, replicas: int | None = None) -> Obj:

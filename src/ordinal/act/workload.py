@@ -204,7 +204,7 @@ class Workload:
         if patch_type == "json":
             self.sent = apply_json_patch(self.sent, body)
         else:
-            self.sent = merge_patch(self.sent, body)
+            self.sent = merge_patch(self.sent, body, keep_nulls=True)
 
     # -- read -----------------------------------------------------------------------------------
 
@@ -439,6 +439,7 @@ class Workload:
             judge,
             expect=f"the claims of {self.namespace}/{self.name} to follow its retention policy once {kind}",
             timeout=self.timeouts.gone,
+            clock=self.clock,
         )
 
     def wait_deleted(self) -> None:

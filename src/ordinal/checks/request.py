@@ -38,20 +38,24 @@ ABSENT = "<absent>"
 Difference = tuple[str, Any, Any]  # (path, sent, stored)
 
 
-def merge_patch(target: Any, patch: Any) -> Any:
+def merge_patch(target: Any, patch: Any, *, keep_nulls: bool = False) -> Any:
     """RFC 7386 JSON merge patch: objects merge key by key, ``None`` removes a key, anything else replaces.
 
     Also what a strategic merge patch of ordinal's does to the fields it names (ordinal's patches
     send whole lists, so merging lists by key changes nothing that was sent). Returns a new value.
+    ``keep_nulls`` keeps a removed key as ``None``: a request must remember that it asked for the
+    field to go, so a server that keeps it is caught.
     """
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     merged = copy.deepcopy(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
-        if value is None:
+        if value is None and keep_nulls:
+            merged[key] = None
+        elif value is None:
             merged.pop(key, None)
         else:
-            merged[key] = merge_patch(merged.get(key), value)
+            merged[key] = merge_patch(merged.get(key), value, keep_nulls=keep_nulls)
     return merged
 
 

@@ -235,7 +235,7 @@ def dns_records_match(
 
     (findings, details, asked), _, _ = poll(judge, settled, timeout=max(0.0, timeout), interval=0.5)
     if not findings and not asked:
-        return run.skipped(set_subject(ns, name), f"{unreachable}; Service and EndpointSlices checked", details)
+        return run.not_checked(set_subject(ns, name), f"{unreachable}; Service and EndpointSlices checked", details)
     return run.verdict(set_subject(ns, name), findings, held="records match the Ready pods", details=details)
 
 
@@ -246,16 +246,26 @@ def data_token_intact(
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
 ) -> ProbeVerdict:
-    """The token written into each ordinal's volume before the fault reads back unchanged after it."""
+    """The token written into each ordinal's volume before the fault reads back unchanged after it.
+
+    Before the fault nothing has been written yet, so there is nothing to compare (``compared``
+    false). After it, a token that could not be written or read (pods where nothing can be
+    exec'd) makes the answer *not checked* with the reason: never a pass.
+    """
     run = call()
     state = run.set_state(ns, name)
     assert state.sts is not None
     subject, pods = set_subject(ns, name), [p for p in state.members() if not o.terminating(p)]
+    baseline = run.session.baseline(ns, name)
+    if not run.session.comparing() and (baseline is None or not baseline.tokens):
+        held = "nothing written yet: the tokens are compared after the fault"
+        return run.verdict(subject, [], held=held, details={"compared": False})
+    if baseline is not None and baseline.tokens_not_written and not baseline.tokens:
+        return run.not_checked(subject, f"{baseline.tokens_not_written} (so no token was written before the fault)")
     try:
         require_exec(run.kube, pods)
     except CapabilityMissing as err:
-        return run.skipped(subject, str(err))
-    baseline = run.session.baseline(ns, name)
+        return run.not_checked(subject, str(err))
     if baseline is None or not baseline.tokens:
         missing = [Finding("storage.data-token", subject, "tokens", "write_data_tokens before the fault", None)]
         findings = missing if run.session.comparing() else []

@@ -93,7 +93,7 @@ NODE_LOSS = Needs(exec=True, node_fault=True, simulated_fault=True)
         (["real", "kwok", "kwok"], DRAIN, {}, "needs: exec into pods (1 real node(s) for 3 replicas"),
         (["real", "kwok", "kwok"], POD_KILL, REAL, ""),
         (["kwok", "kwok", "kwok"], POD_KILL, {}, "needs: exec into pods (no node of the cluster runs containers"),
-        (["real", "real", "real", "kwok"], NODE_LOSS, {}, "needs: exec into pods (the fault silences a simulated"),
+        (["real", "kwok", "kwok", "kwok"], NODE_LOSS, {NODE_KIND_LABEL: "kwok"}, "needs: exec into pods (the fault"),
         (["real", "real", "real"], DRAIN, {}, ""),
         (["real", "kwok", "kwok"], Needs(exec=False), {}, ""),
     ],

@@ -39,7 +39,14 @@ from ordinal.kube.manifests import (
     statefulset_manifest,
 )
 from ordinal.kube.rest import NODES, ApiError, Kube
-from ordinal.labels import HOSTNAME_LABEL, NODE_KIND_LABEL, NOT_READY_TAINT, REAL_NODE_KIND, UNREACHABLE_TAINT
+from ordinal.labels import (
+    HOSTNAME_LABEL,
+    NODE_KIND_LABEL,
+    NOT_READY_TAINT,
+    REAL_NODE_KIND,
+    SIMULATED_NODE_KIND,
+    UNREACHABLE_TAINT,
+)
 from ordinal.observe.waiting import wait_for_set_ready
 from ordinal.target import local_node_image
 from ordinal.types import Obj
@@ -220,8 +227,11 @@ def placement(
     if not needs.exec:
         return on_real if len(real) >= replicas else Placement(chosen, {})
     if needs.simulated_fault:
+        # The fault can only hit a simulated node: keep every pod on one, whatever the others are.
         why = "the fault silences a simulated node, where nothing can be exec'd"
-    elif not real:
+        selector = {NODE_KIND_LABEL: SIMULATED_NODE_KIND} if real else {}
+        return Placement(chosen, selector, f"needs: exec into pods ({why})")
+    if not real:
         why = "no node of the cluster runs containers (all are simulated)"
     elif needs.node_fault and len(real) < replicas:
         why = (

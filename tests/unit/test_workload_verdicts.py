@@ -116,3 +116,14 @@ def test_a_pod_updated_below_the_partition_ends_the_rollout_wait() -> None:
         f"expected '{REV1}', saw '{REV2} (the update revision: updated below partition 2)'"
     )
     assert kube.calls["list"] >= 2 and PODS.plural and PVCS.plural
+
+
+def test_a_field_the_test_asked_to_remove_is_absent_from_the_set_as_asked_for() -> None:
+    """After sending ``ordinals: null`` the request MUST hold no ordinals; a server keeping them MUST be caught."""
+    kube = FakeKube()
+    wl = workload(kube)
+    wl.deploy(wait=False, ordinals_start=3)
+    wl.record_sent({"spec": {"ordinals": None}})
+    assert "ordinals" not in wl.requested()["spec"]
+    with pytest.raises(InvariantViolated, match=r"spec.ordinals: expected '<absent>', saw \{'start': 3\}"):
+        wl.sts()

@@ -193,7 +193,7 @@ class Workload:
         """The set as asked for, without reading it back (what the test sent; for checks that need no status)."""
         if self.sent is None:
             raise InvalidScenario(f"expected StatefulSet {self.namespace}/{self.name} deployed first, it is not")
-        view = copy.deepcopy(self.sent)
+        view: Obj = merge_patch({}, self.sent)  # fields asked to go (kept as None in sent) are absent here
         view["metadata"] = {**view["metadata"], "uid": self._uid}
         return view
 

@@ -271,8 +271,13 @@ def data_token_intact(
         findings = missing if run.session.comparing() else []
         details: dict[str, object] = {} if findings else {"compared": False}
     else:
-        findings = check_tokens(state.sts, baseline.tokens, read_tokens(run.kube, state.sts, pods, baseline.tokens))
-        details = {"compared": True, "pods": sorted(baseline.tokens)}
+        # Ordinals a recorded scale-down condemned under whenScaled: Delete get fresh claims: no token to expect.
+        recorder = run.recorder(ns)
+        history = recorder.timeline.set_replicas(name, ns) if recorder is not None else []
+        fresh = {pod_name(name, i) for i in condemned_by_scale_down(state.sts, [count for _, count in history])}
+        kept = {p: t for p, t in baseline.tokens.items() if p not in fresh}
+        findings = check_tokens(state.sts, kept, read_tokens(run.kube, state.sts, pods, kept))
+        details = {"compared": True, "pods": sorted(kept), "renewed": sorted(fresh & set(baseline.tokens))}
     return run.verdict(set_subject(ns, name), findings, held="every token reads back unchanged", details=details)
 
 

@@ -30,13 +30,15 @@ from ordinal.chaos import sample
 from ordinal.kube import objects as o
 from ordinal.kube.manifests import headless_service_manifest, run_labels, selector_labels
 from ordinal.kube.rest import DEPLOYMENTS, NAMESPACES, NODES, SERVICES, STATEFULSETS, Kube
-from ordinal.labels import RUN_LABEL
+from ordinal.labels import NODE_KIND_LABEL, RUN_LABEL, SIMULATED_NODE_KIND
 from ordinal.observe.waiting import Query, Verdict, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "experiments"
 CHAOS = Path(sys.executable).with_name("chaos")
 RUN_TIMEOUT = 300
+#: Workloads these tests build themselves use an image no real node holds: keep them on simulated nodes.
+SIMULATED = {NODE_KIND_LABEL: SIMULATED_NODE_KIND}
 
 
 @dataclass
@@ -275,7 +277,7 @@ def test_drain_catches_a_set_whose_headless_service_is_missing(
     kube: Kube, chaos_env: dict[str, str], tmp_path: Path, workload_namespace: str, run_id: str
 ) -> None:
     """Without its governing Service no pod has its DNS name: the journal MUST say so and which probe saw it."""
-    sample.deploy(kube, workload_namespace, "web", run_id)
+    sample.deploy(kube, workload_namespace, "web", run_id, node_selector=SIMULATED)
     kube.delete(SERVICES, "web", workload_namespace)
     run = chaos_run(
         EXPERIMENTS / "drain.json", chaos_env, tmp_path, (f"namespace={workload_namespace}", "statefulset=web")
@@ -310,7 +312,7 @@ def test_drain_catches_a_deployment_imitating_a_statefulset(
                 "selector": {"matchLabels": selector},
                 "template": {
                     "metadata": {"labels": selector},
-                    "spec": {"containers": [{"name": "main", "image": "busybox"}]},
+                    "spec": {"nodeSelector": SIMULATED, "containers": [{"name": "main", "image": "busybox"}]},
                 },
             },
         },
@@ -331,7 +333,7 @@ def test_drain_catches_a_replacement_that_never_becomes_ready_and_still_uncordon
     kube: Kube, chaos_env: dict[str, str], tmp_path: Path, workload_namespace: str, run_id: str
 ) -> None:
     """A set whose next pod cannot become Ready passes before the fault and MUST fail during it; rollbacks still run."""
-    sample.deploy(kube, workload_namespace, "web", run_id)
+    sample.deploy(kube, workload_namespace, "web", run_id, node_selector=SIMULATED)
     # OnDelete keeps today's pods; the template change only shows in pods created from now on.
     kube.patch(
         STATEFULSETS,

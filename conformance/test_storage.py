@@ -261,8 +261,11 @@ def test_claim_deleted_while_its_pod_is_pending_is_recreated(
             pending = stateful.wait_pod(
                 0, lambda p: o.uid(p) != hit.uid and o.status(p).get("phase") == "Pending", expect="Pending"
             )
-        with step(f"Delete claim {claim} while {o.name(pending)} is Pending: the controller must make a new one"):
+        with step(f"Delete claim {claim} while {o.name(pending)} is Pending, uncordon: a new claim must be made"):
             stateful.kube.delete(PVCS, claim, stateful.namespace, uid=o.uid(old_claim))
+            # The controller makes missing claims when it syncs the Pending pod; a claim's deletion
+            # alone triggers no sync, the pod's next status change (here: schedulable again) does.
+            uncordon(stateful.kube, node)
 
             def recreated(items: list[Obj]) -> Verdict[Obj]:
                 now = next((c for c in items if o.name(c) == claim), None)

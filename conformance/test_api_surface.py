@@ -59,9 +59,11 @@ def test_scale_subresource_reads_and_writes_replicas(workload: Workload, recorde
         assert (scale.get("kind"), o.spec(scale).get("replicas")) == ("Scale", 1), scale
     with step("PUT /scale with 2 replicas: the set's spec.replicas must follow"):
         scale["spec"]["replicas"] = 2
+        workload.record_sent({"spec": {"replicas": 2}})
         workload.kube.replace(STATEFULSETS, scale, workload.namespace, sub="scale")
         assert o.spec(workload.sts()).get("replicas") == 2
     with step("PATCH /scale to 3 replicas and wait until 3 are Ready"):
+        workload.record_sent({"spec": {"replicas": 3}})
         workload.kube.patch(STATEFULSETS, workload.name, {"spec": {"replicas": 3}}, workload.namespace, sub="scale")
         workload.wait_ready(3)
         scale = workload.kube.get(STATEFULSETS, f"{workload.name}/scale", workload.namespace)

@@ -15,13 +15,14 @@ from ordinal.checks.dns import (
     check_endpoint_slices,
     check_pod_records,
     check_ptr_records,
+    check_record_follows,
     check_service_records,
     check_srv_records,
     expected_queries,
     pod_fqdn,
 )
 from ordinal.kube import objects as o
-from ordinal.observe.dnsquery import Resolver, settle, time_until_resolvable
+from ordinal.observe.dnsquery import Resolver, poll, settle
 from ordinal.observe.recorder import Recorder
 from ordinal.observe.waiting import wait_for_endpoints
 from ordinal.pytest_plugin import Figures
@@ -148,20 +149,34 @@ def test_not_ready_pod_is_absent_unless_published(
 def test_per_pod_record_follows_the_pod_after_reschedule(
     workload: Workload, dns_resolver: Resolver, recorder: Recorder, figures: Figures
 ) -> None:
-    """After a pod is replaced its own name MUST resolve to the new pod's IP; the delay from Ready is reported."""
+    """After a pod is replaced its own name MUST resolve to the new pod's IP, never the old one; the delay is reported.
+
+    The name is asked before the disruption too, so a stale answer (the deleted pod's address,
+    still served) is told apart from a fresh one and reported with both addresses.
+    """
     service, _ = _published(workload, recorder)
     old = workload.pod(1)
+    old_ip = o.pod_ip(old)
+    assert old_ip, f"pod {o.name(old)} is Ready without an IP"
     name = pod_fqdn(o.name(old), workload.name, workload.namespace, workload.cluster_domain)
-    with step(f"Delete {o.name(old)} (IP {o.pod_ip(old)})"):
+    with step(f"Resolve {name} before the disruption (expect {old_ip})"):
+        before, _, _ = poll(
+            lambda: dns_resolver.query(name, "A"), lambda a: a == [old_ip], timeout=workload.timeouts.dns
+        )
+    with step(f"Delete {o.name(old)} (IP {old_ip})"):
         workload.disrupt_pod("delete", 1)
     with step(f"Wait for {o.name(old)} to return Ready"):
         new = workload.wait_recreated(1, o.uid(old))
         new_ip = o.pod_ip(new)
         assert new_ip, f"pod {o.name(new)} is Ready without an IP"
-    with step(f"Measure the time from Ready until {name} resolves to {new_ip}"):
-        seconds = time_until_resolvable(dns_resolver, name, new_ip, timeout=workload.timeouts.dns)
-        assert seconds is not None, f"expected {name} to resolve to {new_ip} within {workload.timeouts.dns:.0f}s"
-        figures.record("ready-to-resolvable", seconds)
+    with step(f"Resolve {name} after the replacement (expect {new_ip}, the old pod had {old_ip})"):
+        after, done, seconds = poll(
+            lambda: dns_resolver.query(name, "A"), lambda a: a == [new_ip], timeout=workload.timeouts.dns
+        )
+        findings = check_record_follows(name, o.ref(new), before, after, old_ip, new_ip)
+        assert_no_findings(findings, what=f"{name} across the replacement", timeline=recorder.timeline)
+        if done:
+            figures.record("ready-to-resolvable", seconds)
     with step("Check every record against the pods as they are now"):
         _, findings = _ask_until_settled(workload, dns_resolver, service, workload.pods(), check_dns)
         assert_no_findings(findings, what=f"records after replacing {o.name(old)}", timeline=recorder.timeline)

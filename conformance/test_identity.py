@@ -127,24 +127,72 @@ def test_orphaned_pod_is_adopted_back_with_the_same_uid(
 
 @pytest.mark.promise(feature="Ordinal window (spec.ordinals.start)")
 @pytest.mark.min_version("1.27")
+@pytest.mark.parametrize(
+    ("start", "to"),
+    [
+        pytest.param(2, 0, id="decrease-to-0"),
+        pytest.param(2, 4, id="increase"),
+        pytest.param(3, 2, id="decrease"),
+        pytest.param(3, None, id="remove"),
+    ],
+)
 def test_pods_follow_the_ordinals_start_window(
-    workload: Workload, cluster_info: ClusterInfo, recorder: Recorder
+    start: int, to: int | None, workload: Workload, cluster_info: ClusterInfo, recorder: Recorder
 ) -> None:
     """With ordinals.start=S the pods MUST be <set>-S … <set>-(S+N-1), and MUST move when the window moves."""
-    replicas = workload.replicas
-    with step(f"Create the set with ordinals.start=2 and {replicas} replicas"):
-        sts = workload.deploy(ordinals_start=2)
-    with step("Check pods are numbered from 2"):
+    replicas = 2
+    with step(f"Create the set with ordinals.start={start} and {replicas} replicas"):
+        sts = workload.deploy(ordinals_start=start, replicas=replicas)
+    with step(f"Check pods are numbered from {start}"):
         findings = check_pod_identity(sts, workload.pods(), pod_index_label=cluster_info.pod_index_label)
-        assert_no_findings(findings, what="ordinals.start=2", timeline=recorder.timeline)
-    with step("Move the window back to start at 0"):
-        workload.patch({"spec": {"ordinals": {"start": 0}}})
-        workload.wait_pods_gone(range(max(replicas, 2), replicas + 2))
-        sts = workload.wait_ready()
-    with step("Check pods are numbered from 0"):
+        assert_no_findings(findings, what=f"ordinals.start={start}", timeline=recorder.timeline)
+    change = "remove spec.ordinals" if to is None else f"set ordinals.start={to}"
+    new_start = 0 if to is None else to
+    with step(f"On the live set, {change}: the window moves to {new_start}…{new_start + replicas - 1}"):
+        workload.patch({"spec": {"ordinals": None if to is None else {"start": to}}})
+        left = [i for i in range(start, start + replicas) if not new_start <= i < new_start + replicas]
+        workload.wait_pods_gone(left)
+        sts = workload.wait_ready(replicas)
+    with step(f"Check pods are numbered from {new_start}, one live pod per identity throughout"):
         findings = check_pod_identity(sts, workload.pods(), pod_index_label=cluster_info.pod_index_label)
         findings += check_at_most_one_live(synced(recorder), set_name=workload.name)
-        assert_no_findings(findings, what="ordinals.start 2 → 0", timeline=recorder.timeline)
+        assert_no_findings(findings, what=f"ordinals.start {start} → {to}", timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="Replacement keeps the name", story="a pod that ends Failed")
+def test_failed_pod_is_replaced_under_its_name(
+    workload: Workload, cluster_info: ClusterInfo, recorder: Recorder
+) -> None:
+    """A pod that ends Failed (rejected or stopped by its kubelet) MUST be replaced under the same name, new UID."""
+    name = pod_name(workload.name, 1)
+    with step("Create the set and wait until it is Ready"):
+        workload.deploy()
+        before = snapshot_uids(workload.pods())
+    with step(f"Make {name} end Failed, as a kubelet does with a pod it rejects"):
+        hit = workload.fail_pod(1)
+        workload.wait_pod(
+            1,
+            lambda p: o.uid(p) != hit.uid or o.status(p).get("phase") == "Failed" or o.terminating(p),
+            expect="Failed (or already replaced)",
+        )
+    with step(f"Wait for {name} to return Ready with a new UID"):
+        workload.wait_recreated(1, hit.uid)
+        sts = workload.wait_ready()
+    with step("Check names, UIDs and that no identity was ever live twice"):
+        pods = workload.pods()
+        timeline = synced(recorder)
+        findings = (
+            check_replaced(before, pods, {name}, namespace=workload.namespace)
+            + check_pod_identity(sts, pods, pod_index_label=cluster_info.pod_index_label)
+            + check_at_most_one_live(timeline, set_name=workload.name)
+        )
+        assert_no_findings(findings, what=f"{name} ended Failed", timeline=timeline)
+        failed = [
+            e for e in timeline.entries if e.kind == "Pod" and e.uid == hit.uid and e.detail.get("phase") == "Failed"
+        ]
+        assert failed, (
+            f"expected the timeline to show {name} uid {hit.uid} Failed before its replacement\n{timeline.excerpt()}"
+        )
 
 
 @pytest.mark.promise(feature="At most one pod per identity", story="force delete on a lost node")

@@ -12,6 +12,7 @@ from ordinal.capabilities import ClusterInfo
 from ordinal.checks.assertions import assert_no_findings
 from ordinal.checks.identity import check_pod_identity, check_replaced, snapshot_uids
 from ordinal.checks.retention import (
+    Event,
     check_after_scale_down,
     check_after_set_deleted,
     check_claim_owner_refs,
@@ -20,8 +21,8 @@ from ordinal.checks.retention import (
 )
 from ordinal.checks.storage import check_reattached, snapshot_claims
 from ordinal.kube import objects as o
-from ordinal.kube.manifests import Retention
-from ordinal.kube.rest import PVCS
+from ordinal.kube.manifests import Retention, pvc_name
+from ordinal.kube.rest import PVCS, SERVICES
 from ordinal.observe import waiting
 from ordinal.observe.recorder import Recorder
 from ordinal.observe.waiting import Query, converge
@@ -134,7 +135,7 @@ def test_when_scaled_delete_removes_only_the_condemned_claims(stateful: Workload
         fate = expected_after_scale_down(sts, claims, replicas_after=1)
     with step(f"Scale to 1 and wait until claims {list(fate.removed)} are gone"):
         stateful.scale(1)
-        stateful.wait_claims_gone(fate.removed)
+        stateful.wait_claims_follow(sts, claims, event="scaled", replicas_after=1)
     with step("Check which claims remain"):
         _hold_claims(stateful, fate.kept)
         findings = check_after_scale_down(sts, claims, stateful.claims(), replicas_after=1)
@@ -151,7 +152,7 @@ def test_when_deleted_delete_removes_every_claim(stateful: Workload, recorder: R
         fate = expected_after_set_deleted(sts, claims)
     with step(f"Delete the set and wait until claims {list(fate.removed)} are gone"):
         delete_set(stateful.kube, stateful.namespace, stateful.name)
-        stateful.wait_claims_gone(fate.removed)
+        stateful.wait_claims_follow(sts, claims, event="deleted")
     with step("Check no claim of the set remains"):
         findings = check_after_set_deleted(sts, claims, stateful.claims())
         assert_no_findings(findings, what="claims after deletion with whenDeleted=Delete", timeline=recorder.timeline)
@@ -187,3 +188,112 @@ def test_orphaned_pods_and_claims_are_adopted_by_a_new_set(
         findings += check_pod_identity(new, pods, pod_index_label=cluster_info.pod_index_label)
         findings += check_reattached(claims_before, stateful.claims(), namespace=stateful.namespace)
         assert_no_findings(findings, what="orphan and re-adoption", timeline=recorder.timeline)
+
+
+def _owner_refs_settled(workload: Workload, sts: Obj, recorder: Recorder, what: str) -> None:
+    """Wait (by watch) until the claims carry the ownerReferences the policy prescribes, and check them."""
+    findings = converge(
+        workload.kube,
+        Query(PVCS, workload.namespace),
+        lambda claims: check_claim_owner_refs(sts, claims),
+        expect="claim ownerReferences as the policy says",
+        timeout=workload.timeouts.pod,
+    )
+    assert_no_findings(findings, what=what, timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="Claims with another controller")
+@pytest.mark.min_version("1.27")
+@pytest.mark.parametrize("event", ["scaled", "deleted"], ids=["when-scaled-delete", "when-deleted-delete"])
+def test_claim_owned_by_another_controller_is_left_alone(event: Event, stateful: Workload, recorder: Recorder) -> None:
+    """A claim another controller owns MUST survive whenScaled/whenDeleted Delete; its siblings MUST go."""
+    foreign = pvc_name("data", stateful.name, 1)
+    with step(f"Create the set ({stateful.replicas} replicas, Retain/Retain) with claims and wait until Ready"):
+        stateful.deploy()
+    with step(f"Make the headless Service the controller of {foreign} (an owner that is not the set)"):
+        service = stateful.kube.get(SERVICES, stateful.name, stateful.namespace)
+        owner = {"apiVersion": "v1", "kind": "Service", "name": o.name(service), "uid": o.uid(service)}
+        refs = [{**owner, "controller": True}]
+        stateful.kube.patch(PVCS, foreign, {"metadata": {"ownerReferences": refs}}, stateful.namespace)
+    policy = {"whenDeleted": "Delete", "whenScaled": "Retain"} if event == "deleted" else {"whenScaled": "Delete"}
+    with step(f"Change the retention policy of the live set to {policy}"):
+        sts = stateful.patch({"spec": {"persistentVolumeClaimRetentionPolicy": policy}})
+        sts = stateful.wait_set(lambda s: True, expect="with the new policy observed")
+        _owner_refs_settled(stateful, sts, recorder, "claim owner references after the policy change")
+        claims = stateful.claims()
+        replicas_after = 0
+    if event == "scaled":
+        with step("Scale to 0: every claim but the foreign-owned one must go"):
+            stateful.scale(0)
+            stateful.wait_pods_gone(range(stateful.replicas))
+            stateful.wait_claims_follow(sts, claims, event="scaled", replicas_after=replicas_after)
+    else:
+        with step("Delete the set: every claim but the foreign-owned one must go"):
+            delete_set(stateful.kube, stateful.namespace, stateful.name)
+            stateful.wait_claims_follow(sts, claims, event="deleted")
+    with step(f"Watch the claims for a while: {foreign} must stay"):
+        _hold_claims(stateful, (foreign,))
+        if event == "scaled":
+            findings = check_after_scale_down(sts, claims, stateful.claims(), replicas_after=replicas_after)
+        else:
+            findings = check_after_set_deleted(sts, claims, stateful.claims())
+        assert_no_findings(findings, what=f"claims after {event} with a foreign owner", timeline=recorder.timeline)
+    if event == "scaled":
+        with step(f"Release {foreign} from the other controller, scale to 2, then to 1: now it must go"):
+            stateful.kube.patch(PVCS, foreign, {"metadata": {"ownerReferences": None}}, stateful.namespace)
+            stateful.scale(2)
+            sts = stateful.wait_ready(2)
+            claims = stateful.claims()
+            stateful.scale(1)
+            stateful.wait_claims_follow(sts, claims, event="scaled", replicas_after=1)
+            findings = check_after_scale_down(sts, claims, stateful.claims(), replicas_after=1)
+            assert_no_findings(findings, what=f"claims after {foreign} was released", timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="Orphan and adopt")
+@pytest.mark.min_version("1.27")
+@pytest.mark.parametrize("event", ["deleted", "scaled"], ids=["when-deleted-delete", "when-scaled-delete"])
+def test_claims_of_adopted_pods_follow_the_new_sets_policy(
+    event: Event, stateful: Workload, recorder: Recorder
+) -> None:
+    """A new set that adopts orphaned pods MUST apply its own retention policy to their claims."""
+    retention: Retention = ("Delete", "Retain") if event == "deleted" else ("Retain", "Delete")
+    with step(f"Create the set ({stateful.replicas} replicas, Retain/Retain) with claims and wait until Ready"):
+        stateful.deploy()
+        pods_before = snapshot_uids(stateful.pods())
+    with step("Delete the set with propagationPolicy=Orphan; wait until its pods have no owner"):
+        delete_set(stateful.kube, stateful.namespace, stateful.name, propagation="Orphan")
+        stateful.wait_deleted()
+        for ordinal in range(stateful.replicas):
+            stateful.wait_pod(ordinal, lambda p: o.controller_ref(p) is None, expect="orphaned (no controller)")
+    with step(f"Create the set again with whenDeleted={retention[0]}, whenScaled={retention[1]}; wait for adoption"):
+        new = stateful.deploy(service=False, manifest=stateful.manifest(retention=retention))
+        for ordinal in range(stateful.replicas):
+            stateful.wait_pod(
+                ordinal,
+                lambda p: (o.controller_ref(p) or {}).get("uid") == o.uid(new),
+                expect=f"adopted by the new set uid {o.uid(new)}",
+            )
+        new = stateful.wait_ready()
+        assert_no_findings(
+            check_replaced(pods_before, stateful.pods(), set(), namespace=stateful.namespace),
+            what="adoption",
+            timeline=recorder.timeline,
+        )
+        _owner_refs_settled(stateful, new, recorder, "claim owner references after adoption")
+        claims = stateful.claims()
+    if event == "deleted":
+        with step("Delete the new set: every claim must go"):
+            delete_set(stateful.kube, stateful.namespace, stateful.name)
+            stateful.wait_claims_follow(new, claims, event="deleted")
+            findings = check_after_set_deleted(new, claims, stateful.claims())
+    else:
+        with step("Scale the new set to 1: the condemned ordinals' claims must go"):
+            stateful.scale(1)
+            stateful.wait_claims_follow(new, claims, event="scaled", replicas_after=1)
+            _hold_claims(stateful, expected_after_scale_down(new, claims, replicas_after=1).kept)
+            findings = check_after_scale_down(new, claims, stateful.claims(), replicas_after=1)
+    with step("Check the claims followed the new set's policy"):
+        assert_no_findings(
+            findings, what=f"claims of adopted pods after the set was {event}", timeline=recorder.timeline
+        )

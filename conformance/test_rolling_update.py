@@ -3,6 +3,7 @@ rollback re-uses the earlier revision; a broken OrderedReady rollout is reported
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from typing import Any
 
@@ -12,11 +13,12 @@ from ordinal.act.pods import delete_pod
 from ordinal.act.workload import Workload
 from ordinal.artefacts import step
 from ordinal.checks.assertions import assert_no_findings
+from ordinal.checks.identity import check_at_most_one_live
 from ordinal.checks.ordering import check_rolling_update
 from ordinal.checks.revisions import check_on_delete, check_partition, check_revision_status, check_rollback
 from ordinal.kube import objects as o
 from ordinal.kube.manifests import pod_name
-from ordinal.kube.rest import CONTROLLER_REVISIONS
+from ordinal.kube.rest import CONTROLLER_REVISIONS, PODS, ApiError
 from ordinal.labels import REVISION_LABEL
 from ordinal.observe.recorder import Recorder, synced
 from ordinal.pytest_plugin import Figures
@@ -235,3 +237,56 @@ def test_max_unavailable_bounds_the_pods_replaced_at_once(
         )
         findings += check_revision_status(sts, workload.pods())
         assert_no_findings(findings, what="rollout with maxUnavailable 2", timeline=recorder.timeline)
+
+
+#: Holds pod-0 Terminating in the partition test (removed by the test, whatever happens).
+HOLD_FINALIZER = "ordinal.dev/hold"
+
+
+@pytest.mark.promise(feature="Partition (canary)", story="pod-0 held Terminating by a finalizer")
+def test_partition_keeps_a_terminating_pod_below_it_at_the_old_revision(workload: Workload, recorder: Recorder) -> None:
+    """With partition 1, pods ≥ 1 MUST update; pod-0 held Terminating MUST NOT be replaced until it is gone,
+    and MUST return at the old revision."""
+    replicas = max(workload.replicas, 3)
+    first = pod_name(workload.name, 0)
+    with step(f"Create the set ({replicas} replicas, partition 1) and wait until Ready"):
+        sts = workload.deploy(replicas=replicas, partition=1)
+        current = str(o.status(sts).get("currentRevision"))
+    try:
+        with step(f"Put a finalizer on {first}"):
+            workload.kube.patch(PODS, first, {"metadata": {"finalizers": [HOLD_FINALIZER]}}, workload.namespace)
+        with step("Change the template: every pod but the one below the partition must update"):
+            since = recorder.clock()
+            workload.set_template_version("v2")
+            sts = workload.wait_rollout(partition=1)
+            until = recorder.clock()
+            findings = check_partition(sts, workload.pods())
+            findings += check_rolling_update(
+                synced(recorder), workload.name, replicas=replicas, partition=1, since=since, until=until
+            )
+            assert_no_findings(findings, what="partition 1", timeline=recorder.timeline)
+        with step(f"Delete {first}: the finalizer keeps it Terminating and not Ready"):
+            hit = workload.disrupt_pod("delete", 0)
+            workload.wait_pod(0, lambda p: o.terminating(p) and not o.pod_ready(p), expect="Terminating, not Ready")
+            workload.wait_set(
+                lambda s: o.status(s).get("readyReplicas") == replicas - 1, expect=f"with {replicas - 1} ready"
+            )
+
+            def replaced(pods: list[Obj]) -> str | None:
+                now = next((p for p in pods if o.name(p) == first), None)
+                if now is not None and o.uid(now) != hit.uid:
+                    return f"{first} replaced (uid {o.uid(now)}) while uid {hit.uid} was still Terminating"
+                return None
+
+            workload.hold_pods(replaced, expect=f"{first} left Terminating, not replaced")
+    finally:
+        with contextlib.suppress(ApiError):  # gone already: nothing holds it
+            workload.kube.patch(PODS, first, {"metadata": {"finalizers": None}}, workload.namespace)
+    with step(f"Remove the finalizer: {first} must come back, at the old revision {current}"):
+        workload.wait_recreated(0, hit.uid)
+        sts = workload.wait_rollout(partition=1)
+    with step("Check the revisions: below the partition the old one, above it the update"):
+        pods = workload.pods()
+        findings = check_partition(sts, pods) + check_revision_status(sts, pods)
+        findings += check_at_most_one_live(synced(recorder), set_name=workload.name)
+        assert_no_findings(findings, what=f"partition 1 with {first} held Terminating", timeline=recorder.timeline)

@@ -8,7 +8,7 @@ import pytest
 from ordinal.act.workload import Workload
 from ordinal.artefacts import step
 from ordinal.checks.assertions import assert_no_findings
-from ordinal.checks.identity import check_at_most_one_live
+from ordinal.checks.identity import check_at_most_one_live, check_replaced, snapshot_uids
 from ordinal.checks.ordering import check_ordered_scale_down, check_ordered_scale_up
 from ordinal.kube import objects as o
 from ordinal.kube.manifests import parse_ordinal, pod_name
@@ -161,3 +161,51 @@ def test_parallel_creates_and_deletes_without_waiting_for_readiness(workload: Wo
             )
         ]
         assert not waited, f"Parallel pods waited for readiness: {waited}\n{timeline.excerpt()}"
+
+
+@pytest.mark.promise(feature="OrderedReady halts behind an unhealthy pod", story="a predecessor fails")
+@pytest.mark.needs("readiness-control")
+def test_failed_predecessor_is_recreated_while_a_higher_pod_is_unhealthy(
+    workload: Workload, recorder: Recorder
+) -> None:
+    """A deleted lower ordinal MUST be recreated while a higher one is unhealthy: OrderedReady does not deadlock."""
+    first, second = pod_name(workload.name, 0), pod_name(workload.name, 1)
+    with step("Create the set with 2 replicas and wait until Ready"):
+        workload.deploy(replicas=2)
+    with step(f"Make {second} not Ready"):
+        workload.make_unready(1)
+        workload.wait_set(lambda s: o.status(s).get("readyReplicas", 0) == 1, expect="with 1 ready replica")
+    with step(f"Delete {first} (healthy) while {second} is not Ready: {first} must come back"):
+        hit = workload.disrupt_pod("delete", 0)
+        workload.wait_recreated(0, hit.uid)
+        workload.wait_pod_ready(1, ready=False)
+    with step(f"Make {second} Ready again and wait for both pods"):
+        workload.make_ready(1)
+        workload.wait_ready(2)
+    with step("Check the timeline: one live pod per identity, recreation not gated on the unhealthy higher pod"):
+        findings = check_at_most_one_live(synced(recorder), set_name=workload.name)
+        assert_no_findings(findings, what=f"{first} recreated behind an unhealthy {second}", timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="minReadySeconds on a live set")
+def test_min_ready_seconds_changed_on_a_live_set_recounts_available_replicas(
+    workload: Workload, recorder: Recorder
+) -> None:
+    """Raising minReadySeconds on a live set MUST drop availableReplicas without a restart; lowering MUST restore it."""
+    replicas = 2
+    with step(f"Create the set ({replicas} replicas, minReadySeconds 0) and wait until available"):
+        workload.deploy(replicas=replicas)
+        before = snapshot_uids(workload.pods())
+    with step("Set minReadySeconds to 3600: no pod has been Ready that long, so none is available"):
+        workload.patch({"spec": {"minReadySeconds": 3600}})
+        workload.wait_set(
+            lambda s: o.status(s).get("availableReplicas", 0) == 0 and o.status(s).get("readyReplicas") == replicas,
+            expect=f"with 0 available of {replicas} ready (minReadySeconds 3600)",
+        )
+    with step("Set minReadySeconds back to 0: every ready pod is available again"):
+        workload.patch({"spec": {"minReadySeconds": 0}})
+        workload.wait_ready(replicas)
+    with step("Check no pod was restarted for it"):
+        findings = check_replaced(before, workload.pods(), set(), namespace=workload.namespace)
+        findings += check_at_most_one_live(synced(recorder), set_name=workload.name)
+        assert_no_findings(findings, what="minReadySeconds changed on a live set", timeline=recorder.timeline)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import pytest
 
+from ordinal.act.nodes import cordon, uncordon
 from ordinal.act.pods import delete_set
 from ordinal.act.workload import Workload
 from ordinal.artefacts import step
@@ -21,8 +22,9 @@ from ordinal.checks.storage import (
     volume_pin,
 )
 from ordinal.kube import objects as o
-from ordinal.kube.manifests import pod_name
-from ordinal.kube.rest import EVENTS, NODES
+from ordinal.kube.manifests import pod_name, pvc_name
+from ordinal.kube.rest import EVENTS, NODES, PVCS
+from ordinal.labels import HOSTNAME_LABEL
 from ordinal.observe.recorder import Recorder, replacement_time
 from ordinal.observe.waiting import Query, Verdict, wait_for
 from ordinal.pytest_plugin import Figures
@@ -233,3 +235,67 @@ def test_zone_pinned_volume_keeps_the_pod_in_its_zone(stateful: Workload, record
                 Finding("storage.pod-on-volume-node", o.subject(back, "Pod"), "spec.nodeName", str(pin), o.name(node))
             )
         assert_no_findings(findings, what=f"{o.name(victim)} in its volume's zone", timeline=recorder.timeline)
+
+
+@pytest.mark.promise(feature="A claim per ordinal", story="claim deleted under a Pending pod")
+@pytest.mark.disruptive
+def test_claim_deleted_while_its_pod_is_pending_is_recreated(
+    stateful: Workload, recorder: Recorder, run_id: str
+) -> None:
+    """A claim deleted while its pod is Pending MUST be recreated (new UID), and the pod MUST start on it."""
+    nodes, _ = stateful.kube.list(NODES)
+    usable = sorted((n for n in nodes if o.node_schedulable(n)), key=o.name)
+    assert usable, "expected a schedulable node, found none"
+    node = o.name(usable[0])
+    host = o.labels(usable[0]).get(HOSTNAME_LABEL, node)
+    claim = pvc_name("data", stateful.name, 0)
+    with step(f"Create a set of 1 pinned to node {node} with a claim template; wait until Ready"):
+        manifest = stateful.manifest(replicas=1)
+        manifest["spec"]["template"]["spec"]["nodeSelector"] = {HOSTNAME_LABEL: host}
+        stateful.deploy(manifest=manifest)
+        old_claim = stateful.kube.get(PVCS, claim, stateful.namespace)
+    try:
+        with step(f"Cordon {node} and delete {pod_name(stateful.name, 0)}: its successor stays Pending"):
+            cordon(stateful.kube, node, run_id)
+            hit = stateful.disrupt_pod("delete", 0)
+            pending = stateful.wait_pod(
+                0, lambda p: o.uid(p) != hit.uid and o.status(p).get("phase") == "Pending", expect="Pending"
+            )
+        with step(f"Delete claim {claim} while {o.name(pending)} is Pending, uncordon: a new claim must be made"):
+            stateful.kube.delete(PVCS, claim, stateful.namespace, uid=o.uid(old_claim))
+            # The controller makes missing claims when it syncs the Pending pod; a claim's deletion
+            # alone triggers no sync, the pod's next status change (here: schedulable again) does.
+            uncordon(stateful.kube, node)
+
+            def recreated(items: list[Obj]) -> Verdict[Obj]:
+                now = next((c for c in items if o.name(c) == claim), None)
+                if now is None:
+                    return Verdict(False, "absent")
+                fresh = o.uid(now) != o.uid(old_claim)
+                return Verdict(fresh, f"uid {o.uid(now)}" + (" (the deleted one)" if not fresh else ""), now)
+
+            new_claim = wait_for(
+                stateful.kube,
+                Query(PVCS, stateful.namespace),
+                recreated,
+                expect=f"claim {stateful.namespace}/{claim} recreated with a new UID for the Pending pod",
+                timeout=stateful.timeouts.pod,
+            )
+    finally:
+        uncordon(stateful.kube, node)
+    with step(f"Node {node} uncordoned: wait for {pod_name(stateful.name, 0)} to start on the new claim"):
+        stateful.wait_ready(1)
+    with step("Check the ordinal's claim, its volume and the pod mounting it"):
+        findings = _storage_findings(stateful)
+        now = stateful.kube.get(PVCS, claim, stateful.namespace)
+        if o.uid(now) != o.uid(new_claim):
+            findings.append(
+                Finding(
+                    "storage.reattached-claim",
+                    o.subject(now, "PersistentVolumeClaim"),
+                    "metadata.uid",
+                    o.uid(new_claim),
+                    o.uid(now),
+                )
+            )
+        assert_no_findings(findings, what=f"{claim} recreated under a Pending pod", timeline=recorder.timeline)

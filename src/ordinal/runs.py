@@ -98,16 +98,19 @@ DEFAULT_EXPERIMENTS = ("drain",)
 
 
 def run_experiments(paths: Sequence[Path], reports_dir: Path, log: Log) -> int:
-    """Run each chaos experiment the way ``chaos run`` does; 0 if every one held.
+    """Run each chaos experiment the way ``chaos run`` does; 0 if none broke a promise.
 
     Journals, timelines and their JUnit XML go to ``reports_dir``.
+    A run whose only problems are probes that could not run here is *not checked*: said so,
+    with the reasons, and not counted as a broken promise (as a conformance test skipped for a
+    missing capability); it is never reported as held.
     """
     code = 0
     for path in paths:
         log(f"ordinal run: chaos run {path}")
         result = run_experiment(str(path), reports_dir=reports_dir)
         log(f"ordinal run: experiment {result.summary()}")
-        code = code or result.returncode
+        code = code or (0 if result.unchecked_only else result.returncode)
     return code
 
 
@@ -143,11 +146,25 @@ class ExperimentOutcome:
     caught_by: str | None
     journal: Path
     junit: Path
+    #: The journal's verdict: held, not-checked, deviated, failed… ("" when the journal has none).
+    verdict: str = ""
+    #: Probes that could not run: (phase, probe, reason).
+    not_checked: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def unchecked_only(self) -> bool:
+        """Nothing broke, but part of the hypothesis could not be checked here."""
+        return self.verdict == "not-checked"
 
     def summary(self) -> str:
+        name = self.journal.stem.removeprefix("journal-")
+        if self.unchecked_only:
+            reasons = "; ".join(f"{probe} ({phase}): {reason}" for phase, probe, reason in self.not_checked)
+            return f"{name}: NOT CHECKED, not held: {reasons}; journal {self.journal}"
         verdict = "held" if self.returncode == 0 else f"{self.status}{', deviated' if self.deviated else ''}"
         where = f" (caught by {self.caught_by})" if self.caught_by else ""
-        return f"{self.journal.stem.removeprefix('journal-')}: {verdict}{where}; journal {self.journal}"
+        unchecked = f"; not checked: {', '.join(p for _, p, _ in self.not_checked)}" if self.not_checked else ""
+        return f"{name}: {verdict}{where}{unchecked}; journal {self.journal}"
 
 
 def chaos_command(experiment: Path, journal: Path, variables: Mapping[str, str] | None = None) -> list[str]:
@@ -203,4 +220,8 @@ def run_experiment(
         caught_by=section.get("caught_by"),
         journal=journal,
         junit=reports_dir / f"junit-chaos-{path.stem}.xml",
+        verdict=str(section.get("verdict") or ""),
+        not_checked=tuple(
+            (str(u.get("phase")), str(u.get("probe")), str(u.get("reason"))) for u in section.get("not_checked") or []
+        ),
     )

@@ -263,6 +263,46 @@ def test_a_deviation_after_the_method_stays_chaoslib_s_verdict_and_names_the_pro
     assert data["ordinal"]["caught_by"] == "hypothesis-after probe 'dns'"
 
 
+def unchecked(reason: str) -> dict[str, Any]:
+    verdict = {"status": "not-checked", "summary": reason, "findings": [], "details": {}}
+    return {
+        "steady_state_met": False,
+        "probes": [{"activity": {"name": "dns"}, "status": "succeeded", "output": verdict, "tolerance_met": False}],
+    }
+
+
+def test_a_probe_not_checked_after_the_method_makes_the_run_not_checked_never_held(tmp_path: Path) -> None:
+    """A probe that could not run MUST give verdict not-checked with its reason in the journal and the JUnit view."""
+    reason = "needs: exec into pods (pod ord-target/web-0 runs on simulated node n1)"
+    data = journal(deviated=True, steady_states={"before": None, "after": unchecked(reason), "during": []})
+    controls.after_experiment_control({"title": "Drain"}, state=data, reports_dir=str(tmp_path), report_name="drain")
+    section = data["ordinal"]
+    assert section["verdict"] == "not-checked"
+    assert section["not_checked"] == [{"phase": "after", "probe": "dns", "reason": reason}]
+    assert section["problems"] == [f"hypothesis-after probe 'dns': not checked: {reason}"]
+    suite = ET.parse(tmp_path / "junit-chaos-drain.xml").getroot()
+    cases = {c.attrib["name"]: c for c in suite.iter("testcase")}
+    probe = cases["dns"]
+    assert [c.tag for c in probe if c.tag != "system-out"] == ["skipped"]
+    outcome = cases["outcome"].find("skipped")
+    assert outcome is not None and outcome.attrib["message"] == f"not checked: after dns: {reason}"
+    assert (suite.attrib["failures"], suite.attrib["errors"]) == ("0", "0")
+
+
+def test_a_broken_promise_beside_a_probe_not_checked_is_the_verdict() -> None:
+    """Not checked MUST NOT mask a real failure: a failed probe keeps the run failed/deviated."""
+    problems = [
+        "hypothesis-after probe 'ready': [chaos.statefulset-ready] …",
+        "hypothesis-after probe 'dns': not checked: x",
+    ]
+    data = journal(deviated=True, steady_states={"before": None, "after": unchecked("x"), "during": []})
+    assert controls.verdict_of(data, problems, problems[1:], []) == "deviated"
+    assert controls.verdict_of(data, problems[1:], problems[1:], []) == "not-checked"
+    assert controls.verdict_of(journal(), [], [], []) == "held"
+    tolerated = journal(steady_states={"before": None, "after": {**unchecked("x"), "steady_state_met": True}})
+    assert controls.verdict_of(tolerated, [], [], []) == "not-checked"  # a hand-written tolerance that accepts it
+
+
 def test_an_interrupt_the_control_caused_ends_as_failed(tmp_path: Path) -> None:
     current().phase = "method"
     with pytest.raises(InterruptExecution):

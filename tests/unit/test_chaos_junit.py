@@ -88,15 +88,16 @@ def test_a_probe_outside_its_tolerance_is_a_failure_carrying_the_findings() -> N
     assert outcome is not None and outcome.attrib["message"] == "status completed, deviated"
 
 
-def test_a_skipped_verdict_is_skipped_with_its_reason_never_passed() -> None:
+def test_a_probe_not_checked_is_skipped_with_its_reason_never_passed() -> None:
+    """A probe that could not run MUST show as "not checked: <reason>" (skipped), never as passed."""
     before = [
-        probe_run(n) if n != "data-token-intact" else probe_run(n, "skipped", summary="needs: exec into pods")
+        probe_run(n) if n != "data-token-intact" else probe_run(n, "not-checked", summary="needs: exec into pods")
         for n in PROBES
     ]
     data = journal(steady_states={"before": {"steady_state_met": True, "probes": before}, "after": None})
     found = cases(journal_to_junit(data))
     skipped = found["hypothesis-before/data-token-intact"].find("skipped")
-    assert skipped is not None and skipped.attrib["message"] == "needs: exec into pods"
+    assert skipped is not None and skipped.attrib["message"] == "not checked: needs: exec into pods"
     not_run = found["hypothesis-after/statefulset-ready"].find("skipped")
     assert not_run is not None and "before the method completed" in not_run.attrib["message"]
 

@@ -123,24 +123,44 @@ def test_a_missing_headless_service_fails_dns_without_asking_dns(session: Sessio
     assert "no such Service" in verdict["summary"]
 
 
-def test_dns_skips_only_when_unreachable_and_the_api_side_holds(
+def test_dns_is_not_checked_only_when_unreachable_and_the_api_side_holds(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ORDINAL_DNS", raising=False)
     bind(session, cluster())
     session.fixed = (Target("/k", "staging", "flag", local=False), session.fixed[1])  # type: ignore[index]
     verdict = probes.dns_records_match("web", NS, timeout=0)
-    assert verdict["status"] == "skipped" and verdict["summary"].startswith("needs: DNS reachable")
+    assert verdict["status"] == "not-checked" and verdict["summary"].startswith("needs: DNS reachable")
 
 
-def test_data_token_on_simulated_nodes_is_skipped_naming_the_capability(session: Session) -> None:
+def test_data_token_on_simulated_nodes_is_not_checked_naming_the_capability(session: Session) -> None:
+    """Before the fault nothing is compared; after it, pods where nothing can be exec'd MUST give "not checked"."""
     kube = bind(session, cluster())
     kwok = node("node-1")
     kwok["metadata"]["annotations"] = {"kwok.x-k8s.io/node": "fake"}
     kube.put(kwok)
+    before = probes.data_token_intact("web", NS)
+    assert before["status"] == "passed" and before["details"] == {"compared": False}
+    session.phase = "hypothesis-after"
     verdict = probes.data_token_intact("web", NS)
-    assert verdict["status"] == "skipped"
+    assert verdict["status"] == "not-checked"
     assert verdict["summary"].startswith("needs: exec into pods")
+
+
+def test_data_token_not_written_before_the_fault_is_not_checked_not_missing(session: Session) -> None:
+    """Tokens the method could not write MUST make the probe "not checked" with that reason, not a pass."""
+    bind(session, cluster())
+    baseline = actions.snapshot_identity("web", NS)
+    assert baseline["pods"]
+    session.baseline(
+        NS, "web"
+    ).tokens_not_written = "needs: exec into pods (pod ord-test/web-0 runs on simulated node n)"  # type: ignore[union-attr]
+    session.phase = "hypothesis-after"
+    verdict = probes.data_token_intact("web", NS)
+    assert verdict["status"] == "not-checked"
+    assert verdict["summary"] == (
+        "needs: exec into pods (pod ord-test/web-0 runs on simulated node n) (so no token was written before the fault)"
+    )
 
 
 def test_no_duplicate_identity_without_a_recording_after_the_method_is_a_finding(session: Session) -> None:

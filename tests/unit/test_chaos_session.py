@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import factories
 import pytest
 from fakes import FakeKube
 
-from ordinal.chaos.sample import parse_node_selector, placement, sample_manifests
+from ordinal.chaos.sample import Needs, parse_node_selector, placement, sample_manifests
 from ordinal.chaos.session import Fault, Session
 from ordinal.errors import InvalidScenario
 from ordinal.kube.manifests import DEFAULT_IMAGE
@@ -77,31 +80,58 @@ def _nodes(kinds: list[str]) -> FakeKube:
     return FakeKube(*nodes)
 
 
+REAL = {NODE_KIND_LABEL: "real"}
+DRAIN = Needs(exec=True, node_fault=True)
+POD_KILL = Needs(exec=True, node_fault=False)
+NODE_LOSS = Needs(exec=True, node_fault=True, simulated_fault=True)
+
+
 @pytest.mark.parametrize(
-    ("kinds", "selector"),
+    ("kinds", "needs", "selector", "why"),
     [
-        (["real", "real", "real", "kwok"], {NODE_KIND_LABEL: "real"}),
-        (["real", "kwok", "kwok"], {}),
-        (["kwok", "kwok", "kwok"], {}),
-        (["real", "real", "real"], {}),
+        (["real", "real", "real", "kwok"], DRAIN, REAL, ""),
+        (["real", "kwok", "kwok"], DRAIN, {}, "needs: exec into pods (1 real node(s) for 3 replicas"),
+        (["real", "kwok", "kwok"], POD_KILL, REAL, ""),
+        (["kwok", "kwok", "kwok"], POD_KILL, {}, "needs: exec into pods (no node of the cluster runs containers"),
+        (["real", "kwok", "kwok", "kwok"], NODE_LOSS, {NODE_KIND_LABEL: "kwok"}, "needs: exec into pods (the fault"),
+        (["real", "real", "real"], DRAIN, {}, ""),
+        (["real", "kwok", "kwok"], Needs(exec=False), {}, ""),
     ],
-    ids=["enough-real-nodes", "one-real-node", "all-simulated", "all-real"],
+    ids=[
+        "drain-enough-real-nodes",
+        "drain-one-real-node",
+        "pod-kill-one-real-node",
+        "all-simulated",
+        "node-loss",
+        "all-real",
+        "no-exec-probe",
+    ],
 )
-def test_the_sample_goes_onto_real_nodes_only_when_each_pod_gets_one(
-    kinds: list[str], selector: dict[str, str], monkeypatch: pytest.MonkeyPatch
+def test_the_sample_goes_where_every_probe_can_run_when_the_cluster_allows_it(
+    kinds: list[str], needs: Needs, selector: dict[str, str], why: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Data MUST be checkable where it can be, without making a drain evict two pods of one budget."""
+    """Data MUST be checkable where it can be, without making a drain evict two pods of one budget; else say why."""
     monkeypatch.delenv("ORDINAL_IMAGE", raising=False)
-    image, chosen = placement(_nodes(kinds), False, 3, "", "")  # type: ignore[arg-type]
-    assert chosen == selector
-    assert image == DEFAULT_IMAGE
+    placed = placement(_nodes(kinds), False, 3, "", "", needs)  # type: ignore[arg-type]
+    assert placed.selector == selector
+    assert placed.unchecked.startswith(why) and bool(placed.unchecked) == bool(why)
+    assert placed.image == DEFAULT_IMAGE
+
+
+def test_what_an_experiment_needs_is_read_from_its_hypothesis_and_method() -> None:
+    """The shipped experiments MUST be read as: data probes need exec; drain and node-loss take a node away."""
+    root = Path(__file__).resolve().parents[2] / "experiments"
+    found = {p.stem: Needs.of(json.loads(p.read_text())) for p in sorted(root.glob("*.json"))}
+    assert found["drain"] == DRAIN and found["node-loss"] == NODE_LOSS
+    assert found["pod-kill"] == found["scale-down-up"] == found["delete-statefulset"] == POD_KILL
+    assert Needs.of({"method": [], "steady-state-hypothesis": {"probes": []}}) == Needs(False, False, False)
 
 
 def test_the_sample_takes_the_image_and_selector_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORDINAL_IMAGE", "mirror.example/busybox:1")
-    assert placement(_nodes(["real"]), False, 3, "", "zone=a, disk=ssd")[1] == {"zone": "a", "disk": "ssd"}  # type: ignore[arg-type]
-    assert placement(_nodes([]), False, 3, "", "")[0] == "mirror.example/busybox:1"  # type: ignore[arg-type]
-    assert placement(_nodes([]), False, 3, "own/image:2", "")[0] == "own/image:2"  # type: ignore[arg-type]
+    assert placement(_nodes(["real"]), False, 3, "", "zone=a, disk=ssd").selector == {"zone": "a", "disk": "ssd"}  # type: ignore[arg-type]
+    assert placement(_nodes([]), False, 3, "", "").image == "mirror.example/busybox:1"  # type: ignore[arg-type]
+    assert placement(_nodes([]), False, 3, "own/image:2", "").image == "own/image:2"  # type: ignore[arg-type]
 
 
 def test_a_malformed_node_selector_is_refused_in_one_line() -> None:

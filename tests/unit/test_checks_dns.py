@@ -11,6 +11,7 @@ from ordinal.checks.dns import (
     check_own_hosts_entry,
     check_pod_records,
     check_ptr_records,
+    check_record_follows,
     check_search_path,
     check_service_records,
     check_srv_records,
@@ -236,3 +237,33 @@ def test_the_search_path_must_start_with_the_pods_namespace() -> None:
     assert check_search_path(web0, "cluster.local", good) == []
     (finding,) = check_search_path(web0, "cluster.local", "nameserver 10.88.0.1\n")
     assert (finding.expected, finding.seen) == ("ord-test.svc.cluster.local", None)
+
+
+# -- a replaced pod's record, asked before and after -------------------------------------------
+
+FQDN = "web-1.web.ord-test.svc.cluster.local"
+
+
+def test_a_record_that_follows_the_pod_is_clean() -> None:
+    """Old IP before, new IP after: nothing to report."""
+    assert check_record_follows(FQDN, "ord-test/web-1", ["10.0.0.1"], ["10.0.0.9"], "10.0.0.1", "10.0.0.9") == []
+
+
+def test_a_stale_answer_is_reported_with_both_addresses() -> None:
+    """The deleted pod's address still served after the replacement MUST be a finding naming old and new IP."""
+    (finding,) = check_record_follows(FQDN, "ord-test/web-1", ["10.0.0.1"], ["10.0.0.1"], "10.0.0.1", "10.0.0.9")
+    assert (finding.rule, finding.subject, finding.expected) == (
+        "dns.record-follows-pod",
+        f"dns {FQDN} A",
+        ["10.0.0.9"],
+    )
+    assert "stale: the replaced pod's address 10.0.0.1; the new pod has 10.0.0.9" in str(finding.seen)
+
+
+def test_a_record_missing_before_or_after_is_reported() -> None:
+    """No answer before the disruption, or NXDOMAIN after it, MUST each be reported (not taken as followed)."""
+    findings = check_record_follows(FQDN, "ord-test/web-1", None, None, "10.0.0.1", "10.0.0.9")
+    assert [(f.rule, f.seen) for f in findings] == [
+        ("dns.per-pod-a-record", "NXDOMAIN"),
+        ("dns.record-follows-pod", "NXDOMAIN"),
+    ]

@@ -25,7 +25,7 @@ def test_partition_violated_is_reported() -> None:
     assert finding.rule == "revisions.partition-pinned"
     assert finding.subject == f"pod {NS}/web-1"
     assert finding.path == "metadata.labels['controller-revision-hash']"
-    assert (finding.expected, finding.seen) == (REV1, REV2)
+    assert (finding.expected, finding.seen) == (REV1, f"{REV2} (the update revision: updated below partition 2)")
 
 
 def test_partition_not_reached_is_reported_only_at_rest() -> None:

@@ -62,7 +62,8 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
         seen["events"].append(("chaos", Path(name).name, reports_dir))
         code = seen.get("chaos_code", 0)
         journal = reports_dir / f"journal-{Path(name).stem}.json"
-        return ExperimentOutcome(code, "completed", bool(code), None, journal, reports_dir / "junit.xml")
+        extra = seen.get("outcome", {})
+        return ExperimentOutcome(code, "completed", bool(code), None, journal, reports_dir / "junit.xml", **extra)
 
     monkeypatch.setattr(runs, "run_experiment", run_experiment)
     return seen
@@ -95,6 +96,20 @@ def test_a_failed_experiment_fails_the_run_but_the_suite_still_runs(world: dict[
     world["chaos_code"] = 1
     assert cli.main(["run"]) == 1
     assert [e[0] for e in world["events"]] == ["chaos", "pytest"]
+
+
+def test_a_probe_not_checked_is_printed_as_such_and_breaks_no_promise(
+    world: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An experiment whose only problem is a probe that could not run MUST say NOT CHECKED with the reason."""
+    world["running"] = True
+    world["chaos_code"] = 1
+    reason = "needs: exec into pods (pod ns/web-0 runs on simulated node n1)"
+    world["outcome"] = {"verdict": "not-checked", "not_checked": (("after", "data-token-intact", reason),)}
+    assert cli.main(["run"]) == 0
+    out = capsys.readouterr()
+    assert f"drain: NOT CHECKED, not held: data-token-intact (after): {reason}" in out.out + out.err
+    assert "held;" not in out.out + out.err
 
 
 def test_experiment_and_no_experiments_together_are_refused(

@@ -16,10 +16,10 @@ SHARED_PROBES = [
     "statefulset-ready",
     "identity-matches-snapshot",
     "claims-reattached",
-    "dns-records-match",
-    "data-token-intact",
     "no-duplicate-identity",
     "nodes-restored",
+    "dns-records-match",
+    "data-token-intact",
 ]
 
 
@@ -128,10 +128,10 @@ def test_an_experiment_specific_probe_stays_after_the_shared_probe_before_it(dir
         "claims-reattached",
         "revisions-respect-partition",
         "brand-new",
-        "dns-records-match",
-        "data-token-intact",
         "no-duplicate-identity",
         "nodes-restored",
+        "dns-records-match",
+        "data-token-intact",
     ]
     assert [p["name"] for p in probes(directory / "drain.json")] == [
         *SHARED_PROBES[:3],

@@ -7,7 +7,9 @@ from factories import Recording
 from fakes import FakeKube
 
 from ordinal.act.workload import Timeouts
-from ordinal.errors import WaitTimeout
+from ordinal.checks.assertions import assert_no_findings
+from ordinal.checks.identity import check_at_most_one_live
+from ordinal.errors import InvariantViolated
 from ordinal.observe.dnsquery import settle
 from ordinal.observe.recorder import synced
 from ordinal.observe.timeline import Timeline
@@ -76,6 +78,7 @@ class FakeRecorder:
         self.namespace = "ns"
         self.timeline = Timeline(t0=0.0)
         self.kube = FakeKube(*listed, revision=99)
+        self.errors: list[str] = []
 
 
 def _pod(uid: str, rv: str) -> dict[str, object]:
@@ -99,7 +102,8 @@ def test_synced_waits_for_the_recorder_to_reach_the_listed_versions() -> None:
     assert synced(rec, timeout=5, clock=tick) is rec.timeline  # type: ignore[arg-type]
 
 
-def test_synced_fails_loudly_if_the_recorder_never_catches_up() -> None:
+def test_synced_never_lets_an_incomplete_recording_pass() -> None:
+    """A recording that cannot catch up MUST still be judged, and MUST fail with its lag after any finding."""
     rec = FakeRecorder([_pod("a", "12")])
     rec.timeline.record("ADDED", _pod("a", "10"), 0.1)
     clock = Clock()
@@ -108,5 +112,9 @@ def test_synced_fails_loudly_if_the_recorder_never_catches_up() -> None:
         clock.now += 1.0
         return clock.now
 
-    with pytest.raises(WaitTimeout, match=r"behind on \['a'\]"):
-        synced(rec, timeout=3, clock=tick)  # type: ignore[arg-type]
+    timeline = synced(rec, timeout=3, clock=tick)  # type: ignore[arg-type]
+    assert timeline.lag is not None and "behind on pods ['web-a']" in timeline.lag
+    findings = check_at_most_one_live(timeline)
+    assert [f.rule for f in findings] == ["timeline.caught-up"]
+    with pytest.raises(InvariantViolated, match=r"first: \[timeline.caught-up\] timeline pods"):
+        assert_no_findings([], what="a clean check", timeline=timeline)

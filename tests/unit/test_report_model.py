@@ -206,6 +206,30 @@ def test_a_chaos_experiment_is_a_promise_of_its_area_with_its_timeline(tmp_path:
     assert report["files"]["journals"] == ["chaos/journal-pod-kill.json"]
 
 
+def test_an_experiment_not_checked_is_a_skip_naming_the_probe_never_a_pass(tmp_path: Path) -> None:
+    """A run whose only problem is a probe that could not run MUST be a skip with the reason, not pass or fail."""
+    directory = write_run(tmp_path)
+    chaos = directory / "chaos"
+    chaos.mkdir()
+    reason = "needs: exec into pods (pod ns/web-0 runs on simulated node n1)"
+    journal = {
+        "status": "completed",
+        "deviated": True,
+        "experiment": {"title": "Killing one ordinal", "steady-state-hypothesis": {"title": "It comes back"}},
+        "ordinal": {
+            "verdict": "not-checked",
+            "not_checked": [{"phase": "after", "probe": "data-token-intact", "reason": reason}],
+            "problems": [f"hypothesis-after probe 'data-token-intact': not checked: {reason}"],
+        },
+    }
+    (chaos / "journal-pod-kill.json").write_text(json.dumps(journal))
+    run = model.ExperimentRun("pod-kill", 1, "chaos/journal-pod-kill.json", "chaos/junit.xml", "chaos/none.json")
+    report = model.build(model.load(directory, [run]), run_info(profile="full", experiments=[run]))
+    promise = next(p for p in _area(report, "identity")["promises"] if p["source"] == "chaos")  # type: ignore[attr-defined]
+    assert (promise["outcome"], promise["verdict"]) == ("skipped", "skip")
+    assert promise["reason"] == f"not checked: data-token-intact (after): {reason}"
+
+
 def test_an_unknown_promise_label_gets_an_area_of_its_own(tmp_path: Path) -> None:
     assert model.area_of("Rollout and partition") == "rollout-partition"
     assert model.area_of("dns") == "dns"

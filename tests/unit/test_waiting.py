@@ -93,7 +93,9 @@ def test_a_known_bad_state_stops_the_wait_early() -> None:
         deleted = items[0]["metadata"]["resourceVersion"] == "11"
         return Verdict(False, "0 ready", failed="pod a was deleted" if deleted else None)
 
-    with pytest.raises(InvariantViolated, match="expected pods ready, but pod a was deleted"):
+    with pytest.raises(
+        InvariantViolated, match=r"^pod a was deleted; seen while waiting for pods ready \(pods in ns\)"
+    ):
         run(kube, judge)
 
 

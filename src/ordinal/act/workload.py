@@ -5,19 +5,33 @@ hand: which image and StorageClass to use, how to make a pod unready (a label on
 nodes, ``rm`` of the readiness file on real ones), and how long a wait may take (base deadline
 × ``--timeout-scale``). The faults and waits themselves are the ones the chaos activities use
 (:mod:`ordinal.act.pods`, :mod:`ordinal.observe.waiting`); every wait is a watch with a deadline.
+
+It also remembers what the test asked for (:attr:`Workload.sent`: the manifest it created with
+every patch it sent applied), and every set it hands back carries that spec
+(:func:`ordinal.checks.request.as_requested`), so the checks judge the cluster against the request,
+never against what the server says it was sent. A spec the server stored differently is reported
+first, as ``api.spec-rewritten``, by every read and every wait; waits also end early with the
+finding when a promise is visibly broken (a successor mounting another ordinal's claim, a pod
+updated below the partition, a claim the policy keeps being removed).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ordinal.act import pods as faults
 from ordinal.act.nodes import uncordon
+from ordinal.checks.assertions import assert_no_findings
+from ordinal.checks.identity import check_new_pod
+from ordinal.checks.request import apply_json_patch, as_requested, check_spec_as_sent, merge_patch
+from ordinal.checks.retention import Event, check_claims_removed
+from ordinal.checks.revisions import check_partition, updated_below_partition
 from ordinal.errors import CapabilityMissing, InvalidScenario
 from ordinal.kube import objects as o
 from ordinal.kube.manifests import (
@@ -35,8 +49,8 @@ from ordinal.kube.streams import exec_in_pod
 from ordinal.labels import SIMULATE_LABEL, TEMPLATE_VERSION_ANNOTATION, UNREADY
 from ordinal.observe import waiting
 from ordinal.observe.snapshot import SetState, observe_set
-from ordinal.observe.waiting import Query
-from ordinal.types import Obj
+from ordinal.observe.waiting import Query, Verdict
+from ordinal.types import MONOTONIC, Clock, Finding, Obj
 
 #: A readiness file nothing ever creates: a template with it never becomes Ready.
 NEVER_READY_FILE = "/tmp/never-ready"
@@ -108,6 +122,12 @@ class Workload:
     run_as_user: int | None = DEFAULT_UID
     #: The cluster's DNS domain, as discovered ("" when unknown: DNS tests skip then).
     cluster_domain: str = ""
+    #: Whether the server sets ``apps.kubernetes.io/pod-index`` (from capability discovery).
+    pod_index_label: bool = True
+    clock: Clock = MONOTONIC
+    #: What the test asked for: the manifest it created with every patch it sent applied (None before).
+    sent: Obj | None = field(default=None, init=False)
+    _uid: str = field(default="", init=False)
 
     # -- create ---------------------------------------------------------------------------------
 
@@ -135,7 +155,10 @@ class Workload:
         manifest: Obj | None = None,
         **kwargs: Any,
     ) -> Obj:
-        """Create the headless Service (unless ``service=False``) and the set; wait until Ready."""
+        """Create the headless Service (unless ``service=False``) and the set; wait until Ready.
+
+        The manifest becomes :attr:`sent`; the server's answer is judged against it at once.
+        """
         sts = manifest if manifest is not None else self.manifest(**kwargs)
         if service:
             svc_name = str(sts["spec"]["serviceName"])
@@ -148,14 +171,45 @@ class Workload:
                     labels=self.labels,
                 )
             )
-        self.kube.create_object(sts)
+        self.sent = copy.deepcopy(sts)
+        stored = self.judged(self.kube.create_object(sts))
         replicas = int(sts["spec"]["replicas"])
-        return self.wait_ready(replicas) if wait else self.sts()
+        return self.wait_ready(replicas) if wait else stored
+
+    # -- what was asked for -----------------------------------------------------------------------
+
+    def judged(self, stored: Obj) -> Obj:
+        """``stored`` (the server's object) carrying the spec this test sent; a rewritten spec fails first."""
+        if o.uid(stored):
+            self._uid = o.uid(stored)
+        assert_no_findings(self.rewritten(stored), what=f"StatefulSet {self.namespace}/{self.name} as sent")
+        return as_requested(self.sent, stored)
+
+    def rewritten(self, stored: Obj) -> list[Finding]:
+        """Spec fields the server holds differently from what this test sent (``api.spec-rewritten``)."""
+        return check_spec_as_sent(self.sent, stored)
+
+    def requested(self) -> Obj:
+        """The set as asked for, without reading it back (what the test sent; for checks that need no status)."""
+        if self.sent is None:
+            raise InvalidScenario(f"expected StatefulSet {self.namespace}/{self.name} deployed first, it is not")
+        view: Obj = merge_patch({}, self.sent)  # fields asked to go (kept as None in sent) are absent here
+        view["metadata"] = {**view["metadata"], "uid": self._uid}
+        return view
+
+    def record_sent(self, body: Any, patch_type: str = "merge") -> None:
+        """Note a change this test sent to the set by other means (the scale subresource, a JSON patch)."""
+        if self.sent is None:
+            return
+        if patch_type == "json":
+            self.sent = apply_json_patch(self.sent, body)
+        else:
+            self.sent = merge_patch(self.sent, body, keep_nulls=True)
 
     # -- read -----------------------------------------------------------------------------------
 
     def sts(self) -> Obj:
-        return self.kube.get(STATEFULSETS, self.name, self.namespace)
+        return self.judged(self.kube.get(STATEFULSETS, self.name, self.namespace))
 
     def pods(self) -> list[Obj]:
         """Pods whose names this set would use, sorted by ordinal (terminating ones included)."""
@@ -171,17 +225,21 @@ class Workload:
         return items
 
     def service(self) -> Obj | None:
-        return self.kube.get_or_none(SERVICES, str(o.spec(self.sts()).get("serviceName")), self.namespace)
+        return self.kube.get_or_none(SERVICES, str(o.spec(self.requested()).get("serviceName")), self.namespace)
 
     def observe(self) -> SetState:
-        return observe_set(self.kube, self.namespace, self.name)
+        state = observe_set(self.kube, self.namespace, self.name)
+        return dataclasses.replace(state, sts=self.judged(state.sts)) if state.sts is not None else state
 
     # -- change ---------------------------------------------------------------------------------
 
-    def patch(self, body: Obj) -> Obj:
-        return self.kube.patch(STATEFULSETS, self.name, body, self.namespace)
+    def patch(self, body: Obj | list[Obj], patch_type: Literal["merge", "json"] = "merge") -> Obj:
+        """Send a patch to the set; it becomes part of what was asked for, and the answer is judged by it."""
+        self.record_sent(body, patch_type)
+        return self.judged(self.kube.patch(STATEFULSETS, self.name, body, self.namespace, patch_type=patch_type))
 
     def scale(self, replicas: int) -> int:
+        self.record_sent({"spec": {"replicas": replicas}})
         return faults.scale(self.kube, self.namespace, self.name, replicas)
 
     def set_template_version(self, version: str) -> Obj:
@@ -190,19 +248,17 @@ class Workload:
 
     def break_template(self, version: str) -> Obj:
         """A template whose pods never become Ready: simulated nodes by label, real ones by probe."""
-        sts = self.sts()
-        template = copy.deepcopy(o.spec(sts)["template"])
+        template = copy.deepcopy(o.spec(self.requested())["template"])
         template["metadata"].setdefault("labels", {})[SIMULATE_LABEL] = UNREADY
         template["metadata"].setdefault("annotations", {})[TEMPLATE_VERSION_ANNOTATION] = version
         for container in template["spec"]["containers"]:
             if "readinessProbe" in container:
                 container["readinessProbe"]["exec"]["command"] = ["test", "-e", NEVER_READY_FILE]
-        return self.kube.patch(STATEFULSETS, self.name, {"spec": {"template": template}}, self.namespace)
+        return self.patch({"spec": {"template": template}})
 
     def restore_template(self, template: Obj) -> Obj:
         """Put back an earlier template exactly (a rollback); JSON patch so removed keys go too."""
-        body = [{"op": "replace", "path": "/spec/template", "value": template}]
-        return self.kube.patch(STATEFULSETS, self.name, body, self.namespace, patch_type="json")
+        return self.patch([{"op": "replace", "path": "/spec/template", "value": template}], patch_type="json")
 
     def make_unready(self, ordinal: int) -> None:
         """Break one pod's readiness: a label on a simulated node, ``rm`` of the ready file on a real one."""
@@ -241,21 +297,81 @@ class Workload:
             PODS, name, {"status": {"conditions": conditions}}, self.namespace, patch_type="strategic", sub="status"
         )
 
+    def fail_pod(self, ordinal: int) -> faults.Hit:
+        """Make pod ``ordinal`` end ``Failed``, as a kubelet ends a pod it rejects or stops.
+
+        On a real node ``activeDeadlineSeconds: 1`` makes the kubelet kill it (phase Failed, reason
+        DeadlineExceeded); on a simulated one the status a kubelet would write is written, with the
+        label that keeps the simulator from marking it Running again.
+        """
+        pod = self.pod(ordinal)
+        name = o.name(pod)
+        if o.spec(pod).get("nodeName") not in self.simulated_nodes:
+            self.kube.patch(PODS, name, {"spec": {"activeDeadlineSeconds": 1}}, self.namespace)
+            return faults.hit(pod)
+        self.kube.patch(PODS, name, {"metadata": {"labels": {SIMULATE_LABEL: UNREADY}}}, self.namespace)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        conditions = [
+            {"type": t, "status": "False", "reason": "PodFailed", "lastTransitionTime": now}
+            for t in ("ContainersReady", "Ready")
+        ]
+        status = {
+            "phase": "Failed",
+            "reason": "Rejected",
+            "message": "failed on purpose by ordinal",
+            "conditions": conditions,
+        }
+        self.kube.patch(PODS, name, {"status": status}, self.namespace, patch_type="strategic", sub="status")
+        return faults.hit(pod)
+
     # -- wait -----------------------------------------------------------------------------------
 
     def wait_ready(self, replicas: int | None = None) -> Obj:
         want = self.replicas if replicas is None else replicas
-        return waiting.wait_for_set_ready(self.kube, self.namespace, self.name, want, timeout=self.timeouts.ready)
+        return self.judged(
+            waiting.wait_for_set_ready(
+                self.kube, self.namespace, self.name, want, timeout=self.timeouts.ready, broken=self.rewritten
+            )
+        )
 
     def wait_rollout(self, partition: int | None = None) -> Obj:
-        return waiting.wait_for_rollout_complete(
-            self.kube, self.namespace, self.name, timeout=self.timeouts.ready, partition=partition
+        """Wait for the rollout to reach ``partition``; a pod updated below it ends the wait as the finding."""
+        return self.judged(
+            waiting.wait_for_rollout_complete(
+                self.kube,
+                self.namespace,
+                self.name,
+                timeout=self.timeouts.ready,
+                partition=partition,
+                replicas=int(o.spec(self.requested()).get("replicas", 1)),
+                broken=self._broken_rollout,
+            )
         )
 
+    def _broken_rollout(self, stored: Obj) -> list[Finding]:
+        found = self.rewritten(stored)
+        view = as_requested(self.sent, stored)
+        if not found and updated_below_partition(view):
+            found = [
+                f for f in check_partition(view, self.pods(), settled=False) if f.rule == "revisions.partition-pinned"
+            ]
+        return found
+
     def wait_recreated(self, ordinal: int, old_uid: str, *, ready: bool = True) -> Obj:
+        """Wait for pod ``ordinal``'s successor; its identity and claims are judged the moment it appears."""
         return waiting.wait_for_pod_recreated(
-            self.kube, self.namespace, pod_name(self.name, ordinal), old_uid, timeout=self.timeouts.pod, ready=ready
+            self.kube,
+            self.namespace,
+            pod_name(self.name, ordinal),
+            old_uid,
+            timeout=self.timeouts.pod,
+            ready=ready,
+            broken=self.new_pod_findings,
         )
+
+    def new_pod_findings(self, pod: Obj) -> list[Finding]:
+        """What a pod the controller made for this set shows against the request (identity, claims)."""
+        return check_new_pod(self.requested(), pod, pod_index_label=self.pod_index_label)
 
     def wait_pod(self, ordinal: int, judge: Callable[[Obj], bool], *, expect: str) -> Obj:
         """Wait until pod ``ordinal`` exists and ``judge`` accepts it."""
@@ -263,9 +379,17 @@ class Workload:
         return waiting.wait_for_pod(self.kube, self.namespace, name, judge, expect=expect, timeout=self.timeouts.pod)
 
     def wait_set(self, judge: Callable[[Obj], bool], *, expect: str) -> Obj:
-        """Wait until the set has observed its latest spec and ``judge`` accepts it."""
-        return waiting.wait_for_set(
-            self.kube, self.namespace, self.name, judge, expect=expect, timeout=self.timeouts.ready
+        """Wait until the set has observed its latest spec and ``judge`` accepts it (the set as asked for)."""
+        return self.judged(
+            waiting.wait_for_set(
+                self.kube,
+                self.namespace,
+                self.name,
+                lambda stored: judge(as_requested(self.sent, stored)),
+                expect=expect,
+                timeout=self.timeouts.ready,
+                broken=self.rewritten,
+            )
         )
 
     def wait_pod_ready(self, ordinal: int, ready: bool = True) -> Obj:
@@ -281,6 +405,42 @@ class Workload:
 
     def wait_claims_gone(self, names: Iterable[str]) -> None:
         waiting.wait_for_gone(self.kube, PVCS, self.namespace, list(names), timeout=self.timeouts.gone)
+
+    def wait_claims_follow(
+        self, sts: Obj, claims_before: Sequence[Obj], *, event: Event, replicas_after: int = 0
+    ) -> list[Obj]:
+        """After the set was deleted or scaled: wait until the claims its policy removes are gone.
+
+        A claim the policy keeps disappearing ends the wait at once; one that must go and is still
+        there at the deadline is the finding (who owns it, whether any owned claim was collected),
+        never a bare timeout. ``sts`` is the set as asked for, taken before the event.
+        """
+        since = self.clock()
+        kind = "deleted" if event == "deleted" else f"scaled to {replicas_after}"
+        before = {o.name(c) for c in claims_before}
+
+        def judge(items: list[Obj]) -> Verdict[list[Obj]]:
+            found = check_claims_removed(
+                sts, claims_before, items, event=event, replicas_after=replicas_after, seconds=self.clock() - since
+            )
+            lost = [f for f in found if f.seen != "kept" and not str(f.seen).startswith("still present")]
+            if lost:
+                return waiting.broken_verdict(lost, f"{len(lost)} claims the policy keeps are gone")
+            waiting_for = [f for f in found if str(f.seen).startswith("still present")]
+            names = sorted(o.name(c) for c in items)
+            # A removed claim must be gone, not just terminating (pvc-protection may hold it a moment).
+            terminating = [o.name(c) for c in items if o.terminating(c) and o.name(c) in before]
+            done = not waiting_for and not terminating
+            return Verdict(done, f"claims now: {names}, terminating: {terminating}", items, findings=tuple(waiting_for))
+
+        return waiting.wait_for(
+            self.kube,
+            Query(PVCS, self.namespace),
+            judge,
+            expect=f"the claims of {self.namespace}/{self.name} to follow its retention policy once {kind}",
+            timeout=self.timeouts.gone,
+            clock=self.clock,
+        )
 
     def wait_deleted(self) -> None:
         waiting.wait_for_gone(self.kube, STATEFULSETS, self.namespace, [self.name], timeout=self.timeouts.gone)

@@ -26,7 +26,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from chaoslib.exceptions import ActivityFailed
 
-from ordinal.chaos.results import ProbeVerdict, Touched, Waited, skipped, verdict
+from ordinal.chaos.results import ProbeVerdict, Touched, Waited, not_checked, verdict
 from ordinal.chaos.session import Session, current
 from ordinal.errors import InvalidScenario, OrdinalError
 from ordinal.kube.rest import ApiError, Kube
@@ -137,8 +137,8 @@ class Call:
         timeline = recorder.timeline if recorder is not None else None
         return verdict(self.name, subject, findings, held=held, details=details, timeline=timeline)
 
-    def skipped(self, subject: str, reason: str, details: dict[str, Any] | None = None) -> ProbeVerdict:
-        return skipped(self.name, subject, reason, details)
+    def not_checked(self, subject: str, reason: str, details: dict[str, Any] | None = None) -> ProbeVerdict:
+        return not_checked(self.name, subject, reason, details)
 
 
 _call: contextvars.ContextVar[Call] = contextvars.ContextVar("ordinal_activity_call")

@@ -50,6 +50,7 @@ from chaoslib.exceptions import InterruptExecution
 
 from ordinal.chaos import ACTIVITY_MODULES
 from ordinal.chaos.boundary import first_line
+from ordinal.chaos.results import NOT_CHECKED
 from ordinal.chaos.session import Session, current, open_session
 from ordinal.errors import OrdinalError
 from ordinal.kube.client import set_library_default
@@ -71,6 +72,7 @@ class _Run:
 
     def __init__(self) -> None:
         self.problems: list[str] = []  # what went wrong, in order seen
+        self.unchecked: list[str] = []  # those of the problems that are probes not checked (not broken promises)
         self.fatal = False  # a problem chaoslib would not count as a failure (see module docstring)
         self.caught_by: str | None = None
         self.interrupted_by_us = False
@@ -79,8 +81,10 @@ class _Run:
         self.hypothesis_runs = 0
         self.signalled: str | None = None  # a SIGTERM arrived (see _remember_sigterm)
 
-    def problem(self, where: str, text: str, *, fatal: bool = True) -> None:
+    def problem(self, where: str, text: str, *, fatal: bool = True, unchecked: bool = False) -> None:
         self.problems.append(f"{where}: {text}")
+        if unchecked:
+            self.unchecked.append(self.problems[-1])
         self.fatal = self.fatal or fatal
         if self.caught_by is None:
             self.caught_by = where
@@ -260,6 +264,8 @@ def after_experiment_control(
     journal["ordinal"] = {
         **(journal.get("ordinal") or {}),
         **summary(session, journal),
+        "verdict": verdict_of(journal, _run.problems, _run.unchecked, _run.control_errors),
+        "not_checked": not_checked(journal),
         "caught_by": _run.caught_by,
         "problems": list(_run.problems),
         "control_errors": list(_run.control_errors),
@@ -346,9 +352,38 @@ def _judge(journal: dict[str, Any]) -> None:
             name = (probe.get("activity") or {}).get("name")
             output = probe.get("output")
             reason = output.get("summary") if isinstance(output, dict) else _exception_line(probe)
+            unchecked = isinstance(output, dict) and output.get("status") == NOT_CHECKED
             # After the method chaoslib already reports the deviation (and exits non-zero);
             # before it, it would call the run "completed" with exit code 0.
-            _run.problem(f"hypothesis-{phase} probe {name!r}", str(reason), fatal=phase == "before")
+            text = f"not checked: {reason}" if unchecked else str(reason)
+            _run.problem(f"hypothesis-{phase} probe {name!r}", text, fatal=phase == "before", unchecked=unchecked)
+
+
+def not_checked(journal: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Every hypothesis probe that answered *not checked*: phase, probe, reason (the capability it needs)."""
+    found = []
+    for phase in ("before", "after"):
+        for probe in ((journal.get("steady_states") or {}).get(phase) or {}).get("probes") or []:
+            output = probe.get("output")
+            if isinstance(output, dict) and output.get("status") == NOT_CHECKED:
+                name = str((probe.get("activity") or {}).get("name"))
+                found.append({"phase": phase, "probe": name, "reason": str(output.get("summary") or "")})
+    return found
+
+
+def verdict_of(journal: Mapping[str, Any], problems: list[str], unchecked: list[str], errors: list[str]) -> str:
+    """``held``, ``not-checked`` (nothing broke, but a probe could not run), else the status (``deviated``…).
+
+    A run is ``held`` only when every probe ran and passed; one whose only problems are probes
+    not checked is ``not-checked``, never ``held``.
+    """
+    status, deviated = journal.get("status"), bool(journal.get("deviated"))
+    others = [p for p in problems if p not in unchecked]
+    if not others and not errors and status in ("completed", FAILED) and (unchecked or not_checked(journal)):
+        return "not-checked"
+    if status == "completed" and not deviated and not problems:
+        return "held"
+    return "deviated" if deviated else str(status)
 
 
 def summary(session: Session, journal: Mapping[str, Any]) -> dict[str, Any]:

@@ -5,8 +5,9 @@ the method (``hypothesis-before``), each method activity, each probe after the m
 (``hypothesis-after``), each rollback, and one ``outcome`` case carrying the run's status.
 Probes the run never reached (the hypothesis stops at its first failing probe; an
 interrupted run skips the second hypothesis) are listed as skipped with the reason, so
-the set of test cases is the same on every run. A probe whose verdict is ``skipped``
-(a missing capability) is skipped with that reason, never reported as passed.
+the set of test cases is the same on every run. A probe whose verdict is ``not-checked``
+(a missing capability) is skipped with "not checked: <reason>", never reported as passed, and
+so is the outcome of a run whose only problems are such probes (journal verdict ``not-checked``).
 
 Also a command: ``python -m ordinal.chaos.junit reports/journal-drain.json -o reports/junit-chaos-drain.xml``.
 """
@@ -109,8 +110,8 @@ def _judge_probe(case: ET.Element, run: Mapping[str, Any]) -> None:
     verdict = output if isinstance(output, Mapping) else {}
     if run.get("status") == "failed":
         _error(case, run)
-    elif verdict.get("status") == "skipped":
-        ET.SubElement(case, "skipped", {"message": str(verdict.get("summary") or "skipped")})
+    elif verdict.get("status") == "not-checked":
+        ET.SubElement(case, "skipped", {"message": f"not checked: {verdict.get('summary') or 'no reason given'}"})
     elif run.get("tolerance_met") is False:
         failure = ET.SubElement(
             case, "failure", {"type": "tolerance", "message": str(verdict.get("summary") or "tolerance not met")}
@@ -146,7 +147,11 @@ def _outcome(suite: str, journal: Mapping[str, Any]) -> ET.Element:
     case = _case(suite, "run", "outcome", float(journal.get("duration") or 0.0))
     status, deviated = journal.get("status"), bool(journal.get("deviated"))
     section = journal.get("ordinal") or {}
-    if status != "completed" or deviated:
+    if section.get("verdict") == "not-checked":
+        unchecked = section.get("not_checked") or []
+        reasons = "; ".join(f"{u.get('phase')} {u.get('probe')}: {u.get('reason')}" for u in unchecked)
+        ET.SubElement(case, "skipped", {"message": f"not checked: {reasons or 'a probe could not run'}"})
+    elif status != "completed" or deviated:
         problems = section.get("problems") or []
         message = f"status {status}" + (", deviated" if deviated else "")
         if section.get("caught_by"):

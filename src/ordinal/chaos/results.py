@@ -1,10 +1,11 @@
 """What activities return: JSON-able TypedDicts, and the probe verdict the tolerances read.
 
 Hypothesis probes return a :class:`ProbeVerdict` whose ``status`` is ``passed``, ``failed`` or
-``skipped``. chaoslib compares a list tolerance against a dict result's ``status`` key
-(``"tolerance": ["passed"]``), so experiments need no JSONPath extra; a probe that may be
-not applicable (data tokens on simulated nodes) is given ``["passed", "skipped"]`` and the
-journal and the JUnit report say why it skipped instead of pretending it passed.
+``not-checked``. chaoslib compares a list tolerance against a dict result's ``status`` key
+(``"tolerance": ["passed"]``), so experiments need no JSONPath extra. Every tolerance is
+``["passed"]``: a probe that could not run here (data tokens on simulated nodes, DNS out of
+reach) answers ``not-checked`` with the reason, the hypothesis is then not met, and the
+journal, ``ordinal run`` and the JUnit view say *not checked* and why, never that it held.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from ordinal.kube.manifests import parse_ordinal
 from ordinal.observe.timeline import Timeline
 from ordinal.types import Finding
 
-Status = Literal["passed", "failed", "skipped"]
+Status = Literal["passed", "failed", "not-checked"]
+
+#: The status of a probe that could not run here; its summary names the capability it needs.
+NOT_CHECKED: Status = "not-checked"
 
 
 class ProbeVerdict(TypedDict):
@@ -27,7 +31,7 @@ class ProbeVerdict(TypedDict):
     status: Status
     check: str  # probe name
     subject: str  # "statefulset ns/web"
-    summary: str  # one line: what failed first, why it skipped, or what held
+    summary: str  # one line: what failed first, why it was not checked, or what held
     findings: list[dict[str, Any]]  # blocking findings, as Finding.to_json()
     notes: list[dict[str, Any]]  # info findings: seen and reported, not failing
     details: dict[str, Any]
@@ -95,10 +99,10 @@ def verdict(
     )
 
 
-def skipped(check: str, subject: str, reason: str, details: dict[str, Any] | None = None) -> ProbeVerdict:
-    """Not applicable here (a missing capability): the reason names it, e.g. ``needs: exec into pods``."""
+def not_checked(check: str, subject: str, reason: str, details: dict[str, Any] | None = None) -> ProbeVerdict:
+    """Could not run here (a missing capability): the reason names it, e.g. ``needs: exec into pods``."""
     return ProbeVerdict(
-        status="skipped", check=check, subject=subject, summary=reason, findings=[], notes=[], details=details or {}
+        status=NOT_CHECKED, check=check, subject=subject, summary=reason, findings=[], notes=[], details=details or {}
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from chaoslib.exceptions import InterruptExecution
@@ -38,7 +39,14 @@ from ordinal.kube.manifests import (
     statefulset_manifest,
 )
 from ordinal.kube.rest import NODES, ApiError, Kube
-from ordinal.labels import HOSTNAME_LABEL, NODE_KIND_LABEL, NOT_READY_TAINT, REAL_NODE_KIND, UNREACHABLE_TAINT
+from ordinal.labels import (
+    HOSTNAME_LABEL,
+    NODE_KIND_LABEL,
+    NOT_READY_TAINT,
+    REAL_NODE_KIND,
+    SIMULATED_NODE_KIND,
+    UNREACHABLE_TAINT,
+)
 from ordinal.observe.waiting import wait_for_set_ready
 from ordinal.target import local_node_image
 from ordinal.types import Obj
@@ -156,27 +164,83 @@ def parse_node_selector(text: str) -> dict[str, str]:
     return selector
 
 
+#: Activities that read or write data inside the pods: they need exec, i.e. nodes that run containers.
+EXEC_ACTIVITIES = frozenset({"data_token_intact", "write_data_tokens"})
+#: Faults that take a whole node away: with the sample's budget of one, each pod needs a node of its own.
+NODE_FAULTS = frozenset({"drain_node_of", "lose_node_of"})
+#: Faults only a simulated node can suffer (a real kubelet is not silenced this way).
+SIMULATED_FAULTS = frozenset({"lose_node_of"})
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What an experiment asks of the nodes its sample runs on."""
+
+    exec: bool = True  # some probe reads data inside the pods
+    node_fault: bool = True  # the method takes a node away
+    simulated_fault: bool = False  # ... one that only a simulated node can suffer
+
+    @classmethod
+    def of(cls, experiment: Mapping[str, Any] | None) -> Needs:
+        """Read from the experiment's hypothesis and method (what ``before_experiment_control`` is given)."""
+        if not experiment:
+            return cls()
+        hypothesis = experiment.get("steady-state-hypothesis") or {}
+        steps = [*(hypothesis.get("probes") or []), *(experiment.get("method") or [])]
+        funcs = {str((s.get("provider") or {}).get("func") or "") for s in steps if isinstance(s, Mapping)}
+        return cls(bool(funcs & EXEC_ACTIVITIES), bool(funcs & NODE_FAULTS), bool(funcs & SIMULATED_FAULTS))
+
+
+@dataclass(frozen=True)
+class Placement:
+    image: str
+    selector: dict[str, str]
+    #: Why the sample could not go where every probe can run ("" when it could); probes then say "not checked".
+    unchecked: str = ""
+
+
 def placement(
-    kube: Kube, target_local: bool, replicas: int, image: str, node_selector: str
-) -> tuple[str, dict[str, str]]:
-    """The sample's image and nodeSelector: as given, else what lets its data be checked.
+    kube: Kube, target_local: bool, replicas: int, image: str, node_selector: str, needs: Needs | None = None
+) -> Placement:
+    """The sample's image and nodeSelector: as given, else where every probe of the hypothesis can run.
 
     Real nodes pull nothing, so on the local cluster the image defaults to the one they hold
-    (``ORDINAL_IMAGE`` wins everywhere). With real nodes among simulated ones, and enough of
-    them for one pod each, the sample goes onto the real ones, where a data token can be
-    written and read back; with fewer, a drain of one node would have to evict several pods
-    of a set whose budget allows one, so the pods stay spread over every node.
+    (``ORDINAL_IMAGE`` wins everywhere). A hypothesis that reads data back needs exec, so with
+    real nodes among simulated ones the sample goes onto the real ones: all of them onto one
+    if need be, unless the method takes a node away: then each pod needs a real node of its
+    own (a drain of a node holding several pods would have to evict more than the budget of
+    one allows), and with fewer the pods stay spread over every node and the reason is
+    returned, for the log, the journal and the probes' "not checked".
     """
+    needs = needs or Needs()
     chosen = image or os.environ.get("ORDINAL_IMAGE", "")
     if not chosen and target_local:
         chosen = local_node_image() or ""
-    selector = parse_node_selector(node_selector)
-    if not node_selector:
-        nodes, _ = kube.list(NODES)
-        _, _, simulated, real = capabilities.node_summary(nodes)
-        if simulated and len(real) >= replicas:
-            selector = {NODE_KIND_LABEL: REAL_NODE_KIND}
-    return chosen or DEFAULT_IMAGE, selector
+    chosen = chosen or DEFAULT_IMAGE
+    if node_selector:
+        return Placement(chosen, parse_node_selector(node_selector))
+    nodes, _ = kube.list(NODES)
+    _, _, simulated, real = capabilities.node_summary(nodes)
+    if not simulated:
+        return Placement(chosen, {})  # every node runs containers (or none is known to be simulated)
+    on_real = Placement(chosen, {NODE_KIND_LABEL: REAL_NODE_KIND})
+    if not needs.exec:
+        return on_real if len(real) >= replicas else Placement(chosen, {})
+    if needs.simulated_fault:
+        # The fault can only hit a simulated node: keep every pod on one, whatever the others are.
+        why = "the fault silences a simulated node, where nothing can be exec'd"
+        selector = {NODE_KIND_LABEL: SIMULATED_NODE_KIND} if real else {}
+        return Placement(chosen, selector, f"needs: exec into pods ({why})")
+    if not real:
+        why = "no node of the cluster runs containers (all are simulated)"
+    elif needs.node_fault and len(real) < replicas:
+        why = (
+            f"{len(real)} real node(s) for {replicas} replicas: the method takes a node away, so each pod needs "
+            "a real node of its own (ordinal cluster up --real-nodes N)"
+        )
+    else:
+        return on_real
+    return Placement(chosen, {}, f"needs: exec into pods ({why})")
 
 
 def fresh_namespace(kube: Kube, run_id: str) -> str:
@@ -187,6 +251,8 @@ def fresh_namespace(kube: Kube, run_id: str) -> str:
 
 #: Namespaces this process created for the sample, removed at the latest in cleanup_control.
 _created: list[tuple[Kube, str]] = []
+#: Where this process placed the sample (for the journal).
+_placed: list[Placement] = []
 
 
 def configure_control(**_: Any) -> None:
@@ -222,7 +288,9 @@ def before_experiment_control(
     try:
         kube = session.kube(configuration, secrets)
         local = session.target(configuration, secrets).local
-        chosen_image, selector = placement(kube, local, int(replicas), str(image), str(node_selector))
+        placed = placement(kube, local, int(replicas), str(image), str(node_selector), Needs.of(context))
+        chosen_image, selector = placed.image, placed.selector
+        _placed[:] = [placed]
         namespace = fresh_namespace(kube, session.run_id)
         _created.append((kube, namespace))
         configuration["namespace"] = namespace
@@ -249,6 +317,8 @@ def before_experiment_control(
     log.info(
         "ordinal-sample: deployed %s in namespace %s (image %s%s)", ", ".join(created), namespace, chosen_image, where
     )
+    if placed.unchecked:
+        log.warning("ordinal-sample: the data inside the pods will not be checked: %s", placed.unchecked)
 
 
 def after_experiment_control(context: Obj, state: dict[str, Any] | None = None, **_: Any) -> None:
@@ -257,6 +327,13 @@ def after_experiment_control(context: Obj, state: dict[str, Any] | None = None, 
     if isinstance(state, dict):
         section = state.setdefault("ordinal", {})
         section["sample"] = {"removed": removed, "errors": errors}
+        if _placed:
+            placed = _placed[0]
+            section["placement"] = {
+                "image": placed.image,
+                "node_selector": placed.selector,
+                "unchecked": placed.unchecked,
+            }
         if errors:
             section.setdefault("problems", []).append(f"sample cleanup: {'; '.join(errors)}")
 

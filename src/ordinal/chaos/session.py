@@ -79,6 +79,8 @@ class Baseline:
     pvcs: list[Obj]
     pvs: list[Obj]
     tokens: dict[str, str] = field(default_factory=dict)  # pod -> data token written into its volume
+    #: Why no token could be written (a missing capability), so the probe says "not checked", not "missing".
+    tokens_not_written: str = ""
 
     @classmethod
     def take(cls, kube: Kube, namespace: str, name: str, at: float) -> Baseline:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from ordinal.checks.recorded import check_caught_up
 from ordinal.checks.rules import blocking, informational
 from ordinal.errors import InvariantViolated
 from ordinal.observe.timeline import Timeline
@@ -28,7 +29,8 @@ def assert_no_findings(
     Toolkit journals keep only that line. ``timeline`` (a Timeline or a ready excerpt)
     is cut down to entries about the subjects of the findings.
     """
-    found = list(findings)
+    lag = check_caught_up(timeline if isinstance(timeline, Timeline) else None)
+    found = _unique([*findings, *lag])
     errors = blocking(found)
     if not errors:
         return informational(found)
@@ -36,6 +38,17 @@ def assert_no_findings(
     head = f"{what}: {len(errors)} broken promise{'s' if len(errors) != 1 else ''}; first: {errors[0]}"
     excerpt = timeline if isinstance(timeline, str) else _excerpt(timeline, errors, limit)
     raise InvariantViolated(head, errors + notes, excerpt)
+
+
+def _unique(findings: Iterable[Finding]) -> list[Finding]:
+    """Each finding once, in order (checks sharing a timeline each report its lag)."""
+    seen: set[str] = set()
+    kept = []
+    for finding in findings:
+        if str(finding) not in seen:
+            seen.add(str(finding))
+            kept.append(finding)
+    return kept
 
 
 def _excerpt(timeline: Timeline | None, findings: list[Finding], limit: int) -> str:

@@ -137,6 +137,34 @@ def check_pod_records(
     return findings
 
 
+def check_record_follows(
+    name: str, pod: str, before: list[str] | None, after: list[str] | None, old_ip: str, new_ip: str
+) -> list[Finding]:
+    """A replaced pod's own name: ``[old_ip]`` before the disruption, ``[new_ip]`` after it.
+
+    Asking before is what tells a stale answer (the deleted pod's address, still served)
+    from a fresh one; a stale answer is reported with both addresses.
+    """
+    subject = f"dns {name} A"
+    findings: list[Finding] = []
+    if before != [old_ip]:
+        findings.append(Finding("dns.per-pod-a-record", subject, f"{pod} before the disruption", [old_ip], _nx(before)))
+    if after == [new_ip]:
+        return findings
+    if old_ip != new_ip and old_ip in (after or ()):
+        seen = f"{after} (stale: the replaced pod's address {old_ip}; the new pod has {new_ip})"
+        findings.append(Finding("dns.record-follows-pod", subject, f"{pod} after the replacement", [new_ip], seen))
+    else:
+        findings.append(
+            Finding("dns.record-follows-pod", subject, f"{pod} after the replacement", [new_ip], _nx(after))
+        )
+    return findings
+
+
+def _nx(answer: list[str] | None) -> Any:
+    return "NXDOMAIN" if answer is None else answer
+
+
 def check_service_records(
     a: Answers,
     service: Obj | None,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
+from ordinal.checks.recorded import check_caught_up
+from ordinal.checks.storage import check_pod_mounts, claim_templates
 from ordinal.kube import objects as o
-from ordinal.kube.manifests import members, parse_ordinal, pod_name, set_window
+from ordinal.kube.manifests import members, parse_ordinal, pod_name, pvc_name, set_window
 from ordinal.labels import POD_INDEX_LABEL, POD_NAME_LABEL
 from ordinal.observe.timeline import Incarnation, Mark, Timeline
 from ordinal.types import Finding, Obj
@@ -55,6 +57,21 @@ def check_pod_identity(
             )
     for ordinal, pod in by_ordinal.items():
         findings += _pod_identity(sts, pod, ordinal, pod_index_label)
+    return findings
+
+
+def check_new_pod(sts: Obj, pod: Obj, *, pod_index_label: bool = True) -> list[Finding]:
+    """A pod the controller just made for ``sts``: its identity and the claims it mounts, as the set asks.
+
+    All of it is set when the pod is created and never changes, so a waiter judges a successor
+    with it the moment it appears: "web-1 mounts data-web-2" ends the wait as the failure it is.
+    """
+    ordinal = parse_ordinal(o.name(pod), o.name(sts))
+    if ordinal is None:
+        return []
+    findings = _pod_identity(sts, pod, ordinal, pod_index_label)
+    for template in claim_templates(sts):
+        findings += check_pod_mounts(pod, template, pvc_name(template, o.name(sts), ordinal))
     return findings
 
 
@@ -153,7 +170,7 @@ def check_at_most_one_live(
                     findings.append(_forced_finding(timeline, earlier, later, *forced))
                 elif overlap and forced is None:
                     findings.append(_overlap_finding(timeline, earlier, later))
-    return findings
+    return findings + check_caught_up(timeline)
 
 
 def _force_deleted(timeline: Timeline, inc: Incarnation) -> tuple[str, Mark] | None:

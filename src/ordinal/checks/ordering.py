@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import pairwise
 
+from ordinal.checks.recorded import check_caught_up
 from ordinal.kube.manifests import pod_name
 from ordinal.observe.timeline import Incarnation, Mark, Timeline
 from ordinal.types import Finding
@@ -67,7 +68,7 @@ def check_ordered_scale_up(
                     f"at {_rel(timeline, inc.first_seen)}: " + "; ".join(unhealthy),
                 )
             )
-    return findings
+    return findings + check_caught_up(timeline)
 
 
 def check_ordered_scale_down(
@@ -130,7 +131,7 @@ def check_ordered_scale_down(
                     f"{inc.name} deleted at {_rel(timeline, _asked(inc))} while " + "; ".join(blockers),
                 )
             )
-    return findings
+    return findings + check_caught_up(timeline)
 
 
 def check_rolling_update(
@@ -191,7 +192,7 @@ def check_rolling_update(
                     f"at {_rel(timeline, asked)}: " + "; ".join(unavailable),
                 )
             )
-    return findings
+    return findings + check_caught_up(timeline)
 
 
 def check_parallel_not_serialized(

@@ -245,3 +245,54 @@ def check_renewed(
                 )
             )
     return findings
+
+
+Event = Literal["deleted", "scaled"]
+
+
+def check_claims_removed(
+    sts: Obj,
+    claims_before: Sequence[Obj],
+    pvcs_now: Sequence[Obj],
+    *,
+    event: Event,
+    replicas_after: int = 0,
+    seconds: float = 0.0,
+) -> list[Finding]:
+    """After the set was deleted (or scaled to ``replicas_after``) ``seconds`` ago: claims follow the policy.
+
+    The findings of :func:`check_after_set_deleted` / :func:`check_after_scale_down`, with a claim
+    still there that the policy removes described by what it shows: still owned by the set (or its
+    pod), so the garbage collector has not acted, and whether it removed any owned claim at all; or
+    without that ownerReference, so the StatefulSet controller never applied the policy.
+    """
+    if event == "deleted":
+        findings = check_after_set_deleted(sts, claims_before, pvcs_now)
+        fate = expected_after_set_deleted(sts, claims_before)
+        when, policy = "deleted", f"whenDeleted: {retention_policy(sts)[0]}"
+    else:
+        findings = check_after_scale_down(sts, claims_before, pvcs_now, replicas_after=replicas_after)
+        fate = expected_after_scale_down(sts, claims_before, replicas_after=replicas_after)
+        when, policy = f"scaled to {replicas_after}", f"whenScaled: {retention_policy(sts)[1]}"
+    now = {o.name(c): c for c in pvcs_now if o.namespace(c) == o.namespace(sts)}
+    removed = [n for n in fate.removed if n not in now]
+    explained = []
+    for finding in findings:
+        name = finding.subject.rsplit("/", 1)[-1]
+        claim = now.get(name)
+        if finding.seen != "kept" or claim is None:
+            explained.append(finding)
+            continue
+        owners = [f"{r.get('kind')}/{r.get('name')}" for r in o.owner_refs(claim) if _ours(sts, r)]
+        seen = f"still present {seconds:.0f} s after the set was {when} with {policy}; "
+        if owners:
+            gc = (
+                "no garbage collection of owned objects seen"
+                if not removed
+                else f"{len(removed)} of {len(fate.removed)} claims to remove are gone"
+            )
+            seen += f"owned by {', '.join(owners)}: {gc}"
+        else:
+            seen += "it carries no ownerReference to the set or its pod: the StatefulSet controller did not apply it"
+        explained.append(Finding(finding.rule, finding.subject, finding.path, finding.expected, seen))
+    return explained

@@ -47,7 +47,8 @@ def check_partition(sts: Obj, pods: Sequence[Obj], *, settled: bool = True) -> l
         rev = o.labels(pod).get(REVISION_LABEL)
         index = ordinal - start
         if index < part and current != update and rev != current:
-            findings.append(Finding("revisions.partition-pinned", o.subject(pod, "Pod"), _REV_PATH, current, rev))
+            seen = f"{rev} (the update revision: updated below partition {part})" if rev == update else rev
+            findings.append(Finding("revisions.partition-pinned", o.subject(pod, "Pod"), _REV_PATH, current, seen))
         elif settled and index >= part and rev != update:
             findings.append(Finding("revisions.partition-updated", o.subject(pod, "Pod"), _REV_PATH, update, rev))
     if settled:
@@ -65,6 +66,21 @@ def check_partition(sts: Obj, pods: Sequence[Obj], *, settled: bool = True) -> l
                 )
             )
     return findings
+
+
+def updated_below_partition(sts: Obj) -> bool:
+    """The status counts more updated pods than the partition lets through: a pod below it was updated.
+
+    Mid-rollout ``updatedReplicas`` only grows towards ``replicas - partition``; more than that,
+    while the current and update revisions differ, means an ordinal below the partition runs the
+    update. A waiter uses it to read the pods once and name the one.
+    """
+    if strategy(sts) != "RollingUpdate":
+        return False
+    status = o.status(sts)
+    if status.get("currentRevision") == status.get("updateRevision"):
+        return False
+    return int(status.get("updatedReplicas") or 0) > max(0, len(set_window(sts)) - partition(sts))
 
 
 def check_on_delete(

@@ -28,6 +28,9 @@ _INFO: Severity = "info"
 
 RULES: Mapping[str, Rule] = MappingProxyType(
     {
+        # the request: what the test or experiment sent, judged before anything else
+        "api.spec-rewritten": Rule(_ERROR, "the server stores the StatefulSet spec as it was sent"),
+        "timeline.caught-up": Rule(_ERROR, "the timeline recorder caught up with the cluster before it was judged"),
         # identity
         "identity.pod-name": Rule(_ERROR, "a pod the set owns is named <set>-<ordinal>"),
         "identity.ordinal-window": Rule(_ERROR, "pods are exactly <set>-<start> … <set>-<start+replicas-1>"),
@@ -82,6 +85,9 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         "dns.ptr-record": Rule(_ERROR, "PTR of a Ready pod's IP is the pod's FQDN"),
         "dns.endpoint-slice": Rule(_ERROR, "the Service's EndpointSlices list each pod with IP, hostname, readiness"),
         "dns.no-records-without-service": Rule(_ERROR, "no per-pod records when serviceName has no headless Service"),
+        "dns.record-follows-pod": Rule(
+            _ERROR, "a replaced pod's own name resolves to the new pod's IP, not the old one"
+        ),
         "dns.own-hosts-entry": Rule(_ERROR, "a pod's /etc/hosts maps its IP to <pod>.<svc>.<ns>.svc.<zone>"),
         "dns.lookup-from-pod": Rule(_ERROR, "from a sibling pod, <pod>.<svc>.<ns>.svc.<zone> resolves to the pod's IP"),
         "dns.search-path": Rule(_ERROR, "a pod's resolv.conf searches <ns>.svc.<zone> first"),

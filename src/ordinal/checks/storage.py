@@ -48,7 +48,7 @@ def check_claims(
             claim = claims.get(name)
             pod = pods_by_ordinal.get(ordinal)
             if pod is not None:
-                findings += _pod_mounts(pod, template, name)
+                findings += check_pod_mounts(pod, template, name)
             if claim is None:
                 findings.append(Finding("storage.claim-per-ordinal", subject, "metadata.name", name, None))
                 continue
@@ -74,7 +74,8 @@ def check_claims(
     return findings
 
 
-def _pod_mounts(pod: Obj, template: str, claim: str) -> list[Finding]:
+def check_pod_mounts(pod: Obj, template: str, claim: str) -> list[Finding]:
+    """The pod's volume ``template`` references ``claim`` (its ordinal's PVC), not another one."""
     volumes = [v for v in o.spec(pod).get("volumes") or () if isinstance(v, dict) and v.get("name") == template]
     seen = (volumes[0].get("persistentVolumeClaim") or {}).get("claimName") if volumes else None
     if seen == claim:

@@ -54,7 +54,9 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("", ("pods/exec",), EXEC_VERBS, "data tokens, readiness and DNS from inside pods", "exec into pods"),
     Permission("", ("pods/log",), ("get",), "the cluster domain from the probe pod's search path", "pod logs"),
     Permission("", ("services",), ("create", "delete", *READ), "the headless Services; the apiserver's Service IP"),
-    Permission("", ("persistentvolumeclaims",), ("delete", *READ), "claims: retention, reattachment, cleanup"),
+    Permission(
+        "", ("persistentvolumeclaims",), ("delete", "patch", *READ), "claims: retention (foreign owners), cleanup"
+    ),
     Permission("", ("persistentvolumes",), ("delete", *READ), "volumes of the claims; removed with their namespace"),
     Permission("", ("events",), READ, "the timeline and failure dumps"),
     Permission("", ("nodes",), READ, "placement, zones, node kinds, readiness"),

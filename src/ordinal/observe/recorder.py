@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
-from ordinal.errors import TransientApiError, WaitTimeout
+from ordinal.errors import TransientApiError
 from ordinal.kube import objects as o
 from ordinal.kube.rest import (
     CONTROLLER_REVISIONS,
@@ -160,23 +160,29 @@ def synced(recorder: Recorder, *, timeout: float = 10.0, clock: Clock = MONOTONI
     Ordering checks judge what the timeline holds; judging before the recorder caught up would
     report a deletion "never seen gone". This lists the pods once and waits (in memory) until
     every listed pod's latest recorded version is at least the listed one and nothing else is
-    recorded as live.
+    recorded as live. If it cannot catch up in ``timeout`` the timeline is returned anyway with
+    :attr:`Timeline.lag` saying what it is behind on: the checks still judge it (a broken promise
+    is reported first) and add that the recording was incomplete (rule ``timeline.caught-up``).
     """
     items, _ = recorder.kube.list(PODS, recorder.namespace)
     want = {o.uid(p): _rv(o.meta(p).get("resourceVersion")) for p in items}
+    names = {o.uid(p): o.name(p) for p in items}
     deadline = clock() + timeout
     while True:
         live = {e.uid: _rv(e.resource_version) for e in recorder.timeline.live("Pod", recorder.namespace)}
         behind = sorted(uid for uid, rv in want.items() if live.get(uid, -1) < rv)
         extra = sorted(set(live) - set(want))
         if not behind and not extra:
+            recorder.timeline.lag = None
             return recorder.timeline
         if clock() >= deadline:
-            raise WaitTimeout(
-                f"the timeline recorder to catch up with the pods of {recorder.namespace}",
-                f"behind on {behind}, still live in the timeline: {extra}",
-                timeout,
+            gone = {e.uid: e.name for e in recorder.timeline.live("Pod", recorder.namespace)}
+            recorder.timeline.lag = (
+                f"after {timeout:.0f}s the recording of {recorder.namespace} was still behind on pods "
+                f"{[names[u] for u in behind]} and showed {[gone[u] for u in extra]} live though the API lists "
+                f"them gone (recorder errors: {recorder.errors[-3:] or 'none'})"
             )
+            return recorder.timeline
         time.sleep(0.01)
 
 

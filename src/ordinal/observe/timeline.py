@@ -215,6 +215,9 @@ class Timeline:
         self._entries: list[Entry] = []
         self._seen: set[tuple[str, str, str]] = set()
         self._t0 = t0
+        #: Set by the recorder's catch-up wait when the timeline could not catch up with a fresh
+        #: list (what it is behind on); checks that read it then report so, after their findings.
+        self.lag: str | None = None
 
     @property
     def entries(self) -> tuple[Entry, ...]:

@@ -1,8 +1,11 @@
 """One waiter: list, judge, watch from the list's resourceVersion, re-judge on every event.
 
 Every wait has a deadline measured by our own monotonic clock (never an HTTP timeout),
-says what it waited for, and on expiry reports what it last saw. A judge can also declare
-a known-bad state, which ends the wait at once with :class:`InvariantViolated`.
+says what it waited for, and on expiry reports what it last saw. Findings come first: a judge
+that sees a promise visibly broken (``failed``) ends the wait at once with
+:class:`InvariantViolated`, its first line the broken promise; a judge that knows which promise
+a late state breaks (``findings``) makes the deadline end with those findings, not with a
+timeout. A bare :class:`WaitTimeout` is left for when nothing more specific is known.
 
 The named waits below are the only ones: the conformance tests (through
 :class:`~ordinal.act.workload.Workload`) and the chaos activities both wait with them.
@@ -13,14 +16,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar, cast
 
-from ordinal.errors import InvalidScenario, InvariantViolated, TransientApiError, WaitTimeout
+from ordinal.errors import InvalidScenario, InvariantViolated, OrdinalError, TransientApiError, WaitTimeout
 from ordinal.kube import objects as o
 from ordinal.kube.manifests import parse_ordinal, pod_name, set_window
-from ordinal.kube.rest import ENDPOINT_SLICES, NODES, PODS, STATEFULSETS, Gone, Kube, Resource
+from ordinal.kube.rest import ENDPOINT_SLICES, NODES, PODS, STATEFULSETS, ApiError, Gone, Kube, Resource
 from ordinal.labels import SERVICE_NAME_LABEL
 from ordinal.types import MONOTONIC, Clock, Finding, Obj
 
@@ -30,12 +33,29 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Verdict(Generic[T]):
-    """A judge's answer: done or not, what it saw (in words), and what the wait returns once done."""
+    """A judge's answer: done or not, what it saw (in words), and what the wait returns once done.
+
+    ``failed`` is a promise visibly broken: the wait stops at once, and that sentence is the
+    first line of the failure. ``findings`` are the broken promises the state so far shows:
+    with ``failed`` they are listed under it; without, they are what the wait ends with if
+    the deadline passes before it is done.
+    """
 
     done: bool
     seen: str = ""  # what was judged, in words; goes into the timeout message
     value: T | None = None  # what wait_for returns when done
     failed: str | None = None  # known-bad state: stop now instead of waiting out the deadline
+    findings: tuple[Finding, ...] = ()
+
+
+#: Findings that end a wait on one object at once (a rewritten spec, a pod mounting another claim).
+Broken = Callable[[Obj], Sequence[Finding]]
+
+
+def broken_verdict(findings: Sequence[Finding], seen: str) -> Verdict[T]:
+    """The verdict for promises visibly broken: fail now, the first finding as the sentence."""
+    more = f" (+{len(findings) - 1} more)" if len(findings) > 1 else ""
+    return Verdict(False, seen, failed=f"{findings[0]}{more}", findings=tuple(findings))
 
 
 @dataclass(frozen=True)
@@ -84,8 +104,26 @@ def wait_for(
         v = judge(current())
         log.debug("waiting for %s: done=%s seen=%s", expect, v.done, v.seen)
         if v.failed:
-            raise InvariantViolated(f"{query.describe()}: expected {expect}, but {v.failed}")
+            context = f"seen while waiting for {expect} ({query.describe()}) after {clock() - start:.1f}s"
+            raise InvariantViolated(f"{v.failed}; {context}", v.findings)
         return v
+
+    def expired() -> OrdinalError:
+        """At the deadline: judge what is there now once more; findings if it knows any, else a timeout."""
+        last = verdict
+        if last is not None:
+            last = judge_now()
+            if last.done:
+                return _Done(last.value)
+        elapsed = clock() - start
+        if last is not None and last.findings:
+            first, count = last.findings[0], len(last.findings)
+            more = f" (+{count - 1} more)" if count > 1 else ""
+            return InvariantViolated(
+                f"{first}{more}; after {elapsed:.1f}s waiting for {expect} ({query.describe()})", last.findings
+            )
+        seen = last.seen if last is not None else "nothing (no list succeeded)"
+        return WaitTimeout(f"{expect} ({query.describe()})", seen, elapsed)
 
     def relist() -> str:
         items, version = kube.list(
@@ -102,8 +140,10 @@ def wait_for(
     while True:
         left = timeout - (clock() - start)
         if left <= 0:
-            seen = verdict.seen if verdict is not None else "nothing (no list succeeded)"
-            raise WaitTimeout(f"{expect} ({query.describe()})", seen, clock() - start)
+            ended = expired()
+            if isinstance(ended, _Done):
+                return cast(T, ended.value)
+            raise ended
         try:
             if not rv:
                 rv = relist()
@@ -137,6 +177,14 @@ def wait_for(
             time.sleep(min(0.5, max(0.0, timeout - (clock() - start))))  # back off, then resume
 
 
+class _Done(OrdinalError):
+    """Internal: the last look at the deadline found the wait done after all."""
+
+    def __init__(self, value: object) -> None:
+        super().__init__()
+        self.value = value
+
+
 def _key(obj: Obj) -> str:
     meta = obj.get("metadata", {})
     return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
@@ -164,14 +212,27 @@ def _one(resource: Resource, namespace: str, name: str) -> Query:
 
 
 def wait_for_set(
-    kube: Kube, namespace: str, name: str, judge: Callable[[Obj], bool], *, expect: str, timeout: float
+    kube: Kube,
+    namespace: str,
+    name: str,
+    judge: Callable[[Obj], bool],
+    *,
+    expect: str,
+    timeout: float,
+    broken: Broken | None = None,
 ) -> Obj:
-    """Wait until the set has observed its latest spec and ``judge`` accepts it."""
+    """Wait until the set has observed its latest spec and ``judge`` accepts it.
+
+    ``broken`` returns findings that end the wait at once (e.g. the stored spec is not the one sent).
+    """
 
     def verdict(items: list[Obj]) -> Verdict[Obj]:
         if not items:
             return Verdict(False, "no StatefulSet")
         sts = items[0]
+        found = list(broken(sts)) if broken is not None else []
+        if found:
+            return broken_verdict(found, set_status_line(sts))
         return Verdict(observed(sts) and judge(sts), set_status_line(sts), sts)
 
     return wait_for(
@@ -183,13 +244,21 @@ def wait_for_set(
     )
 
 
-def wait_for_set_ready(kube: Kube, namespace: str, name: str, replicas: int, *, timeout: float) -> Obj:
-    """Wait until the set has observed its spec and reports ``replicas`` ready and available."""
+def wait_for_set_ready(
+    kube: Kube, namespace: str, name: str, replicas: int, *, timeout: float, broken: Broken | None = None
+) -> Obj:
+    """Wait until the set has observed its spec and reports ``replicas`` ready and available.
+
+    On the deadline the pods are read once, so the failure says which of them were not ready and why.
+    """
 
     def judge(items: list[Obj]) -> Verdict[Obj]:
         if not items:
             return Verdict(False, "no StatefulSet")
         sts = items[0]
+        found = list(broken(sts)) if broken is not None else []
+        if found:
+            return broken_verdict(found, set_status_line(sts))
         st = o.status(sts)
         done = (
             observed(sts)
@@ -199,31 +268,82 @@ def wait_for_set_ready(kube: Kube, namespace: str, name: str, replicas: int, *, 
         )
         return Verdict(done, set_status_line(sts), sts)
 
-    return wait_for(
-        kube,
-        _one(STATEFULSETS, namespace, name),
-        judge,
-        expect=f"StatefulSet {namespace}/{name} with {replicas} ready replicas",
-        timeout=timeout,
+    try:
+        return wait_for(
+            kube,
+            _one(STATEFULSETS, namespace, name),
+            judge,
+            expect=f"StatefulSet {namespace}/{name} with {replicas} ready replicas",
+            timeout=timeout,
+        )
+    except WaitTimeout as err:
+        raise WaitTimeout(err.expect, f"{err.seen}; {pods_of_set_line(kube, namespace, name)}", err.elapsed) from None
+
+
+def pods_of_set_line(kube: Kube, namespace: str, name: str) -> str:
+    """The set's pods as last seen, one phrase each (``web-2 Pending: Unschedulable …``), for a timeout."""
+    try:
+        items, _ = kube.list(PODS, namespace)
+    except (OrdinalError, ApiError) as err:
+        return f"pods unreadable: {str(err).splitlines()[0]}"
+    mine = sorted(
+        (p for p in items if parse_ordinal(o.name(p), name) is not None),
+        key=lambda p: parse_ordinal(o.name(p), name) or 0,
     )
+    return "pods: " + (", ".join(pod_phrase(p) for p in mine) or "none")
 
 
-def wait_for_set_settled(kube: Kube, namespace: str, name: str, *, timeout: float, clock: Clock = MONOTONIC) -> Obj:
-    """Ready at the set's own replica count: every ordinal Running+Ready, condemned pods gone, status caught up."""
+def pod_phrase(pod: Obj) -> str:
+    """``web-1 Running, not Ready (ContainersNotReady), node n2`` or ``web-0 Terminating, finalizers [x]``."""
+    status = o.status(pod)
+    words = [o.name(pod), str(status.get("phase"))]
+    if o.terminating(pod):
+        words.append(f"Terminating since {o.meta(pod).get('deletionTimestamp')}")
+        finalizers = o.meta(pod).get("finalizers")
+        if finalizers:
+            words.append(f"finalizers {finalizers}")
+    ready = o.condition(pod, "Ready") or {}
+    if not o.pod_ready(pod):
+        words.append("not Ready" + (f" ({ready.get('reason')})" if ready.get("reason") else ""))
+    scheduled = o.condition(pod, "PodScheduled") or {}
+    if scheduled.get("status") == "False":
+        words.append(f"unscheduled: {str(scheduled.get('message') or scheduled.get('reason'))[:120]}")
+    if o.spec(pod).get("nodeName"):
+        words.append(f"node {o.spec(pod).get('nodeName')}")
+    return " ".join(words[:2]) + (", " + ", ".join(words[2:]) if words[2:] else "")
+
+
+def wait_for_set_settled(
+    kube: Kube,
+    namespace: str,
+    name: str,
+    *,
+    timeout: float,
+    clock: Clock = MONOTONIC,
+    window: range | None = None,
+    broken: Broken | None = None,
+) -> Obj:
+    """Ready at the set's replica count: every ordinal Running+Ready, condemned pods gone, status caught up.
+
+    ``window`` is the ordinals asked for (the request's ``ordinals.start`` and ``replicas``); without
+    it the stored set's are taken.
+    """
     start = clock()
-    sts = kube.get_or_none(STATEFULSETS, name, namespace)
-    if sts is None:
-        raise InvalidScenario(f"expected StatefulSet {namespace}/{name}, found none")
-    window = set_window(sts)
+    if window is None:
+        sts = kube.get_or_none(STATEFULSETS, name, namespace)
+        if sts is None:
+            raise InvalidScenario(f"expected StatefulSet {namespace}/{name}, found none")
+        window = set_window(sts)
+    wanted = window
 
     def pods_ready(items: list[Obj]) -> Verdict[None]:
         mine = {parse_ordinal(o.name(p), name): p for p in items}
         bad = [
-            pod_name(name, i)
-            for i in window
+            pod_phrase(mine[i]) if i in mine else f"{pod_name(name, i)} absent"
+            for i in wanted
             if i not in mine or o.terminating(mine[i]) or not o.pod_running_ready(mine[i])
         ]
-        extra = sorted(o.name(p) for i, p in mine.items() if i is not None and i not in window)
+        extra = sorted(o.name(p) for i, p in mine.items() if i is not None and i not in wanted)
         return Verdict(not bad and not extra, f"not ready: {bad}, condemned left: {extra}")
 
     wait_for(
@@ -234,16 +354,25 @@ def wait_for_set_settled(kube: Kube, namespace: str, name: str, *, timeout: floa
         timeout=timeout,
     )
     left = max(1.0, timeout - (clock() - start))
-    return wait_for_set_ready(kube, namespace, name, len(window), timeout=left)
+    return wait_for_set_ready(kube, namespace, name, len(wanted), timeout=left, broken=broken)
 
 
 def wait_for_rollout_complete(
-    kube: Kube, namespace: str, name: str, *, timeout: float, partition: int | None = None
+    kube: Kube,
+    namespace: str,
+    name: str,
+    *,
+    timeout: float,
+    partition: int | None = None,
+    replicas: int | None = None,
+    broken: Broken | None = None,
 ) -> Obj:
     """Wait until a RollingUpdate has finished: every pod at or above the partition updated and ready.
 
     Without a partition: ``currentRevision == updateRevision`` and all replicas updated, ready
     and available. With one: ``updatedReplicas == replicas - partition`` and all ready.
+    ``replicas`` is the count asked for (the stored spec's when None); ``broken`` ends the wait
+    at once with its findings (a pod updated below the partition, a rewritten spec).
     """
 
     def judge(items: list[Obj]) -> Verdict[Obj]:
@@ -251,15 +380,19 @@ def wait_for_rollout_complete(
             return Verdict(False, "no StatefulSet")
         sts = items[0]
         st = o.status(sts)
-        replicas = int(o.spec(sts).get("replicas", 1))
-        ready = st.get("readyReplicas", 0) == replicas and st.get("availableReplicas", 0) == replicas
-        if partition:
-            updated = st.get("updatedReplicas", 0) == max(0, replicas - partition)
-        else:
-            updated = st.get("updatedReplicas", 0) == replicas and st.get("currentRevision") == st.get("updateRevision")
-        done = observed(sts) and ready and updated and st.get("replicas", 0) == replicas
+        want = int(o.spec(sts).get("replicas", 1)) if replicas is None else replicas
         revisions = f"{st.get('currentRevision')}→{st.get('updateRevision')}"
-        return Verdict(done, set_status_line(sts) + f", revisions {revisions}", sts)
+        seen = set_status_line(sts) + f", revisions {revisions}"
+        found = list(broken(sts)) if broken is not None else []
+        if found:
+            return broken_verdict(found, seen)
+        ready = st.get("readyReplicas", 0) == want and st.get("availableReplicas", 0) == want
+        if partition:
+            updated = st.get("updatedReplicas", 0) == max(0, want - partition)
+        else:
+            updated = st.get("updatedReplicas", 0) == want and st.get("currentRevision") == st.get("updateRevision")
+        done = observed(sts) and ready and updated and st.get("replicas", 0) == want
+        return Verdict(done, seen, sts)
 
     return wait_for(
         kube,
@@ -271,15 +404,25 @@ def wait_for_rollout_complete(
 
 
 def wait_for_gone(kube: Kube, res: Resource, namespace: str | None, names: Iterable[str], *, timeout: float) -> None:
-    """Wait until none of ``names`` exists any more."""
+    """Wait until none of ``names`` exists any more; a timeout says how each one still is."""
     wanted = list(names)
 
     def judge(items: list[Obj]) -> Verdict[None]:
-        left = sorted(o.name(i) for i in items if o.name(i) in wanted)
-        return Verdict(not left, str(left))
+        left = sorted((i for i in items if o.name(i) in wanted), key=o.name)
+        return Verdict(not left, "; ".join(lingering_phrase(i) for i in left) or "[]")
 
     where = f" in {namespace}" if namespace else ""
     wait_for(kube, Query(res, namespace), judge, expect=f"{res.plural} {wanted}{where} gone", timeout=timeout)
+
+
+def lingering_phrase(obj: Obj) -> str:
+    """Why an object is still there: never deleted (and who owns it), or held by finalizers."""
+    meta = o.meta(obj)
+    if o.terminating(obj):
+        held = f", held by finalizers {meta.get('finalizers')}" if meta.get("finalizers") else ""
+        return f"{o.name(obj)} terminating since {meta.get('deletionTimestamp')}{held}"
+    owners = [f"{r.get('kind')}/{r.get('name')}" for r in o.owner_refs(obj)]
+    return f"{o.name(obj)} present, not terminating" + (f", owned by {owners}" if owners else ", no owner")
 
 
 def pod_line(pod: Obj) -> str:
@@ -287,13 +430,23 @@ def pod_line(pod: Obj) -> str:
 
 
 def wait_for_pod(
-    kube: Kube, namespace: str, name: str, judge: Callable[[Obj], bool], *, expect: str, timeout: float
+    kube: Kube,
+    namespace: str,
+    name: str,
+    judge: Callable[[Obj], bool],
+    *,
+    expect: str,
+    timeout: float,
+    broken: Broken | None = None,
 ) -> Obj:
-    """Wait until pod ``name`` exists and ``judge`` accepts it."""
+    """Wait until pod ``name`` exists and ``judge`` accepts it; ``broken`` findings end the wait at once."""
 
     def verdict(items: list[Obj]) -> Verdict[Obj]:
         if not items:
             return Verdict(False, "absent")
+        found = list(broken(items[0])) if broken is not None else []
+        if found:
+            return broken_verdict(found, pod_line(items[0]))
         return Verdict(judge(items[0]), pod_line(items[0]), items[0])
 
     return wait_for(
@@ -302,9 +455,20 @@ def wait_for_pod(
 
 
 def wait_for_pod_recreated(
-    kube: Kube, namespace: str, name: str, old_uid: str, *, timeout: float, ready: bool = True
+    kube: Kube,
+    namespace: str,
+    name: str,
+    old_uid: str,
+    *,
+    timeout: float,
+    ready: bool = True,
+    broken: Broken | None = None,
 ) -> Obj:
-    """Wait until pod ``name`` exists with a UID other than ``old_uid`` (Running+Ready when ``ready``)."""
+    """Wait until pod ``name`` exists with a UID other than ``old_uid`` (Running+Ready when ``ready``).
+
+    ``broken`` judges the successor as soon as it appears (its identity, the claim it mounts):
+    what it finds ends the wait at once, so "web-1 mounts data-web-2" is the failure, not a timeout.
+    """
 
     def judge(items: list[Obj]) -> Verdict[Obj]:
         pod = items[0] if items else None
@@ -314,6 +478,9 @@ def wait_for_pod_recreated(
         healthy = o.pod_running_ready(pod)
         ready_status = (o.condition(pod, "Ready") or {}).get("status")
         seen = f"uid {o.uid(pod)}, phase {o.status(pod).get('phase')}, ready {ready_status}"
+        found = list(broken(pod)) if broken is not None and o.uid(pod) != old_uid else []
+        if found:
+            return broken_verdict(found, seen)
         return Verdict(fresh and (healthy or not ready), seen, pod)
 
     return wait_for(

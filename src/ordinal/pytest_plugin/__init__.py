@@ -397,6 +397,7 @@ def workload(
         labels=run_labels(run_id),
         run_as_user=settings.run_as_user,
         cluster_domain=cluster_info.cluster_domain,
+        pod_index_label=cluster_info.pod_index_label,
     )
 
 

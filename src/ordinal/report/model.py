@@ -215,7 +215,13 @@ def _experiment_promise(run: ExperimentRun, journal: Mapping[str, Any], cases: S
     experiment = journal.get("experiment") or {}
     hypothesis = (experiment.get("steady-state-hypothesis") or {}).get("title") or ""
     reason = ""
-    if run.returncode != 0:
+    unchecked = section.get("verdict") == "not-checked"
+    if unchecked:
+        reason = "; ".join(
+            f"not checked: {u.get('probe')} ({u.get('phase')}): {u.get('reason')}"
+            for u in section.get("not_checked") or []
+        )
+    elif run.returncode != 0:
         problems = [str(p) for p in section.get("problems") or []]
         caught = section.get("caught_by")
         reason = "; ".join(
@@ -223,7 +229,7 @@ def _experiment_promise(run: ExperimentRun, journal: Mapping[str, Any], cases: S
             or [f"chaos run exited {run.returncode} (journal status {journal.get('status') or 'missing'})"]
         )
     skipped = [c for c in cases if c["outcome"] == "skipped" and c["message"].startswith("needs: ")]
-    outcome = "passed" if run.returncode == 0 else "failed"
+    outcome = "skipped" if unchecked else "passed" if run.returncode == 0 else "failed"
     return {
         "id": f"chaos:{run.name}",
         "title": str(hypothesis or experiment.get("title") or run.name),

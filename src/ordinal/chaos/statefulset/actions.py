@@ -124,14 +124,15 @@ def write_data_tokens(
     """Write a token into each ordinal's volume so ``data_token_intact`` can read it back after the fault.
 
     Needs a snapshot first and exec into pods; on simulated nodes it writes nothing and
-    says ``needs: exec into pods`` (the probe then skips).
+    says ``needs: exec into pods`` (the probe then answers *not checked*).
     """
     run = call()
     baseline = _baseline(ns, name, "write_data_tokens")
     try:
         baseline.tokens.update(write_tokens(run.kube, baseline.sts, baseline.pods))
     except CapabilityMissing as err:
-        return run.touched(ns, skipped=str(err))
+        baseline.tokens_not_written = str(err)
+        return run.touched(ns, not_written=str(err))
     return run.touched(ns, [{"pod": p} for p in sorted(baseline.tokens)])
 
 

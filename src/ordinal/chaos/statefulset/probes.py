@@ -235,7 +235,7 @@ def dns_records_match(
 
     (findings, details, asked), _, _ = poll(judge, settled, timeout=max(0.0, timeout), interval=0.5)
     if not findings and not asked:
-        return run.skipped(set_subject(ns, name), f"{unreachable}; Service and EndpointSlices checked", details)
+        return run.not_checked(set_subject(ns, name), f"{unreachable}; Service and EndpointSlices checked", details)
     return run.verdict(set_subject(ns, name), findings, held="records match the Ready pods", details=details)
 
 
@@ -246,23 +246,38 @@ def data_token_intact(
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
 ) -> ProbeVerdict:
-    """The token written into each ordinal's volume before the fault reads back unchanged after it."""
+    """The token written into each ordinal's volume before the fault reads back unchanged after it.
+
+    Before the fault nothing has been written yet, so there is nothing to compare (``compared``
+    false). After it, a token that could not be written or read (pods where nothing can be
+    exec'd) makes the answer *not checked* with the reason: never a pass.
+    """
     run = call()
     state = run.set_state(ns, name)
     assert state.sts is not None
     subject, pods = set_subject(ns, name), [p for p in state.members() if not o.terminating(p)]
+    baseline = run.session.baseline(ns, name)
+    if not run.session.comparing() and (baseline is None or not baseline.tokens):
+        held = "nothing written yet: the tokens are compared after the fault"
+        return run.verdict(subject, [], held=held, details={"compared": False})
+    if baseline is not None and baseline.tokens_not_written and not baseline.tokens:
+        return run.not_checked(subject, f"{baseline.tokens_not_written} (so no token was written before the fault)")
     try:
         require_exec(run.kube, pods)
     except CapabilityMissing as err:
-        return run.skipped(subject, str(err))
-    baseline = run.session.baseline(ns, name)
+        return run.not_checked(subject, str(err))
     if baseline is None or not baseline.tokens:
         missing = [Finding("storage.data-token", subject, "tokens", "write_data_tokens before the fault", None)]
         findings = missing if run.session.comparing() else []
         details: dict[str, object] = {} if findings else {"compared": False}
     else:
-        findings = check_tokens(state.sts, baseline.tokens, read_tokens(run.kube, state.sts, pods, baseline.tokens))
-        details = {"compared": True, "pods": sorted(baseline.tokens)}
+        # Ordinals a recorded scale-down condemned under whenScaled: Delete get fresh claims: no token to expect.
+        recorder = run.recorder(ns)
+        history = recorder.timeline.set_replicas(name, ns) if recorder is not None else []
+        fresh = {pod_name(name, i) for i in condemned_by_scale_down(state.sts, [count for _, count in history])}
+        kept = {p: t for p, t in baseline.tokens.items() if p not in fresh}
+        findings = check_tokens(state.sts, kept, read_tokens(run.kube, state.sts, pods, kept))
+        details = {"compared": True, "pods": sorted(kept), "renewed": sorted(fresh & set(baseline.tokens))}
     return run.verdict(set_subject(ns, name), findings, held="every token reads back unchanged", details=details)
 
 

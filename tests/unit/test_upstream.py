@@ -181,3 +181,20 @@ def test_report_gives_each_spec_its_state_and_time_and_totals_count_every_failur
 def test_ginkgo_end_of_spec_headers_are_recognised(line: str, state: str | None) -> None:
     m = upstream._END.match(line)
     assert m is not None and m.group("state") == state
+
+
+def test_specs_are_dealt_to_processes_without_loss_or_empty_shares() -> None:
+    names = [f"s{i}" for i in range(7)]
+    dealt = upstream.shards(names, 3)
+    assert dealt == [["s0", "s3", "s6"], ["s1", "s4"], ["s2", "s5"]]
+    assert upstream.shards(names[:1], 4) == [["s0"]]
+    with pytest.raises(InvalidScenario, match=r"expected --procs >= 1, got 0"):
+        upstream.shards(names, 0)
+
+
+def test_exact_focus_selects_each_name_as_ginkgo_matches_it() -> None:
+    # Ginkgo matches focus against "<suite description> <spec text>".
+    focus = re.compile(upstream.exact_focus(SPECS[:2]))
+    assert focus.search("Kubernetes e2e suite " + SPECS[0]) and focus.search(SPECS[1])
+    assert not focus.search("Kubernetes e2e suite " + SPECS[2])
+    assert not focus.search("Kubernetes e2e suite " + SPECS[0] + " more")  # a longer name is another spec

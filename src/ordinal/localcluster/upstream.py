@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -48,6 +49,8 @@ Log = Callable[[str], None]
 MODULE = E2E_MODULE  # wrapper module under cluster/
 E2E_PACKAGE, AGNHOST_PACKAGE = E2E_PACKAGES
 #: Every spec of upstream's StatefulSet suite, and nothing else (e.g. not storage's StatefulSet specs).
+#: A regular expression on the full spec texts ``e2e.test --list-tests`` prints; the chosen ones are then
+#: passed to Ginkgo by name (:func:`exact_focus`).
 FOCUS = r"^\[sig-apps\] StatefulSet "
 #: Registries of the images the specs run, at the pinned release's defaults (test/utils/image).
 E2E_REGISTRY = "registry.k8s.io/e2e-test-images"
@@ -61,6 +64,9 @@ CANNOT: dict[str, str] = {
 
 #: What a cluster the runner starts itself looks like: every node real (exec, probes, kubelet rejections).
 DEFAULT_NODES = 2
+#: e2e.test processes run side by side, each on its share of the specs (upstream runs these specs in
+#: parallel too: none is [Serial]); most of a spec's time is waiting for pods, not CPU.
+DEFAULT_PROCS = 2
 
 OUT_DIR = Path("reports") / "upstream"
 
@@ -222,6 +228,21 @@ def go_regex_escape(text: str) -> str:
     return re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", text)
 
 
+def shards(names: Sequence[str], procs: int) -> list[list[str]]:
+    """``names`` dealt round-robin to ``procs`` processes (no empty share): listing order keeps the slow
+    scaling and update specs of one container apart."""
+    if procs < 1:
+        raise InvalidScenario(f"expected --procs >= 1, got {procs}")
+    dealt = [list(names[i::procs]) for i in range(procs)]
+    return [share for share in dealt if share]
+
+
+def exact_focus(names: Iterable[str]) -> str:
+    """A Go regular expression that selects exactly ``names`` (full spec texts), as Ginkgo matches it:
+    against "<suite description> <spec text>"."""
+    return "(?:^| )(?:" + "|".join(go_regex_escape(n) for n in names) + ")$"
+
+
 def e2e_argv(
     binary: Path,
     *,
@@ -314,7 +335,7 @@ def summary_lines(results: Sequence[SpecResult], wall: float, reasons: dict[str,
 _END = re.compile(r"^(?:•|S|P)\s*(?:\[(?P<state>[A-Z]+)\]\s*)?\[(?P<seconds>[\d.]+) seconds\]$")
 
 
-def _follow(stream: Any, log_file: Path, say: Log) -> None:
+def _follow(stream: Any, log_file: Path, say: Log, tag: str = "") -> None:
     """Copy the child's output into its log; say one line when a spec ends (Ginkgo's end header + name)."""
     pending: str | None = None
     with open(log_file, "w") as sink:
@@ -324,7 +345,7 @@ def _follow(stream: Any, log_file: Path, say: Log) -> None:
             text = line.strip()
             if pending is not None:
                 if text:
-                    say(f"  {pending} {text}")
+                    say(f"  {tag}{pending} {text}")
                     pending = None
                 continue
             m = _END.match(text)
@@ -347,6 +368,7 @@ def run(
     nodes: int = DEFAULT_NODES,
     feature_gates: dict[str, bool] | None = None,
     real_nodes: int | None = None,
+    procs: int = DEFAULT_PROCS,
     keep: bool = False,
     log: Log = lambda m: print(m, file=sys.stderr, flush=True),
 ) -> tuple[list[SpecResult], float]:
@@ -358,6 +380,7 @@ def run(
     if not names:
         raise InvalidScenario(f"expected --focus {focus!r} to select specs of e2e.test, it selects none")
     reasons = {n: why for n in names if (why := cannot(n))}
+    groups = shards([n for n in names if n not in reasons], procs)
     gates = {**gates_named(n for n in names if n not in reasons), **(feature_gates or {})}
     where = paths.state_dir()
     started = False
@@ -392,41 +415,77 @@ def run(
             log("warning: no real nodes: specs that exec into pods or need probes to run will fail")
         out = out.resolve()
         out.mkdir(parents=True, exist_ok=True)
-        (out / "ginkgo.json").unlink(missing_ok=True)
-        skip = [go_regex_escape(n) for n in reasons]
-        argv = e2e_argv(
-            e2e,
-            kubeconfig=data["kubeconfig"],
-            kubectl=kube_bins["kubectl"],
-            out=out,
-            focus=focus,
-            skip=skip,
-            cluster_domain=data.get("cluster_domain", "cluster.local"),
-        )
-        log(f"running {len(names)} specs ({len(reasons)} skipped as unsupported); log {out / 'e2e.log'}")
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=out)
-        follower = threading.Thread(target=_follow, args=(proc.stdout, out / "e2e.log", log), daemon=True)
-        follower.start()
-        code = proc.wait()
-        follower.join(timeout=10)
-        report_path = out / "ginkgo.json"
-        if not report_path.exists():
-            raise ClusterError(
-                f"expected e2e.test to write {report_path}, it exited {code} without (see {out / 'e2e.log'})"
+        dirs = [out / f"proc-{i}" for i in range(1, len(groups) + 1)]
+        argvs = [
+            e2e_argv(
+                e2e,
+                kubeconfig=data["kubeconfig"],
+                kubectl=kube_bins["kubectl"],
+                out=d,
+                focus=exact_focus(group),
+                skip=(),
+                cluster_domain=data.get("cluster_domain", "cluster.local"),
             )
-        results = parse_report(json.loads(report_path.read_text()), focus)
+            for d, group in zip(dirs, groups, strict=True)
+        ]
+        log(
+            f"running {len(names) - len(reasons)} specs in {len(groups)} processes ({len(reasons)} skipped as "
+            f"unsupported); logs {out}/proc-*/e2e.log"
+        )
+        reports = run_processes(argvs, dirs, log)
+        ran = {r.name: r for report in reports for r in parse_report(report, focus)}
+        results = [ran.get(n) or SpecResult(n, "skipped", 0.0, reasons.get(n, "not run")) for n in names]
     finally:
         if started and not keep:
             cluster.down(log=log)
     wall = time.monotonic() - start
     for line in summary_lines(results, wall, reasons):
         print(line, flush=True)
-    write_summary(out / "summary.json", results, wall, reasons, data)
+    write_summary(out / "summary.json", results, wall, reasons, data, procs=len(groups))
     return results, wall
 
 
+def run_processes(argvs: Sequence[list[str]], dirs: Sequence[Path], log: Log) -> list[list[dict[str, Any]]]:
+    """Run the e2e.test processes side by side; return each one's Ginkgo JSON report.
+
+    Ctrl-C (SIGINT) is passed on to them: Ginkgo then runs the specs' cleanups (their namespaces go)
+    and still writes its report, so an interrupted run keeps what finished.
+    """
+    children: list[tuple[subprocess.Popen[bytes], threading.Thread]] = []
+    for number, (argv, d) in enumerate(zip(argvs, dirs, strict=True), start=1):
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "ginkgo.json").unlink(missing_ok=True)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=d)
+        tag = f"[{number}] " if len(argvs) > 1 else ""
+        follower = threading.Thread(target=_follow, args=(proc.stdout, d / "e2e.log", log, tag), daemon=True)
+        follower.start()
+        children.append((proc, follower))
+    try:
+        codes = [proc.wait() for proc, _ in children]
+    except KeyboardInterrupt:
+        log("interrupted: stopping the e2e.test processes (their cleanups run, their reports are kept)")
+        for proc, _ in children:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        codes = [proc.wait(timeout=300) for proc, _ in children]
+    reports = []
+    for (_proc, follower), code, d in zip(children, codes, dirs, strict=True):
+        follower.join(timeout=10)
+        path = d / "ginkgo.json"
+        if not path.exists():
+            raise ClusterError(f"expected e2e.test to write {path}, it exited {code} without (see {d / 'e2e.log'})")
+        reports.append(json.loads(path.read_text()))
+    return reports
+
+
 def write_summary(
-    path: Path, results: Sequence[SpecResult], wall: float, reasons: dict[str, str], data: dict[str, Any]
+    path: Path,
+    results: Sequence[SpecResult],
+    wall: float,
+    reasons: dict[str, str],
+    data: dict[str, Any],
+    *,
+    procs: int = 1,
 ) -> None:
     summary = {
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -434,6 +493,7 @@ def write_summary(
         "nodes": len(data.get("nodes") or []),
         "real_nodes": len(data.get("real_nodes") or []),
         "feature_gates": data.get("feature_gates") or {},
+        "procs": procs,
         "wall_s": round(wall, 1),
         **counts(results),
         "specs": [{**vars(r), **({"reason": reasons[r.name]} if r.name in reasons else {})} for r in results],
@@ -443,20 +503,29 @@ def write_summary(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tox -e upstream --", description=__doc__.splitlines()[0])
-    parser.add_argument("--focus", default=FOCUS, help=f"Go regular expression of specs to run (default {FOCUS!r})")
+    parser.add_argument("--focus", default=FOCUS, help=f"regular expression of specs to run (default {FOCUS!r})")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help=f"where the log and reports go (default {OUT_DIR})")
     parser.add_argument("--nodes", type=int, default=DEFAULT_NODES, help="nodes of a cluster started here")
     parser.add_argument("--real-nodes", type=int, default=None, help="real ones among them (default: all)")
     parser.add_argument("--feature-gates", default="", help="more gates for a cluster started here (A=true,...)")
+    parser.add_argument(
+        "--procs", type=int, default=DEFAULT_PROCS, help=f"e2e.test processes side by side (default {DEFAULT_PROCS})"
+    )
     parser.add_argument("--keep", action="store_true", help="leave a cluster started here running")
+    parser.add_argument("--build-only", action="store_true", help="build e2e.test and agnhost, run nothing")
     args = parser.parse_args(argv)
     try:
+        if args.build_only:
+            for name, path in binaries(lambda m: print(m, file=sys.stderr, flush=True)).items():
+                print(f"{name}: {path}")
+            return 0
         results, _ = run(
             focus=args.focus,
             out=args.out,
             nodes=args.nodes,
             real_nodes=args.real_nodes,
             feature_gates=parse_feature_gates(args.feature_gates),
+            procs=args.procs,
             keep=args.keep,
         )
     except OrdinalError as err:

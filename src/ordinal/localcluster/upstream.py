@@ -67,6 +67,7 @@ DEFAULT_NODES = 2
 #: e2e.test processes run side by side, each on its share of the specs (upstream runs these specs in
 #: parallel too: none is [Serial]); most of a spec's time is waiting for pods, not CPU.
 DEFAULT_PROCS = 2
+SERIAL = "[Serial]"
 
 OUT_DIR = Path("reports") / "upstream"
 
@@ -380,7 +381,10 @@ def run(
     if not names:
         raise InvalidScenario(f"expected --focus {focus!r} to select specs of e2e.test, it selects none")
     reasons = {n: why for n in names if (why := cannot(n))}
-    groups = shards([n for n in names if n not in reasons], procs)
+    runnable = [n for n in names if n not in reasons]
+    # [Serial] specs (one cordons a node) run alone once the others are done, as Ginkgo's own -p does.
+    serial = [n for n in runnable if SERIAL in n]
+    groups = shards([n for n in runnable if SERIAL not in n], procs)
     gates = {**gates_named(n for n in names if n not in reasons), **(feature_gates or {})}
     where = paths.state_dir()
     started = False
@@ -415,24 +419,33 @@ def run(
             log("warning: no real nodes: specs that exec into pods or need probes to run will fail")
         out = out.resolve()
         out.mkdir(parents=True, exist_ok=True)
-        dirs = [out / f"proc-{i}" for i in range(1, len(groups) + 1)]
-        argvs = [
-            e2e_argv(
-                e2e,
-                kubeconfig=data["kubeconfig"],
-                kubectl=kube_bins["kubectl"],
-                out=d,
-                focus=exact_focus(group),
-                skip=(),
-                cluster_domain=data.get("cluster_domain", "cluster.local"),
-            )
-            for d, group in zip(dirs, groups, strict=True)
+        phases = [
+            [(out / f"proc-{i}", group) for i, group in enumerate(groups, start=1)],
+            [(out / "serial", serial)] if serial else [],
         ]
         log(
-            f"running {len(names) - len(reasons)} specs in {len(groups)} processes ({len(reasons)} skipped as "
-            f"unsupported); logs {out}/proc-*/e2e.log"
+            f"running {len(names) - len(reasons)} specs: {len(names) - len(reasons) - len(serial)} in "
+            f"{len(groups)} processes, then {len(serial)} [Serial] alone ({len(reasons)} skipped as unsupported); "
+            f"logs {out}/*/e2e.log"
         )
-        reports = run_processes(argvs, dirs, log)
+        reports = []
+        for phase in (p for p in phases if p):
+            argvs = [
+                e2e_argv(
+                    e2e,
+                    kubeconfig=data["kubeconfig"],
+                    kubectl=kube_bins["kubectl"],
+                    out=d,
+                    focus=exact_focus(group),
+                    skip=(),
+                    cluster_domain=data.get("cluster_domain", "cluster.local"),
+                )
+                for d, group in phase
+            ]
+            done, interrupted = run_processes(argvs, [d for d, _ in phase], log)
+            reports += done
+            if interrupted:
+                break
         ran = {r.name: r for report in reports for r in parse_report(report, focus)}
         results = [ran.get(n) or SpecResult(n, "skipped", 0.0, reasons.get(n, "not run")) for n in names]
     finally:
@@ -445,8 +458,11 @@ def run(
     return results, wall
 
 
-def run_processes(argvs: Sequence[list[str]], dirs: Sequence[Path], log: Log) -> list[list[dict[str, Any]]]:
-    """Run the e2e.test processes side by side; return each one's Ginkgo JSON report.
+def run_processes(
+    argvs: Sequence[list[str]], dirs: Sequence[Path], log: Log
+) -> tuple[list[list[dict[str, Any]]], bool]:
+    """Run the e2e.test processes side by side; return each one's Ginkgo JSON report, and whether
+    they were interrupted.
 
     Ctrl-C (SIGINT) is passed on to them: Ginkgo then runs the specs' cleanups (their namespaces go)
     and still writes its report, so an interrupted run keeps what finished.
@@ -460,9 +476,11 @@ def run_processes(argvs: Sequence[list[str]], dirs: Sequence[Path], log: Log) ->
         follower = threading.Thread(target=_follow, args=(proc.stdout, d / "e2e.log", log, tag), daemon=True)
         follower.start()
         children.append((proc, follower))
+    interrupted = False
     try:
         codes = [proc.wait() for proc, _ in children]
     except KeyboardInterrupt:
+        interrupted = True
         log("interrupted: stopping the e2e.test processes (their cleanups run, their reports are kept)")
         for proc, _ in children:
             if proc.poll() is None:
@@ -475,7 +493,7 @@ def run_processes(argvs: Sequence[list[str]], dirs: Sequence[Path], log: Log) ->
         if not path.exists():
             raise ClusterError(f"expected e2e.test to write {path}, it exited {code} without (see {d / 'e2e.log'})")
         reports.append(json.loads(path.read_text()))
-    return reports
+    return reports, interrupted
 
 
 def write_summary(

@@ -108,14 +108,23 @@ def upstream_figures(figures: dict[str, Any], fresh: bool) -> None:
             os.environ["ORDINAL_CLUSTER_DIR"] = str(Path(tmp) / "cluster")
             os.environ["ORDINAL_PORT_OFFSET"] = "7000"
             upstream.run()
-    path = upstream.OUT_DIR / "summary.json"
+    path = upstream.record_path()
     if not path.is_file():
         figures["upstream_statefulset_specs"] = "not run (tox -e upstream)"
         return
     summary = json.loads(path.read_text())
     figures["upstream_statefulset_specs"] = (
         f"{summary['passed']} passed, {summary['failed']} failed, {summary['skipped']} skipped "
-        f"of {len(summary['specs'])} ({summary['finished']}, {summary['real_nodes']}/{summary['nodes']} real nodes)"
+        f"of {len(summary['specs'])} ({summary['finished']}, {summary['real_nodes']}/{summary['nodes']} real nodes, "
+        f"{summary.get('procs', 1)} processes)"
+    )
+    figures["upstream_statefulset_not_passed"] = (
+        "; ".join(
+            f"{spec['state']}: {spec['name'].removeprefix('[sig-apps] StatefulSet ')}"
+            for spec in summary["specs"]
+            if spec["state"] != "passed"
+        )
+        or "none"
     )
     figures["upstream_statefulset_wall_s"] = summary["wall_s"]
 

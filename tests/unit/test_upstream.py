@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import tarfile
 from pathlib import Path
 
@@ -198,3 +199,28 @@ def test_exact_focus_selects_each_name_as_ginkgo_matches_it() -> None:
     assert focus.search("Kubernetes e2e suite " + SPECS[0]) and focus.search(SPECS[1])
     assert not focus.search("Kubernetes e2e suite " + SPECS[2])
     assert not focus.search("Kubernetes e2e suite " + SPECS[0] + " more")  # a longer name is another spec
+
+
+def test_processes_run_side_by_side_and_each_report_is_read(tmp_path: Path) -> None:
+
+    def writer(text: str) -> list[str]:
+        report = [{"SpecReports": [_spec(text, "passed", 1.0)]}]
+        code = (
+            f"import json; print('• [1.000 seconds]'); print({text!r}); json.dump({report!r}, open('ginkgo.json', 'w'))"
+        )
+        return [sys.executable, "-c", code]
+
+    dirs = [tmp_path / "proc-1", tmp_path / "proc-2"]
+    said: list[str] = []
+    reports, interrupted = upstream.run_processes([writer("a"), writer("b")], dirs, said.append)
+    assert not interrupted
+    names = [r.name.rpartition(" ")[2] for report in reports for r in upstream.parse_report(report)]
+    assert names == ["a", "b"]
+    assert sorted(said) == ["  [1] passed      1.0s a", "  [2] passed      1.0s b"]
+    assert (dirs[0] / "e2e.log").read_text().startswith("• [1.000 seconds]")
+
+
+def test_a_process_without_a_report_is_one_clear_error(tmp_path: Path) -> None:
+
+    with pytest.raises(ClusterError, match=r"expected e2e\.test to write .*ginkgo\.json, it exited 3 without"):
+        upstream.run_processes([[sys.executable, "-c", "raise SystemExit(3)"]], [tmp_path / "p"], print)

@@ -67,7 +67,7 @@ CANNOT: dict[str, str] = {
 DEFAULT_NODES = 2
 #: e2e.test processes run side by side, each on its share of the specs (upstream runs these specs in
 #: parallel too: none is [Serial]); most of a spec's time is waiting for pods, not CPU.
-DEFAULT_PROCS = 2
+DEFAULT_PROCS = 3
 SERIAL = "[Serial]"
 NOT_RUN = "not run (the run was interrupted before it)"
 

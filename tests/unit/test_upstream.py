@@ -20,6 +20,7 @@ registry.k8s.io/e2e-test-images/agnhost:2.66.1
 registry.k8s.io/e2e-test-images/agnhost:2.55
 gcr.io/k8s-authenticated-test/agnhost:2.6
 registry.k8s.io/e2e-test-images/busybox:1.37.0-2
+registry.k8s.io/e2e-test-images/busybox:1.36.1-1
 registry.k8s.io/pause:3.10.2
 registry.k8s.io/e2e-test-images/httpd:2.4.39-4
 """
@@ -95,7 +96,10 @@ def test_images_are_the_ones_the_binary_lists_under_upstream_names() -> None:
         "registry.k8s.io/e2e-test-images/agnhost:2.55",
         "registry.k8s.io/e2e-test-images/agnhost:2.66.1",
     )
-    assert wanted.busybox == "registry.k8s.io/e2e-test-images/busybox:1.37.0-2"
+    assert wanted.busybox == (
+        "registry.k8s.io/e2e-test-images/busybox:1.36.1-1",
+        "registry.k8s.io/e2e-test-images/busybox:1.37.0-2",
+    )
     assert wanted.pause == "registry.k8s.io/pause:3.10.2"
     assert upstream.archive_name(wanted.agnhost[0]) == "agnhost-2.55.oci.tar"
 

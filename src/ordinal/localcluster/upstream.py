@@ -122,7 +122,7 @@ class E2EImages:
     """Upstream names of the images the StatefulSet specs run."""
 
     agnhost: tuple[str, ...]  # current and previous version: rolling-update specs move between them
-    busybox: str
+    busybox: tuple[str, ...]  # the binary may list more than one (one spec pins an older busybox)
     pause: str
 
 
@@ -138,12 +138,12 @@ def pick_images(listing: str) -> E2EImages:
         named(E2E_REGISTRY, "busybox"),
         named(GC_REGISTRY, "pause"),
     )
-    if not agnhost or len(busybox) != 1 or len(pause) != 1:
+    if not agnhost or not busybox or len(pause) != 1:
         raise ClusterError(
-            f"expected e2e.test --list-images to name {E2E_REGISTRY}/agnhost, one {E2E_REGISTRY}/busybox and one "
+            f"expected e2e.test --list-images to name {E2E_REGISTRY}/agnhost, {E2E_REGISTRY}/busybox and one "
             f"{GC_REGISTRY}/pause, saw agnhost {agnhost}, busybox {busybox}, pause {pause}"
         )
-    return E2EImages(tuple(agnhost), busybox[0], pause[0])
+    return E2EImages(tuple(agnhost), tuple(busybox), pause[0])
 
 
 def agnhost_image(ref: str, binary: Path, image_files: Path) -> images.Image:
@@ -166,7 +166,7 @@ def agnhost_image(ref: str, binary: Path, image_files: Path) -> images.Image:
 def image_set(wanted: E2EImages, agnhost: Path, pause: Path, image_files: Path) -> list[images.Image]:
     return [
         *(agnhost_image(ref, agnhost, image_files) for ref in wanted.agnhost),
-        replace(images.busybox_image(), ref=wanted.busybox),
+        *(replace(images.busybox_image(), ref=ref) for ref in wanted.busybox),
         replace(images.pause_image(pause), ref=wanted.pause),
     ]
 

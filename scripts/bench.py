@@ -4,7 +4,9 @@
   (``--cold`` recompiles everything into a throw-away cache to measure afresh);
 - warm ``up``: wall time of ``ordinal cluster up`` with every binary cached;
 - idle RSS of the whole cluster (sum over its processes, after a settle period);
-- time for a 3-replica OrderedReady StatefulSet to become Ready, from create to readyReplicas=3.
+- time for a 3-replica OrderedReady StatefulSet to become Ready, from create to readyReplicas=3;
+- upstream's ``[sig-apps] StatefulSet`` e2e specs on the local cluster: passed/failed/skipped and the
+  wall time of the last ``tox -e upstream`` (``--upstream`` runs them afresh, most of an hour).
 
 Runs its own cluster (separate state dir, ports shifted) so it never disturbs one that is up.
 """
@@ -98,10 +100,40 @@ def cluster_figures(figures: dict[str, Any], settle: float) -> None:
             cluster.down()
 
 
+def upstream_figures(figures: dict[str, Any], fresh: bool) -> None:
+    from ordinal.localcluster import upstream
+
+    if fresh:
+        with tempfile.TemporaryDirectory(prefix="ordinal-bench-upstream-") as tmp:
+            os.environ["ORDINAL_CLUSTER_DIR"] = str(Path(tmp) / "cluster")
+            os.environ["ORDINAL_PORT_OFFSET"] = "7000"
+            upstream.run()
+    path = upstream.record_path()
+    if not path.is_file():
+        figures["upstream_statefulset_specs"] = "not run (tox -e upstream)"
+        return
+    summary = json.loads(path.read_text())
+    figures["upstream_statefulset_specs"] = (
+        f"{summary['passed']} passed, {summary['failed']} failed, {summary['skipped']} skipped "
+        f"of {len(summary['specs'])} ({summary['finished']}, {summary['real_nodes']}/{summary['nodes']} real nodes, "
+        f"{summary.get('procs', 1)} processes)"
+    )
+    figures["upstream_statefulset_not_passed"] = (
+        "; ".join(
+            f"{spec['state']}: {spec['name'].removeprefix('[sig-apps] StatefulSet ')}"
+            for spec in summary["specs"]
+            if spec["state"] != "passed"
+        )
+        or "none"
+    )
+    figures["upstream_statefulset_wall_s"] = summary["wall_s"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold", action="store_true", help="recompile everything into a throw-away cache")
     parser.add_argument("--settle", type=float, default=15.0, help="seconds to idle before measuring RSS")
+    parser.add_argument("--upstream", action="store_true", help="run upstream's StatefulSet e2e specs afresh")
     args = parser.parse_args()
     figures: dict[str, Any] = {}
     if args.cold:
@@ -109,6 +141,7 @@ def main() -> int:
     else:
         recorded_build(figures)
     cluster_figures(figures, args.settle)
+    upstream_figures(figures, args.upstream)
     width = max(len(k) for k in figures)
     for key, value in figures.items():
         print(f"{key:<{width}}  {value}")

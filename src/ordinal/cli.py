@@ -56,6 +56,12 @@ def _cluster_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="enforce this Pod Security level (privileged, baseline, restricted) in every namespace by default",
     )
     up.add_argument(
+        "--feature-gates",
+        default="",
+        metavar="A=true,B=false",
+        help="feature gates (alpha ones too) for the apiserver, controller-manager, scheduler and kubelets",
+    )
+    up.add_argument(
         "--port-offset",
         type=int,
         default=int(os.environ.get("ORDINAL_PORT_OFFSET", "0") or 0),
@@ -85,8 +91,10 @@ def _cluster_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 def _run_cluster(args: argparse.Namespace) -> int:
     from ordinal.localcluster import build, cluster, gomod
+    from ordinal.localcluster.context import parse_feature_gates
 
     if args.action == "up":
+        gates = parse_feature_gates(args.feature_gates)
         real_nodes = cluster.default_real_nodes() if args.real_nodes is None else args.real_nodes
         data = cluster.up(
             nodes=args.nodes,
@@ -96,6 +104,7 @@ def _run_cluster(args: argparse.Namespace) -> int:
             cluster_domain=args.cluster_domain,
             pod_security=args.pod_security,
             kubernetes=args.kubernetes,
+            feature_gates=gates,
             log=_say,
         )
         print(f"local cluster up in {data['seconds']}s; kubeconfig: {data['kubeconfig']}")

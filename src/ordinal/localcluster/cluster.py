@@ -113,6 +113,7 @@ def up(
     cluster_domain: str = components.DEFAULT_CLUSTER_DOMAIN,
     pod_security: str = "",
     kubernetes: str | None = None,
+    feature_gates: dict[str, bool] | None = None,
 ) -> dict[str, Any]:
     """Build if needed, start everything, return the state written to ``cluster.json``.
 
@@ -120,7 +121,8 @@ def up(
     the rest simulated. ``state_dir`` overrides ``ORDINAL_CLUSTER_DIR`` (tests start a second cluster).
     ``cluster_domain`` is the DNS domain; ``pod_security`` a Pod Security level enforced by default
     in every namespace ("" leaves the apiserver's default, privileged); ``kubernetes`` an older
-    pinned release (``v1.33``) instead of the default.
+    pinned release (``v1.33``) instead of the default; ``feature_gates`` gates (alpha ones too) set on
+    the apiserver, controller-manager, scheduler and every kubelet.
     """
     if nodes < 1:
         raise InvalidScenario(f"expected --nodes >= 1, got {nodes}")
@@ -167,6 +169,7 @@ def up(
             real_nodes=real_nodes,
             cluster_domain=cluster_domain,
             pod_security=pod_security,
+            feature_gates=dict(feature_gates or {}),
         )
         _check_ports(ctx.ports)
         if real_nodes:
@@ -247,6 +250,7 @@ def up(
             "pod_security": pod_security or "privileged",
             "versions": vars(load(paths.source_dir())),
             "kubernetes": release,
+            "feature_gates": ctx.feature_gates,
         }
         state.write(where, data)
         return data

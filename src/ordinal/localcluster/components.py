@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from ordinal.localcluster.context import LOOPBACK, Context
+from ordinal.localcluster.context import LOOPBACK, Context, feature_gates_flag
 from ordinal.localcluster.gates import http_check
 
 SERVICE_CIDR = "10.96.0.0/16"
@@ -77,6 +77,7 @@ def apiserver(ctx: Context) -> Component:
             "--authorization-mode=Node,RBAC",
             "--allow-privileged=true",
             "--profiling=false",
+            *feature_gates_flag(ctx.feature_gates),
             "--v=1",
         ],
         http_check(
@@ -134,6 +135,7 @@ def _component_auth(ctx: Context, identity: str) -> list[str]:
         f"--authorization-kubeconfig={kubeconfig}",
         f"--bind-address={LOOPBACK}",
         "--leader-elect=false",
+        *feature_gates_flag(ctx.feature_gates),
     ]
 
 

@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ordinal.errors import InvalidScenario
 from ordinal.localcluster.network import ClusterNet
 
 LOOPBACK = "127.0.0.1"
+_GATE = re.compile(r"[A-Z][A-Za-z0-9]*")
+
+
+def parse_feature_gates(raw: str) -> dict[str, bool]:
+    """``"A=true,B=false"`` (the components' own ``--feature-gates`` syntax) → ``{"A": True, "B": False}``.
+
+    Only the shape is checked here; a gate name the release does not know stops the first
+    component that reads it (the apiserver), and ``up`` reports that component's last log line.
+    """
+    gates: dict[str, bool] = {}
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), value.strip().lower()
+        if not sep or not _GATE.fullmatch(name) or value not in ("true", "false"):
+            raise InvalidScenario(f"expected --feature-gates as Name=true|false[,Name=true|false...], got {item!r}")
+        gates[name] = value == "true"
+    return gates
+
+
+def feature_gates_flag(gates: Mapping[str, bool]) -> list[str]:
+    """``["--feature-gates=A=true,B=false"]`` for a component's argv, or nothing when no gate is set."""
+    if not gates:
+        return []
+    return ["--feature-gates=" + ",".join(f"{name}={str(on).lower()}" for name, on in sorted(gates.items()))]
 
 
 @dataclass(frozen=True)
@@ -49,6 +77,8 @@ class Context:
     cluster_domain: str = "cluster.local"
     #: Pod Security level enforced by default in every namespace ("" = the apiserver's default, privileged).
     pod_security: str = ""
+    #: Feature gates set on the apiserver, controller-manager, scheduler and every kubelet (alpha ones too).
+    feature_gates: dict[str, bool] = field(default_factory=dict)
 
     @property
     def net(self) -> ClusterNet | None:

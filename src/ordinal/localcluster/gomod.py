@@ -18,6 +18,12 @@ from ordinal.localcluster import paths
 from ordinal.localcluster.build import go_env, go_version
 from ordinal.localcluster.versions import Versions, kube_module, load, staging_of
 
+#: The e2e module has no Go files of its own (it builds packages of k8s.io/kubernetes): `go mod tidy` would
+#: drop every requirement, so its go.mod and go.sum are completed by loading what it builds instead.
+E2E_MODULE = "e2e"
+E2E_PACKAGES = ("k8s.io/kubernetes/test/e2e", "k8s.io/kubernetes/test/images/agnhost")
+SETTLE: dict[str, list[str]] = {E2E_MODULE: ["list", "-mod=mod", "-deps", "-test", *E2E_PACKAGES]}
+
 
 def _go(args: list[str], cwd: Path) -> str:
     proc = subprocess.run(["go", *args], cwd=cwd, env=go_env(), capture_output=True, text=True)
@@ -50,6 +56,8 @@ def desired(v: Versions, source: Path) -> dict[str, tuple[dict[str, str], dict[s
         kube[kube_module(release, v.kubernetes)] = ({"k8s.io/kubernetes": release}, {m: f"{m}@{tag}" for m in staging})
     return {
         **kube,
+        # Upstream's e2e test binary and agnhost (``tox -e upstream``): the default release, the same replaces.
+        E2E_MODULE: kube[kube_module(v.kubernetes, v.kubernetes)],
         "etcd": ({"go.etcd.io/etcd/server/v3": v.etcd}, {}),
         "provisioner": (
             {
@@ -101,6 +109,6 @@ def generate(*, check: bool = False, log: Callable[[str], None] = print) -> list
         args += [f"-require={p}@{ver}" for p, ver in requires.items()]
         args += [f"-replace={old}={new}" for old, new in replaces.items()]
         _go(args, module)
-        _go(["mod", "tidy"], module)
+        _go(SETTLE.get(name, ["mod", "tidy"]), module)
         log(f"{name}: go.mod regenerated")
     return changed

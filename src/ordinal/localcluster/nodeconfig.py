@@ -152,9 +152,15 @@ def cni_conflist(node: NodeLayout) -> dict[str, Any]:
 
 
 def kubelet_config(
-    node: NodeLayout, *, ca: Path, cgroup_root: str, cluster_dns: str, cluster_domain: str
+    node: NodeLayout,
+    *,
+    ca: Path,
+    cgroup_root: str,
+    cluster_dns: str,
+    cluster_domain: str,
+    feature_gates: dict[str, bool] | None = None,
 ) -> dict[str, Any]:
-    return {
+    config: dict[str, Any] = {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
         # 1.35+ refuses cgroup v1 unless told otherwise; this host is cgroup v1 (hybrid).
@@ -202,6 +208,9 @@ def kubelet_config(
         "serverTLSBootstrap": False,
         "maxPods": 110,
     }
+    if feature_gates:
+        config["featureGates"] = dict(sorted(feature_gates.items()))
+    return config
 
 
 def kubelet_argv(binary: str, node: NodeLayout, *, config: Path, kubeconfig: Path, labels: dict[str, str]) -> list[str]:

@@ -186,6 +186,7 @@ class RealNodes:
                     cgroup_root=f"{root}/{node.name}",
                     cluster_dns=net.bridge_ip,
                     cluster_domain=ctx.cluster_domain,
+                    feature_gates=ctx.feature_gates,
                 ),
                 "kube-proxy.yaml": kube_proxy_config(node, kubeconfig=ctx.kubeconfig("kube-proxy")),
                 "resolv.conf": "",

@@ -164,6 +164,7 @@ def _suite_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="chaos experiment experiments/NAME.json to run before the suite (repeatable; default: drain)",
     )
     run.add_argument("--no-experiments", action="store_true", help="run the conformance suite only")
+    _workers_option(run)
     run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="passed on to pytest after `--`")
     run.set_defaults(leaf=run)
     cleanup = sub.add_parser("cleanup", help="remove what aborted runs left: namespaces, their volumes, cordons")
@@ -173,6 +174,16 @@ def _suite_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     cleanup.add_argument("--context", default=None, help="context in the kubeconfig")
     cleanup.set_defaults(leaf=cleanup)
+
+
+def _workers_option(parser: _Parser) -> None:
+    parser.add_argument(
+        "--workers",
+        default=os.environ.get("ORDINAL_WORKERS") or "auto",
+        metavar="N|auto",
+        help="pytest-xdist workers for the suite: auto (default: 2 per schedulable node, at most 8), "
+        "0 for one process; env ORDINAL_WORKERS. Tests that drain or lose nodes never overlap.",
+    )
 
 
 def _run_cleanup(args: argparse.Namespace) -> int:
@@ -205,11 +216,13 @@ def _run_suite(args: argparse.Namespace) -> int:
     if args.no_experiments and args.experiment:
         raise InvalidScenario(f"expected --experiment or --no-experiments, got both ({', '.join(args.experiment)})")
     experiments = [] if args.no_experiments else args.experiment or list(runs.DEFAULT_EXPERIMENTS)
-    return runs.run(experiments=experiments, pytest_args=args.pytest_args, log=_say)
+    workers = runs.parse_workers(args.workers)
+    return runs.run(experiments=experiments, pytest_args=args.pytest_args, workers=workers, log=_say)
 
 
 _REPORT_USAGE = (
-    "ordinal report --storage-class NAME [--profile quick|full] [--experiments A,B] [--out DIR] [-- PYTEST_ARGS]\n"
+    "ordinal report --storage-class NAME [--profile quick|full] [--experiments A,B] [--out DIR]\n"
+    "                      [--workers N|auto] [-- PYTEST_ARGS]\n"
     "       ordinal report compare OLD NEW [--strict-figures]"
 )
 
@@ -246,6 +259,7 @@ def _report_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     report.add_argument("--profile", default="quick", metavar="quick|full", help="quick (default) or full (+ chaos)")
     report.add_argument("--experiments", default=None, metavar="A,B", help="with --profile full: only these")
     report.add_argument("--out", default=None, metavar="DIR", help="new or empty directory (default reports/<run-id>)")
+    _workers_option(report)
     report.add_argument(
         "--strict-figures", action="store_true", help="compare: also exit 1 when a figure got slower beyond noise"
     )
@@ -259,6 +273,7 @@ def _run_report(args: argparse.Namespace) -> int:
     """Bad input and untrustworthy reports exit 2 with one line; promise failures and regressions exit 1."""
     from pathlib import Path
 
+    from ordinal import runs
     from ordinal.errors import InvalidScenario
     from ordinal.report import compare, run, schema, sums
 
@@ -292,6 +307,7 @@ def _run_report(args: argparse.Namespace) -> int:
             experiments=run.experiment_names(args.experiments),
             out=Path(args.out) if args.out else None,
             pytest_args=tuple(words),
+            workers=runs.parse_workers(args.workers),
         )
         return run.run(request, log=_say)
     except (InvalidScenario, sums.Tampered, schema.ReportInvalid) as err:

@@ -29,7 +29,7 @@ from types import FrameType
 from ordinal.errors import InvalidScenario
 from ordinal.experiments import experiment_path
 from ordinal.kube import objects as o
-from ordinal.kube.rest import NODES
+from ordinal.kube.rest import NODES, Kube
 from ordinal.localcluster import cluster, paths
 from ordinal.observe.waiting import Query, Verdict, wait_for
 from ordinal.target import Target, connect, local_cluster_running, resolve
@@ -49,7 +49,63 @@ def checkout_root() -> Path:
     return root
 
 
-def run(*, experiments: Sequence[str] = (), pytest_args: Sequence[str] = (), log: Log = print) -> int:
+#: Workers per schedulable node when ``--workers auto``, and the most ever started: each test waits
+#: mostly on controllers, but every worker is a Python process and the API server serves them all.
+WORKERS_PER_NODE, MAX_WORKERS = 2, 8
+
+
+def parse_workers(text: str | None) -> int | None:
+    """``--workers``/``ORDINAL_WORKERS``: a count (0 = one process, no xdist) or ``auto``/unset (None)."""
+    word = (text or "").strip().lower()
+    if word in ("", "auto"):
+        return None
+    if not word.isdigit():
+        raise InvalidScenario(f"expected --workers to be a whole number >= 0 or auto, got {text!r}")
+    return int(word)
+
+
+def auto_workers(schedulable_nodes: int, cpus: int | None = None) -> int:
+    """Workers for a cluster of this size: two per schedulable node, at most 8 and at most 4 per CPU here.
+
+    0 (one process, no xdist) when that comes to fewer than two.
+    """
+    cpus = cpus or os.cpu_count() or 1
+    count = min(MAX_WORKERS, WORKERS_PER_NODE * schedulable_nodes, 4 * cpus)
+    return count if count >= 2 else 0
+
+
+def workers_for(kube: Kube) -> int:
+    """:func:`auto_workers` for the nodes of this cluster that take pods now."""
+    nodes, _ = kube.list(NODES)
+    return auto_workers(sum(1 for n in nodes if o.node_schedulable(n)))
+
+
+def worker_count(target: Target, wanted: int | None) -> int:
+    """``wanted`` if given, else from the cluster's size."""
+    if wanted is not None:
+        return wanted
+    with connect(target) as kube:
+        return workers_for(kube)
+
+
+def with_workers(pytest_args: Sequence[str], workers: int) -> list[str]:
+    """``-n N`` in front of the user's pytest arguments, unless they chose workers (or no xdist) themselves."""
+    chosen = any(
+        a in ("-n", "--numprocesses", "--dist", "no:xdist") or a.startswith(("-n", "--numprocesses=", "--dist="))
+        for a in pytest_args
+    )
+    if chosen or workers <= 0:
+        return list(pytest_args)
+    return ["-n", str(workers), *pytest_args]
+
+
+def run(
+    *,
+    experiments: Sequence[str] = (),
+    pytest_args: Sequence[str] = (),
+    workers: int | None = None,
+    log: Log = print,
+) -> int:
     root = checkout_root()
     # Resolved once, here: a typo fails before any cluster is started.
     files = [experiment_path(name, root / "experiments") for name in experiments]
@@ -65,7 +121,8 @@ def run(*, experiments: Sequence[str] = (), pytest_args: Sequence[str] = (), log
         if started_here:
             wait_schedulable(target, log)
         chaos_code = run_experiments(files, root / "reports", log)
-        suite_code = run_pytest([sys.executable, "-m", "pytest", "conformance", *pytest_args], root, log)
+        args = with_workers(pytest_args, worker_count(target, workers))
+        suite_code = run_pytest([sys.executable, "-m", "pytest", "conformance", *args], root, log)
     finally:
         if started_here:
             log("ordinal run: stopping the local cluster this run started")

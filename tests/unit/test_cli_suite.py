@@ -57,6 +57,7 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
     monkeypatch.setattr(runs, "resolve", lambda *a: Target("/k", None, "local cluster", local=True))
     monkeypatch.setattr(subprocess, "Popen", popen)
     monkeypatch.setattr(runs, "wait_schedulable", lambda target, log: seen["events"].append("schedulable"))
+    monkeypatch.setattr(runs, "worker_count", lambda target, wanted: 0 if wanted is None else wanted)
 
     def run_experiment(name: str, reports_dir: Path) -> ExperimentOutcome:
         seen["events"].append(("chaos", Path(name).name, reports_dir))
@@ -88,6 +89,27 @@ def test_run_uses_kubeconfig_without_starting_anything(world: dict[str, Any], mo
     monkeypatch.setenv("KUBECONFIG", "/somewhere/config")
     assert cli.main(["run", "--no-experiments"]) == 0
     assert world["events"] == [("pytest", ["conformance"], Path.cwd())]
+
+
+def test_workers_go_to_pytest_unless_the_pytest_arguments_choose(world: dict[str, Any]) -> None:
+    """``--workers N`` MUST become ``-n N``; pytest arguments that pick workers themselves win."""
+    world["running"] = True
+    assert cli.main(["run", "--no-experiments", "--workers", "3"]) == 0
+    assert cli.main(["run", "--no-experiments", "--workers", "3", "--", "-n", "1"]) == 0
+    assert cli.main(["run", "--no-experiments", "--workers", "0"]) == 0
+    assert [e[1] for e in world["events"]] == [["conformance", "-n", "3"], ["conformance", "-n", "1"], ["conformance"]]
+
+
+def test_bad_workers_is_one_line(world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["run", "--workers", "many"]) == 1
+    assert capsys.readouterr().err == "ordinal: expected --workers to be a whole number >= 0 or auto, got 'many'\n"
+    assert world["events"] == []
+
+
+def test_auto_workers_follow_the_cluster_size() -> None:
+    """Two workers per schedulable node, at most 8 and at most 4 per CPU of the machine running them; none below 2."""
+    assert [runs.auto_workers(n, cpus=2) for n in (0, 1, 3, 10)] == [0, 2, 6, 8]
+    assert runs.auto_workers(10, cpus=1) == 4
 
 
 def test_a_failed_experiment_fails_the_run_but_the_suite_still_runs(world: dict[str, Any]) -> None:

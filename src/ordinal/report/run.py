@@ -42,6 +42,8 @@ class Request:
     experiments: tuple[str, ...] = ()
     out: Path | None = None
     pytest_args: tuple[str, ...] = ()
+    #: xdist workers; None = from the cluster's size (``runs.auto_workers``), 0 = one process.
+    workers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Plan:
     experiments: tuple[Path, ...]
     storage_class: dict[str, Any]
     report_id: str
+    workers: int = 0
 
 
 def experiment_names(text: str | None) -> tuple[str, ...]:
@@ -103,7 +106,11 @@ def plan(request: Request) -> Plan:
     root = runs.checkout_root()
     out, experiments = check_local(request, root, report_id)
     storage_class = check_cluster(request.storage_class)
-    return Plan(request, root, out, experiments, storage_class, report_id)
+    workers = request.workers
+    if workers is None:
+        with connect(resolve()) as kube:
+            workers = runs.workers_for(kube)
+    return Plan(request, root, out, experiments, storage_class, report_id, workers)
 
 
 def git_revision(root: Path) -> str:
@@ -143,7 +150,8 @@ def execute(checked: Plan, log: Log) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     log(f"ordinal report: {request.profile} report {checked.report_id} on StorageClass {request.storage_class} → {out}")
-    pytest_exit = runs.run_pytest(pytest_command(out, request.storage_class, request.pytest_args), checked.root, log)
+    extra = runs.with_workers(request.pytest_args, checked.workers)
+    pytest_exit = runs.run_pytest(pytest_command(out, request.storage_class, extra), checked.root, log)
     done: list[model.ExperimentRun] = []
     if pytest_exit == 2 and checked.experiments:
         log("ordinal report: the suite was interrupted; no chaos experiments run")

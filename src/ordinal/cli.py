@@ -129,8 +129,13 @@ def _run_cluster(args: argparse.Namespace) -> int:
 
 
 def _experiments_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
-    experiments = sub.add_parser("experiments", help="maintain the chaos experiments in experiments/")
+    experiments = sub.add_parser("experiments", help="the chaos experiments ordinal carries: list, path, gen")
     esub = experiments.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    esub.add_parser("list", help="name and title of every experiment")
+    path = esub.add_parser(
+        "path", help='the file of one experiment, for `chaos run "$(ordinal experiments path NAME)"`'
+    )
+    path.add_argument("name", metavar="NAME")
     gen = esub.add_parser("gen", help="rewrite the parts every experiment shares from experiments/_shared/common.json")
     gen.add_argument("--check", action="store_true", help="fail if a committed experiment differs")
     for leaf in esub.choices.values():
@@ -140,7 +145,13 @@ def _experiments_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
 def _run_experiments(args: argparse.Namespace) -> int:
     from ordinal import experiments
 
-    if args.action == "gen":
+    if args.action == "list":
+        for file in sorted(experiments.EXPERIMENTS.glob("*.json")):
+            title = json.loads(file.read_text()).get("title", "")
+            print(f"{file.stem:<26} {title}")
+    elif args.action == "path":
+        print(experiments.experiment_path(args.name, experiments.EXPERIMENTS).resolve())
+    elif args.action == "gen":
         changed = experiments.generate(experiments.EXPERIMENTS, check=args.check, log=_say)
         if args.check and changed:
             raise OrdinalError(

@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from ordinal import resources
 from ordinal.errors import InvalidScenario
 from ordinal.experiments import experiment_path
 from ordinal.kube import objects as o
 from ordinal.kube.rest import NODES, Kube
-from ordinal.localcluster import cluster, paths
+from ordinal.localcluster import cluster
 from ordinal.observe.waiting import Query, Verdict, wait_for
 from ordinal.target import Target, connect, local_cluster_running, resolve
 from ordinal.types import Obj
@@ -38,15 +39,31 @@ from ordinal.types import Obj
 Log = Callable[[str], None]
 
 
-def checkout_root() -> Path:
-    """The directory holding ``conformance/``: the working directory, else the checkout ordinal runs from."""
+@dataclass(frozen=True)
+class Suite:
+    """Where a run takes the suite and the experiments from, and where it runs (``reports/`` goes there)."""
+
+    cwd: Path
+    #: pytest's argument: ``conformance`` in a checkout, the installed folder otherwise.
+    conformance: str
+    experiments: Path
+    #: An installed suite: no ``.pytest_cache`` written into site-packages.
+    pytest_extra: tuple[str, ...] = ()
+
+
+def suite() -> Suite:
+    """The working directory's checkout, else the checkout ordinal runs from, else what the wheel carries."""
     cwd = Path.cwd()
     if (cwd / "conformance").is_dir():
-        return cwd
-    root = paths.source_dir().parent
-    if not (root / "conformance").is_dir():
-        raise InvalidScenario(f"expected a conformance/ directory in {cwd} or {root}, found none")
-    return root
+        return Suite(cwd, "conformance", cwd / "experiments")
+    conformance, experiments = resources.folder("conformance"), resources.folder("experiments")
+    if not resources.installed() and conformance is not None:
+        return Suite(resources.CHECKOUT, "conformance", resources.CHECKOUT / "experiments")
+    if conformance is None or experiments is None:
+        raise InvalidScenario(
+            f"expected a conformance/ directory in {cwd} or the suite installed with ordinal-k8s, found neither"
+        )
+    return Suite(cwd, str(conformance), experiments, ("-p", "no:cacheprovider"))
 
 
 #: Workers per schedulable node when ``--workers auto``, and the most ever started: each test waits
@@ -106,9 +123,9 @@ def run(
     workers: int | None = None,
     log: Log = print,
 ) -> int:
-    root = checkout_root()
+    where = suite()
     # Resolved once, here: a typo fails before any cluster is started.
-    files = [experiment_path(name, root / "experiments") for name in experiments]
+    files = [experiment_path(name, where.experiments) for name in experiments]
     explicit = os.environ.get("ORDINAL_KUBECONFIG") or os.environ.get("KUBECONFIG")
     started_here = False
     if not explicit and not local_cluster_running():
@@ -120,9 +137,9 @@ def run(
         log(f"ordinal run: target {target.source}: {target.kubeconfig or 'in-cluster'}")
         if started_here:
             wait_schedulable(target, log)
-        chaos_code = run_experiments(files, root / "reports", log)
-        args = with_workers(pytest_args, worker_count(target, workers))
-        suite_code = run_pytest([sys.executable, "-m", "pytest", "conformance", *args], root, log)
+        chaos_code = run_experiments(files, where.cwd / "reports", log)
+        args = [*where.pytest_extra, *with_workers(pytest_args, worker_count(target, workers))]
+        suite_code = run_pytest([sys.executable, "-m", "pytest", where.conformance, *args], where.cwd, log)
     finally:
         if started_here:
             log("ordinal run: stopping the local cluster this run started")

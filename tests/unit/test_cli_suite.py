@@ -171,3 +171,29 @@ def test_cleanup_with_nothing_left_succeeds(
 def test_cleanup_rejects_a_malformed_run_id_before_touching_the_cluster(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["cleanup", "--run-id", "not a label!"]) == 1
     assert "expected run id to be a non-empty label value" in capsys.readouterr().err
+
+
+def test_experiments_list_and_path_name_the_carried_files(capsys: pytest.CaptureFixture[str]) -> None:
+    """``experiments path NAME`` MUST print an absolute file chaos can run from any directory; list names them all."""
+    from ordinal import experiments
+
+    assert cli.main(["experiments", "list"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == sorted(p.stem for p in experiments.EXPERIMENTS.glob("*.json")) and "drain" in listed
+    assert cli.main(["experiments", "path", "drain"]) == 0
+    printed = Path(capsys.readouterr().out.strip())
+    assert printed.is_absolute() and printed.is_file() and printed.name == "drain.json"
+    assert cli.main(["experiments", "path", "meteor"]) == 1
+    assert capsys.readouterr().err.startswith("ordinal: expected an experiment file ")
+
+
+def test_an_installed_suite_runs_from_the_working_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Outside a checkout, runs MUST take the wheel's suite and experiments and write reports where they start."""
+    from ordinal import resources
+
+    carried = {"conformance": tmp_path / "site" / "conformance", "experiments": tmp_path / "site" / "experiments"}
+    monkeypatch.setattr(resources, "folder", lambda name: carried.get(name))
+    monkeypatch.setattr(resources, "installed", lambda: True)
+    monkeypatch.chdir(tmp_path)
+    expected = runs.Suite(tmp_path, str(carried["conformance"]), carried["experiments"], ("-p", "no:cacheprovider"))
+    assert runs.suite() == expected

@@ -186,6 +186,8 @@ def test_simulated_pods_terminate_like_a_kubelet_shows_it() -> None:
     assert "podIP" not in terminating["next"]["statusTemplate"]
     keys = {e["key"]: e["operator"] for e in delete["selector"]["matchExpressions"]}
     assert keys[".metadata.finalizers"] == "DoesNotExist" and delete["next"] == {"delete": True}
+    # kwok deletes by name: a stage played for a pod already at grace 0 could remove its successor.
+    assert keys["(.metadata.deletionGracePeriodSeconds // 0) > 0"] == "In"
     grace = delete["delay"]["durationFrom"]["expressionFrom"]
     assert "deletionGracePeriodSeconds" in grace and f"{kwok_stages.TERMINATION_CAP_SECONDS}] | min" in grace
     for name, spec in by_name.items():

@@ -147,6 +147,11 @@ conditions:
 #: min(deletionGracePeriodSeconds, the cap) as a duration kwok reads ("0s" for a force delete).
 _GRACE = f'[(.metadata.deletionGracePeriodSeconds // 0), {TERMINATION_CAP_SECONDS}] | min | tostring + "s"'
 _LABEL_KEY = f'.metadata.labels["{SIMULATE_LABEL}"]'
+#: kwok deletes by name, without a UID precondition. A pod whose grace period is already 0 is
+#: being removed by the API server itself (a force delete, or kwok's own delete landing); a stage
+#: played for it could fire after the controller has created the next pod of the same name and
+#: delete that one instead. So the delete stage only ever acts on a grace period still running.
+_GRACE_RUNNING = {"key": "(.metadata.deletionGracePeriodSeconds // 0) > 0", "operator": "In", "values": ["true"]}
 
 
 def _pod_status(ready: bool) -> str:
@@ -195,7 +200,12 @@ def stages() -> list[dict[str, Any]]:
         _stage(
             "ordinal-pod-delete",
             "Pod",
-            [_DELETING, {"key": ".metadata.finalizers", "operator": "DoesNotExist"}, _ready_is_not("True")],
+            [
+                _DELETING,
+                _GRACE_RUNNING,
+                {"key": ".metadata.finalizers", "operator": "DoesNotExist"},
+                _ready_is_not("True"),
+            ],
             {"delete": True},
             delay={"durationMilliseconds": 0, "durationFrom": {"expressionFrom": _GRACE}},
         ),

@@ -30,10 +30,10 @@ from ordinal import resources
 from ordinal.errors import InvalidScenario
 from ordinal.experiments import experiment_path
 from ordinal.kube import objects as o
-from ordinal.kube.rest import NODES, Kube
+from ordinal.kube.rest import NODES
 from ordinal.localcluster import cluster
 from ordinal.observe.waiting import Query, Verdict, wait_for
-from ordinal.target import Target, connect, local_cluster_running, resolve
+from ordinal.target import Target, connect, local_cluster_running, resolve, workers_for
 from ordinal.types import Obj
 
 Log = Callable[[str], None]
@@ -66,11 +66,6 @@ def suite() -> Suite:
     return Suite(cwd, str(conformance), experiments, ("-p", "no:cacheprovider"))
 
 
-#: Workers per schedulable node when ``--workers auto``, and the most ever started: each test waits
-#: mostly on controllers, but every worker is a Python process and the API server serves them all.
-WORKERS_PER_NODE, MAX_WORKERS = 2, 8
-
-
 def parse_workers(text: str | None) -> int | None:
     """``--workers``/``ORDINAL_WORKERS``: a count (0 = one process, no xdist) or ``auto``/unset (None)."""
     word = (text or "").strip().lower()
@@ -79,22 +74,6 @@ def parse_workers(text: str | None) -> int | None:
     if not word.isdigit():
         raise InvalidScenario(f"expected --workers to be a whole number >= 0 or auto, got {text!r}")
     return int(word)
-
-
-def auto_workers(schedulable_nodes: int, cpus: int | None = None) -> int:
-    """Workers for a cluster of this size: two per schedulable node, at most 8 and at most 4 per CPU here.
-
-    0 (one process, no xdist) when that comes to fewer than two.
-    """
-    cpus = cpus or os.cpu_count() or 1
-    count = min(MAX_WORKERS, WORKERS_PER_NODE * schedulable_nodes, 4 * cpus)
-    return count if count >= 2 else 0
-
-
-def workers_for(kube: Kube) -> int:
-    """:func:`auto_workers` for the nodes of this cluster that take pods now."""
-    nodes, _ = kube.list(NODES)
-    return auto_workers(sum(1 for n in nodes if o.node_schedulable(n)))
 
 
 def worker_count(target: Target, wanted: int | None) -> int:

@@ -108,8 +108,8 @@ def test_bad_workers_is_one_line(world: dict[str, Any], capsys: pytest.CaptureFi
 
 def test_auto_workers_follow_the_cluster_size() -> None:
     """Two workers per schedulable node, at most 8 and at most 4 per CPU of the machine running them; none below 2."""
-    assert [runs.auto_workers(n, cpus=2) for n in (0, 1, 3, 10)] == [0, 2, 6, 8]
-    assert runs.auto_workers(10, cpus=1) == 4
+    assert [target.auto_workers(n, cpus=2) for n in (0, 1, 3, 10)] == [0, 2, 6, 8]
+    assert target.auto_workers(10, cpus=1) == 4
 
 
 def test_a_failed_experiment_fails_the_run_but_the_suite_still_runs(world: dict[str, Any]) -> None:

@@ -119,3 +119,26 @@ def test_records_of_every_worker_land_in_one_results_file(pytester: pytest.Pytes
     assert sorted(f["seconds"] for f in figures) == [0.5 + n for n in range(8)]
     assert (out / "junit.xml").read_text().count('name="figure:wait"') == 8
     result.stdout.fnmatch_lines(["*figure wait: 7.500s*"])
+
+
+def test_n_auto_is_sized_by_the_cluster_not_the_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``pytest -n auto`` MUST ask the cluster (two per schedulable node); unreadable → xdist's own count."""
+    from factories import node
+    from fakes import FakeKube
+
+    import ordinal.pytest_plugin as plugin
+    from ordinal.target import Target
+
+    nodes = [node("n0"), node("n1"), node("n2"), node("n3", ready="False")]
+    config: object = type("Config", (), {"getoption": lambda self, name, default=None: default})()
+    monkeypatch.setattr(plugin, "settings_of", lambda config: plugin.Settings())
+    monkeypatch.setattr(plugin, "resolve", lambda kubeconfig, context: Target("/k", None, "flag"))
+    monkeypatch.setattr(plugin, "connect", lambda target: FakeKube(*nodes))
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert plugin.pytest_xdist_auto_num_workers(config) == 6  # type: ignore[arg-type]
+
+    def unreachable(target: Target) -> FakeKube:
+        raise ConnectionRefusedError("no apiserver")
+
+    monkeypatch.setattr(plugin, "connect", unreachable)
+    assert plugin.pytest_xdist_auto_num_workers(config) is None  # type: ignore[arg-type]

@@ -62,6 +62,7 @@ from ordinal.pytest_plugin.workers import (
     make_lock_dir,
     remove_lock_dir,
 )
+from ordinal.target import connect, resolve, workers_for
 
 __all__ = ["OPTIONS", "RECORDER_KEY", "Figures", "SettingError", "Settings", "read_settings", "use_report_dir"]
 
@@ -126,6 +127,21 @@ def pytest_configure(config: pytest.Config) -> None:
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     """SIGTERM unwinds like Ctrl-C, so fixture teardown and the session-end cleanup still run."""
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` sized by the cluster under test (two workers per schedulable node), not by this machine's CPUs.
+
+    None (xdist's own count) when the cluster cannot be read, whatever the reason: the count only sizes the
+    run, and the run's first test that needs the cluster fails naming why.
+    """
+    try:
+        settings = settings_of(config)
+        with connect(resolve(settings.kubeconfig, settings.context)) as kube:
+            return workers_for(kube)
+    except Exception:
+        return None
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -26,7 +26,7 @@ from ordinal.errors import InvalidScenario, OrdinalError
 from ordinal.experiments import experiment_path
 from ordinal.kube.rest import STORAGE_CLASSES, ApiError
 from ordinal.report import html, model, schema, sums
-from ordinal.target import connect, resolve
+from ordinal.target import connect, resolve, workers_for
 from ordinal.version import __version__
 
 PROFILES = ("quick", "full")
@@ -42,7 +42,7 @@ class Request:
     experiments: tuple[str, ...] = ()
     out: Path | None = None
     pytest_args: tuple[str, ...] = ()
-    #: xdist workers; None = from the cluster's size (``runs.auto_workers``), 0 = one process.
+    #: xdist workers; None = from the cluster's size (``target.auto_workers``), 0 = one process.
     workers: int | None = None
 
 
@@ -109,7 +109,7 @@ def plan(request: Request) -> Plan:
     workers = request.workers
     if workers is None:
         with connect(resolve()) as kube:
-            workers = runs.workers_for(kube)
+            workers = workers_for(kube)
     return Plan(request, suite, out, experiments, storage_class, report_id, workers)
 
 

@@ -501,7 +501,7 @@ def workload(
         image=session_of(request.config).image(),
         storage_class=settings.storage_class,
         replicas=settings.replicas,
-        timeouts=Timeouts(settings.timeout_scale),
+        timeouts=Timeouts(settings.timeout_scale, settings.replicas),
         simulated_nodes=frozenset(cluster_info.simulated_nodes),
         exec_node_selector=cluster_info.exec_node_selector,
         labels=run_labels(run_id),

@@ -77,7 +77,7 @@ class SuiteSession:
 
     @property
     def timeouts(self) -> Timeouts:
-        return Timeouts(self.settings.timeout_scale)
+        return Timeouts(self.settings.timeout_scale, self.settings.replicas)
 
     @property
     def kube_or_none(self) -> Kube | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 from ordinal.localcluster import progress
+from ordinal.progress import Reporter, duration
 
 GO_LIST = """\
 internal/goarch false
@@ -60,12 +61,12 @@ def test_the_line_says_done_of_total_elapsed_and_left() -> None:
     assert progress.describe("kube", 2200, 2140, 600) == (
         "building kube: 2140/2140 packages (100%), 10m00s elapsed, about 0s left"
     )
-    assert progress.duration(3725) == "1h02m"
+    assert duration(3725) == "1h02m"
 
 
 def test_plain_lines_come_at_most_every_ten_seconds() -> None:
     clock, out = Clock(), io.StringIO()
-    build = progress.BuildProgress("kube", 100, progress.Reporter(out, tty=False, clock=clock), clock=clock)
+    build = progress.BuildProgress("kube", 100, Reporter(out, tty=False, clock=clock), clock=clock)
     for second in range(25):
         clock.t = 100.0 + second
         build.feed("k8s.io/a/b")
@@ -82,7 +83,7 @@ def test_plain_lines_come_at_most_every_ten_seconds() -> None:
 
 def test_a_terminal_gets_one_line_rewritten_in_place_and_ended() -> None:
     clock, out = Clock(), io.StringIO()
-    build = progress.BuildProgress("etcd", 4, progress.Reporter(out, tty=True, clock=clock), clock=clock)
+    build = progress.BuildProgress("etcd", 4, Reporter(out, tty=True, clock=clock), clock=clock)
     for step in range(4):
         clock.t += 1
         build.feed(f"go.etcd.io/etcd/pkg{step}")
@@ -93,4 +94,4 @@ def test_a_terminal_gets_one_line_rewritten_in_place_and_ended() -> None:
 
 
 def test_a_stream_without_a_terminal_is_plain() -> None:
-    assert progress.Reporter.for_stream(io.StringIO()).tty is False
+    assert Reporter.for_stream(io.StringIO()).tty is False

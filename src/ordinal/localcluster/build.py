@@ -22,6 +22,7 @@ from pathlib import Path
 from ordinal.errors import ClusterError
 from ordinal.localcluster import paths, progress
 from ordinal.localcluster.versions import Versions, kube_module, load
+from ordinal.progress import Reporter
 
 #: Names the multi-call binary answers to (symlinks made next to it).
 KUBE_COMPONENTS = (
@@ -193,7 +194,7 @@ def _build_one(art: Artifact, source: Path, goversion: str, log: Callable[[str],
     log(f"building {art.name} ({' '.join(cmd[:2])} {art.package}) ...")
     start = time.monotonic()
     total = _stale_total(cmd, flags, art.package, cwd, env)
-    shown = progress.BuildProgress(art.name, total, progress.Reporter.for_stream(sys.stderr))
+    shown = progress.BuildProgress(art.name, total, Reporter.for_stream(sys.stderr))
     # Run go under a tiny Python parent so RUSAGE_CHILDREN covers this build alone (peak RSS).
     # -v prints each package as it is compiled: the progress count; the last lines are kept for errors.
     lines: list[str] = []

@@ -167,7 +167,9 @@ def run_experiments(paths: Sequence[Path], reports_dir: Path, log: Log) -> int:
 def run_pytest(command: list[str], cwd: Path, log: Log) -> int:
     """Run pytest in a child; SIGTERM is passed on and Ctrl-C waits, so the suite cleans up after itself."""
     log(f"ordinal run: {' '.join(command)} (in {cwd})")
-    child = subprocess.Popen(command, cwd=cwd)
+    # Tests done of the total every ~10 s in logs (the plugin's progress lines), unless the user chose.
+    env = {"ORDINAL_PROGRESS": "1", **os.environ}
+    child = subprocess.Popen(command, cwd=cwd, env=env)
 
     def forward(signum: int, frame: FrameType | None) -> None:
         child.send_signal(signum)

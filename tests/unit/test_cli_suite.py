@@ -47,8 +47,9 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
         seen["events"].append("down")
         return True
 
-    def popen(command: list[str], cwd: Path) -> FakeChild:
+    def popen(command: list[str], cwd: Path, env: dict[str, str]) -> FakeChild:
         seen["events"].append(("pytest", command[3:], cwd))
+        seen["progress"] = env.get("ORDINAL_PROGRESS")
         return FakeChild(seen["code"])
 
     monkeypatch.setattr(cluster, "up", up)
@@ -76,6 +77,7 @@ def test_run_starts_the_local_cluster_when_there_is_no_target_and_stops_it(world
     chaos = ("chaos", "drain.json", Path.cwd() / "reports")
     suite_run = ("pytest", ["conformance", "-k", "dns"], Path.cwd())
     assert world["events"] == ["up", "schedulable", chaos, suite_run, "down"]
+    assert world["progress"] == "1"  # tests done of the total in the suite's output
 
 
 def test_run_uses_a_running_cluster_and_leaves_it_up(world: dict[str, Any]) -> None:

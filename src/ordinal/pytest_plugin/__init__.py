@@ -9,6 +9,7 @@ unit tests too), and a run that uses no ordinal fixture must not need a cluster.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -28,6 +29,7 @@ from ordinal.kube.manifests import run_labels
 from ordinal.kube.rest import ApiError, Kube
 from ordinal.observe.dnsquery import Resolver
 from ordinal.observe.recorder import Recorder
+from ordinal.pytest_plugin import progress
 from ordinal.pytest_plugin.records import (
     Figures,
     attach_failure,
@@ -119,6 +121,8 @@ def pytest_configure(config: pytest.Config) -> None:
     elif distributed(config):
         session.lock_dir = make_lock_dir()
     config.pluginmanager.register(_Tally(session), "ordinal-tally")
+    if session.worker is None and os.environ.get(progress.ENV) == "1":
+        config.pluginmanager.register(progress.TestProgress(progress.terminal_writer(config)), "ordinal-progress")
     logging.getLogger("ordinal.step").setLevel(logging.INFO)
     if threading.current_thread() is threading.main_thread():
         config.stash[_SIGNAL_KEY] = signal.signal(signal.SIGTERM, _interrupt)

@@ -47,7 +47,7 @@ class Suite:
     #: pytest's argument: ``conformance`` in a checkout, the installed folder otherwise.
     conformance: str
     experiments: Path
-    #: An installed suite: no ``.pytest_cache`` written into site-packages.
+    #: An installed suite: no ``.pytest_cache`` written into site-packages, test ids as in a checkout.
     pytest_extra: tuple[str, ...] = ()
 
 
@@ -63,7 +63,9 @@ def suite() -> Suite:
         raise InvalidScenario(
             f"expected a conformance/ directory in {cwd} or the suite installed with ordinal-k8s, found neither"
         )
-    return Suite(cwd, str(conformance), experiments, ("-p", "no:cacheprovider"))
+    # rootdir above the installed suite: test ids read `conformance/test_x.py::…` as in a checkout, so
+    # reports from a wheel and from a clone compare test by test.
+    return Suite(cwd, str(conformance), experiments, ("-p", "no:cacheprovider", "--rootdir", str(conformance.parent)))
 
 
 def parse_workers(text: str | None) -> int | None:

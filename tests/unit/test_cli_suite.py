@@ -197,5 +197,6 @@ def test_an_installed_suite_runs_from_the_working_directory(monkeypatch: pytest.
     monkeypatch.setattr(resources, "folder", lambda name: carried.get(name))
     monkeypatch.setattr(resources, "installed", lambda: True)
     monkeypatch.chdir(tmp_path)
-    expected = runs.Suite(tmp_path, str(carried["conformance"]), carried["experiments"], ("-p", "no:cacheprovider"))
+    extra = ("-p", "no:cacheprovider", "--rootdir", str(tmp_path / "site"))
+    expected = runs.Suite(tmp_path, str(carried["conformance"]), carried["experiments"], extra)
     assert runs.suite() == expected

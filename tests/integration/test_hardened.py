@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import pytest
 import yaml
 from junit_cases import Case, broken, cases, vague_skips
 
+from ordinal import capabilities
 from ordinal.kube import objects as o
 from ordinal.kube import permissions
 from ordinal.kube.manifests import statefulset_manifest
@@ -196,6 +198,23 @@ def test_experiments_hold_on_the_hardened_cluster(experiment: str, hardened: dic
     assert calls and permissions.uncovered(calls) == []
 
 
+def _until_enforced(admin: Kube, policy: str, *, timeout: float = 30.0) -> None:
+    """Return once the API server enforces ``policy``: a new policy takes effect when its informer syncs.
+
+    Nothing can be watched for that, so this repeats the suite's own dry run (nothing stored), bounded.
+    """
+    sts = statefulset_manifest("web", "default", claim_template=None)
+    pod = capabilities.pod_of_template(sts, "web-0")
+    deadline = time.monotonic() + timeout
+    refusal = None
+    while time.monotonic() < deadline:
+        refusal = capabilities.admission_refusal(admin, pod)
+        if refusal and policy in refusal:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"expected {policy} to refuse a pod with a fixed UID within {timeout:g}s, saw {refusal!r}")
+
+
 def test_a_policy_refusing_the_pods_ends_a_run_in_one_line_leaving_nothing(
     hardened: dict[str, Any], admin: Kube, tmp_path: Path
 ) -> None:
@@ -208,6 +227,7 @@ def test_a_policy_refusing_the_pods_ends_a_run_in_one_line_leaving_nothing(
     admin.create(policies, policy)
     admin.create(bindings, binding)
     try:
+        _until_enforced(admin, policy["metadata"]["name"])
         result = _suite(hardened, tmp_path, "conformance/test_identity.py")
         lines = [line for line in result.stdout.splitlines() if "expected the cluster to admit" in line]
         assert result.returncode == 4 and lines, result.stdout[-2000:]

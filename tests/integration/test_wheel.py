@@ -3,8 +3,8 @@ the clone, and run from a temporary directory with no checkout above it.
 
 ``ordinal cluster up`` must find the Go modules and pins in the wheel (and, with a warm cache, the
 builds a checkout made: the cache key covers the same bytes), ``chaos run "$(ordinal experiments
-path pod-kill)"`` must run the carried experiment, and ``pytest --pyargs ordinal.conformance.<module>``
-the carried suite, with reports written where the run starts, never into site-packages.
+path pod-kill)"`` must run the carried experiment, and ``ordinal run`` one module of the carried
+suite, with reports written where the run starts, never into site-packages.
 
 The cluster here is a second one (its own state directory, ports at the session's offset + 2000,
 simulated nodes only), so the session's cluster may run beside it.
@@ -142,12 +142,13 @@ def test_an_experiment_runs_from_the_wheel(installed: Path, user_dir: Path, whee
 def test_a_conformance_module_runs_from_the_wheel(
     installed: Path, user_dir: Path, wheel_cluster: dict[str, str]
 ) -> None:
-    pytest_command = [installed / "python", "-m", "pytest", "-p", "no:cacheprovider", "-q"]
-    output = _run(
-        [*pytest_command, "--pyargs", "ordinal.conformance.test_identity"], cwd=user_dir, env=wheel_cluster, timeout=600
-    )
+    """``ordinal run`` takes the installed suite (one module here) and writes reports where it starts."""
+    run = [installed / "ordinal", "run", "--no-experiments", "--", "-q", "-k", "test_identity"]
+    output = _run(run, cwd=user_dir, env=wheel_cluster, timeout=600)
     assert " passed" in output
     junit = user_dir / "reports" / "junit.xml"
     assert junit.is_file(), f"expected the suite's reports in the working directory, found {sorted(user_dir.iterdir())}"
+    assert "conformance/test_identity.py" in output or "test_identity" in junit.read_text()
     site = next(installed.parent.glob("lib/python*/site-packages"))
     assert not (site / "ordinal" / "conformance" / "reports").exists(), "the suite wrote reports into site-packages"
+    assert not (site / "ordinal" / "reports").exists(), "the suite wrote reports into site-packages"

@@ -5,6 +5,10 @@
 - warm ``up``: wall time of ``ordinal cluster up`` with every binary cached;
 - idle RSS of the whole cluster (sum over its processes, after a settle period);
 - time for a 3-replica OrderedReady StatefulSet to become Ready, from create to readyReplicas=3;
+- the conformance suite serial (one process) and parallel (``-n auto``: workers from the cluster's
+  size): wall time, outcomes and the API requests the run made (the apiserver's request counter);
+- scale (no cluster; ``--scale`` for this table alone): events, timeline memory and check time of the ordering,
+  rollout and identity checks at 3, 10 and 50 replicas (see ``scripts/bench_scale.py``).
 - upstream's ``[sig-apps] StatefulSet`` e2e specs on the local cluster: passed/failed/skipped and the
   wall time of the last ``tox -e upstream`` (``--upstream`` runs them afresh, most of an hour).
 
@@ -16,11 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree as ET
 
 from ordinal.act.namespaces import create_namespace, delete_namespace, new_run_id
 
@@ -65,7 +71,53 @@ def recorded_build(figures: dict[str, Any]) -> None:
     figures["cold_build_total_s (sum of recorded)"] = round(total, 1)
 
 
-def cluster_figures(figures: dict[str, Any], settle: float) -> None:
+ROOT = Path(__file__).resolve().parents[1]
+#: Ports of the bench's own cluster: ORDINAL_BENCH_PORT_OFFSET, else 7000 above the environment's offset.
+BENCH_OFFSET = int(
+    os.environ.get("ORDINAL_BENCH_PORT_OFFSET") or int(os.environ.get("ORDINAL_PORT_OFFSET") or 0) + 7000
+)
+
+
+def api_requests(kube: Any) -> int:
+    """Requests the apiserver has served since it started (``apiserver_request_total``, every label)."""
+    total = 0.0
+    for line in kube.raw_get("/metrics").splitlines():
+        if line.startswith("apiserver_request_total{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+def outcomes(junit: Path) -> dict[str, int]:
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    if not junit.is_file():
+        return counts
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        tags = {child.tag for child in case}
+        key = "failed" if tags & {"failure", "error"} else "skipped" if "skipped" in tags else "passed"
+        counts[key] += 1
+    return counts
+
+
+def suite_run(figures: dict[str, Any], data: dict[str, Any], kube: Any, label: str, workers: list[str]) -> None:
+    """One whole-suite run as a user starts it (``pytest [-n auto] conformance``), timed end to end."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDINAL_") or k == "ORDINAL_CLUSTER_DIR"}
+    env |= {"KUBECONFIG": data["kubeconfig"], "ORDINAL_DNS": f"direct:{data['dns']}"}
+    with tempfile.TemporaryDirectory(prefix=f"ordinal-bench-{label}-") as tmp:
+        junit = Path(tmp) / "junit.xml"
+        command = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider", *workers]
+        command += [f"--junitxml={junit}", f"--alluredir={Path(tmp) / 'allure'}"]
+        before = api_requests(kube)
+        start = time.monotonic()
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        figures[f"suite_{label}_s"] = round(time.monotonic() - start, 1)
+        figures[f"suite_{label}_api_requests"] = api_requests(kube) - before
+        counts = outcomes(junit)
+        figures[f"suite_{label}_outcomes"] = " ".join(f"{v} {k}" for k, v in counts.items())
+        if done.returncode != 0:
+            print(done.stdout[-3000:], file=sys.stderr)
+
+
+def cluster_figures(figures: dict[str, Any], settle: float, suite: bool) -> None:
     from ordinal.kube.manifests import headless_service_manifest, selector_labels, statefulset_manifest
     from ordinal.localcluster import cluster, process, state
     from ordinal.observe.waiting import wait_for_set_ready
@@ -74,7 +126,7 @@ def cluster_figures(figures: dict[str, Any], settle: float) -> None:
     with tempfile.TemporaryDirectory(prefix="ordinal-bench-state-") as tmp:
         os.environ["ORDINAL_CLUSTER_DIR"] = str(Path(tmp) / "cluster")
         start = time.monotonic()
-        data = cluster.up(nodes=3, zones=3, port_offset=7000)
+        data = cluster.up(nodes=3, zones=3, port_offset=BENCH_OFFSET)
         figures["warm_up_s"] = round(time.monotonic() - start, 2)
         try:
             time.sleep(settle)  # idle means idle: let start-up caches and first syncs settle
@@ -94,7 +146,13 @@ def cluster_figures(figures: dict[str, Any], settle: float) -> None:
                 figures["statefulset_3_ordered_ready_s"] = round(time.monotonic() - start, 2)
             finally:
                 delete_namespace(kube, ns)
-                kube.close()
+            if suite:
+                from ordinal.target import workers_for
+
+                suite_run(figures, data, kube, "serial", [])
+                figures["suite_parallel_workers"] = workers_for(kube)
+                suite_run(figures, data, kube, "parallel", ["-n", "auto"])
+            kube.close()
             assert state.is_running()
         finally:
             cluster.down()
@@ -133,18 +191,29 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold", action="store_true", help="recompile everything into a throw-away cache")
     parser.add_argument("--settle", type=float, default=15.0, help="seconds to idle before measuring RSS")
+    parser.add_argument("--no-suite", action="store_true", help="skip the serial and parallel suite runs")
+    parser.add_argument("--scale", action="store_true", help="only the scale figures (no cluster)")
     parser.add_argument("--upstream", action="store_true", help="run upstream's StatefulSet e2e specs afresh")
     args = parser.parse_args()
     figures: dict[str, Any] = {}
+    if args.scale:
+        import bench_scale
+
+        bench_scale.main()
+        return 0
     if args.cold:
         cold_build(figures)
     else:
         recorded_build(figures)
-    cluster_figures(figures, args.settle)
+    cluster_figures(figures, args.settle, suite=not args.no_suite)
     upstream_figures(figures, args.upstream)
     width = max(len(k) for k in figures)
     for key, value in figures.items():
         print(f"{key:<{width}}  {value}")
+    print()
+    import bench_scale
+
+    bench_scale.main()
     out = Path("reports") / "bench.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(figures, indent=2))

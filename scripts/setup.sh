@@ -29,6 +29,8 @@ fi
 stamp=.venv/.ordinal-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip
+  # The distribution was called `ordinal` before it became `ordinal-k8s`: one install, not two.
+  .venv/bin/pip uninstall -q -y ordinal 2>/dev/null || true
   .venv/bin/pip install -q -e '.[dev]'
   touch "$stamp"
 fi

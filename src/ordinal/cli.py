@@ -138,8 +138,13 @@ def _run_cluster(args: argparse.Namespace) -> int:
 
 
 def _experiments_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
-    experiments = sub.add_parser("experiments", help="maintain the chaos experiments in experiments/")
+    experiments = sub.add_parser("experiments", help="the chaos experiments ordinal carries: list, path, gen")
     esub = experiments.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    esub.add_parser("list", help="name and title of every experiment")
+    path = esub.add_parser(
+        "path", help='the file of one experiment, for `chaos run "$(ordinal experiments path NAME)"`'
+    )
+    path.add_argument("name", metavar="NAME")
     gen = esub.add_parser("gen", help="rewrite the parts every experiment shares from experiments/_shared/common.json")
     gen.add_argument("--check", action="store_true", help="fail if a committed experiment differs")
     for leaf in esub.choices.values():
@@ -149,7 +154,13 @@ def _experiments_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
 def _run_experiments(args: argparse.Namespace) -> int:
     from ordinal import experiments
 
-    if args.action == "gen":
+    if args.action == "list":
+        for file in sorted(experiments.EXPERIMENTS.glob("*.json")):
+            title = json.loads(file.read_text()).get("title", "")
+            print(f"{file.stem:<26} {title}")
+    elif args.action == "path":
+        print(experiments.experiment_path(args.name, experiments.EXPERIMENTS).resolve())
+    elif args.action == "gen":
         changed = experiments.generate(experiments.EXPERIMENTS, check=args.check, log=_say)
         if args.check and changed:
             raise OrdinalError(
@@ -173,6 +184,7 @@ def _suite_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="chaos experiment experiments/NAME.json to run before the suite (repeatable; default: drain)",
     )
     run.add_argument("--no-experiments", action="store_true", help="run the conformance suite only")
+    _workers_option(run)
     run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="passed on to pytest after `--`")
     run.set_defaults(leaf=run)
     cleanup = sub.add_parser("cleanup", help="remove what aborted runs left: namespaces, their volumes, cordons")
@@ -182,6 +194,16 @@ def _suite_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     cleanup.add_argument("--context", default=None, help="context in the kubeconfig")
     cleanup.set_defaults(leaf=cleanup)
+
+
+def _workers_option(parser: _Parser) -> None:
+    parser.add_argument(
+        "--workers",
+        default=os.environ.get("ORDINAL_WORKERS") or "auto",
+        metavar="N|auto",
+        help="pytest-xdist workers for the suite: auto (default: 2 per schedulable node, at most 8), "
+        "0 for one process; env ORDINAL_WORKERS. Tests that drain or lose nodes never overlap.",
+    )
 
 
 def _run_cleanup(args: argparse.Namespace) -> int:
@@ -214,11 +236,13 @@ def _run_suite(args: argparse.Namespace) -> int:
     if args.no_experiments and args.experiment:
         raise InvalidScenario(f"expected --experiment or --no-experiments, got both ({', '.join(args.experiment)})")
     experiments = [] if args.no_experiments else args.experiment or list(runs.DEFAULT_EXPERIMENTS)
-    return runs.run(experiments=experiments, pytest_args=args.pytest_args, log=_say)
+    workers = runs.parse_workers(args.workers)
+    return runs.run(experiments=experiments, pytest_args=args.pytest_args, workers=workers, log=_say)
 
 
 _REPORT_USAGE = (
-    "ordinal report --storage-class NAME [--profile quick|full] [--experiments A,B] [--out DIR] [-- PYTEST_ARGS]\n"
+    "ordinal report --storage-class NAME [--profile quick|full] [--experiments A,B] [--out DIR]\n"
+    "                      [--workers N|auto] [-- PYTEST_ARGS]\n"
     "       ordinal report compare OLD NEW [--strict-figures]"
 )
 
@@ -255,6 +279,7 @@ def _report_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     report.add_argument("--profile", default="quick", metavar="quick|full", help="quick (default) or full (+ chaos)")
     report.add_argument("--experiments", default=None, metavar="A,B", help="with --profile full: only these")
     report.add_argument("--out", default=None, metavar="DIR", help="new or empty directory (default reports/<run-id>)")
+    _workers_option(report)
     report.add_argument(
         "--strict-figures", action="store_true", help="compare: also exit 1 when a figure got slower beyond noise"
     )
@@ -268,6 +293,7 @@ def _run_report(args: argparse.Namespace) -> int:
     """Bad input and untrustworthy reports exit 2 with one line; promise failures and regressions exit 1."""
     from pathlib import Path
 
+    from ordinal import runs
     from ordinal.errors import InvalidScenario
     from ordinal.report import compare, run, schema, sums
 
@@ -301,6 +327,7 @@ def _run_report(args: argparse.Namespace) -> int:
             experiments=run.experiment_names(args.experiments),
             out=Path(args.out) if args.out else None,
             pytest_args=tuple(words),
+            workers=runs.parse_workers(args.workers),
         )
         return run.run(request, log=_say)
     except (InvalidScenario, sums.Tampered, schema.ReportInvalid) as err:

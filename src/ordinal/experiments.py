@@ -36,10 +36,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ordinal import resources
 from ordinal.errors import InvalidScenario
 
-#: The checkout's experiments (an editable install, as ``make run`` uses).
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+#: The experiments ordinal carries: the checkout's folder, or the installed package data.
+EXPERIMENTS = resources.folder("experiments") or resources.CHECKOUT / "experiments"
 
 #: Where the shared parts live, relative to the experiments directory.
 SHARED = Path("_shared") / "common.json"

@@ -26,33 +26,87 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from ordinal import resources
 from ordinal.errors import InvalidScenario
 from ordinal.experiments import experiment_path
 from ordinal.kube import objects as o
 from ordinal.kube.rest import NODES
-from ordinal.localcluster import cluster, paths
+from ordinal.localcluster import cluster
 from ordinal.observe.waiting import Query, Verdict, wait_for
-from ordinal.target import Target, connect, local_cluster_running, resolve
+from ordinal.target import Target, connect, local_cluster_running, resolve, workers_for
 from ordinal.types import Obj
 
 Log = Callable[[str], None]
 
 
-def checkout_root() -> Path:
-    """The directory holding ``conformance/``: the working directory, else the checkout ordinal runs from."""
+@dataclass(frozen=True)
+class Suite:
+    """Where a run takes the suite and the experiments from, and where it runs (``reports/`` goes there)."""
+
+    cwd: Path
+    #: pytest's argument: ``conformance`` in a checkout, the installed folder otherwise.
+    conformance: str
+    experiments: Path
+    #: An installed suite: no ``.pytest_cache`` written into site-packages, test ids as in a checkout.
+    pytest_extra: tuple[str, ...] = ()
+
+
+def suite() -> Suite:
+    """The working directory's checkout, else the checkout ordinal runs from, else what the wheel carries."""
     cwd = Path.cwd()
     if (cwd / "conformance").is_dir():
-        return cwd
-    root = paths.source_dir().parent
-    if not (root / "conformance").is_dir():
-        raise InvalidScenario(f"expected a conformance/ directory in {cwd} or {root}, found none")
-    return root
+        return Suite(cwd, "conformance", cwd / "experiments")
+    conformance, experiments = resources.folder("conformance"), resources.folder("experiments")
+    if not resources.installed() and conformance is not None:
+        return Suite(resources.CHECKOUT, "conformance", resources.CHECKOUT / "experiments")
+    if conformance is None or experiments is None:
+        raise InvalidScenario(
+            f"expected a conformance/ directory in {cwd} or the suite installed with ordinal-k8s, found neither"
+        )
+    # rootdir above the installed suite: test ids read `conformance/test_x.py::…` as in a checkout, so
+    # reports from a wheel and from a clone compare test by test.
+    return Suite(cwd, str(conformance), experiments, ("-p", "no:cacheprovider", "--rootdir", str(conformance.parent)))
 
 
-def run(*, experiments: Sequence[str] = (), pytest_args: Sequence[str] = (), log: Log = print) -> int:
-    root = checkout_root()
+def parse_workers(text: str | None) -> int | None:
+    """``--workers``/``ORDINAL_WORKERS``: a count (0 = one process, no xdist) or ``auto``/unset (None)."""
+    word = (text or "").strip().lower()
+    if word in ("", "auto"):
+        return None
+    if not word.isdigit():
+        raise InvalidScenario(f"expected --workers to be a whole number >= 0 or auto, got {text!r}")
+    return int(word)
+
+
+def worker_count(target: Target, wanted: int | None) -> int:
+    """``wanted`` if given, else from the cluster's size."""
+    if wanted is not None:
+        return wanted
+    with connect(target) as kube:
+        return workers_for(kube)
+
+
+def with_workers(pytest_args: Sequence[str], workers: int) -> list[str]:
+    """``-n N`` in front of the user's pytest arguments, unless they chose workers (or no xdist) themselves."""
+    chosen = any(
+        a in ("-n", "--numprocesses", "--dist", "no:xdist") or a.startswith(("-n", "--numprocesses=", "--dist="))
+        for a in pytest_args
+    )
+    if chosen or workers <= 0:
+        return list(pytest_args)
+    return ["-n", str(workers), *pytest_args]
+
+
+def run(
+    *,
+    experiments: Sequence[str] = (),
+    pytest_args: Sequence[str] = (),
+    workers: int | None = None,
+    log: Log = print,
+) -> int:
+    where = suite()
     # Resolved once, here: a typo fails before any cluster is started.
-    files = [experiment_path(name, root / "experiments") for name in experiments]
+    files = [experiment_path(name, where.experiments) for name in experiments]
     explicit = os.environ.get("ORDINAL_KUBECONFIG") or os.environ.get("KUBECONFIG")
     started_here = False
     if not explicit and not local_cluster_running():
@@ -64,8 +118,9 @@ def run(*, experiments: Sequence[str] = (), pytest_args: Sequence[str] = (), log
         log(f"ordinal run: target {target.source}: {target.kubeconfig or 'in-cluster'}")
         if started_here:
             wait_schedulable(target, log)
-        chaos_code = run_experiments(files, root / "reports", log)
-        suite_code = run_pytest([sys.executable, "-m", "pytest", "conformance", *pytest_args], root, log)
+        chaos_code = run_experiments(files, where.cwd / "reports", log)
+        args = [*where.pytest_extra, *with_workers(pytest_args, worker_count(target, workers))]
+        suite_code = run_pytest([sys.executable, "-m", "pytest", where.conformance, *args], where.cwd, log)
     finally:
         if started_here:
             log("ordinal run: stopping the local cluster this run started")
@@ -117,7 +172,9 @@ def run_experiments(paths: Sequence[Path], reports_dir: Path, log: Log) -> int:
 def run_pytest(command: list[str], cwd: Path, log: Log) -> int:
     """Run pytest in a child; SIGTERM is passed on and Ctrl-C waits, so the suite cleans up after itself."""
     log(f"ordinal run: {' '.join(command)} (in {cwd})")
-    child = subprocess.Popen(command, cwd=cwd)
+    # Tests done of the total every ~10 s in logs (the plugin's progress lines), unless the user chose.
+    env = {"ORDINAL_PROGRESS": "1", **os.environ}
+    child = subprocess.Popen(command, cwd=cwd, env=env)
 
     def forward(signum: int, frame: FrameType | None) -> None:
         child.send_signal(signum)

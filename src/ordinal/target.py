@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ordinal.errors import InvalidScenario
+from ordinal.kube import objects as o
 from ordinal.kube.client import api_client, current_context
-from ordinal.kube.rest import Kube
+from ordinal.kube.rest import NODES, Kube
 
 IN_CLUSTER = "in-cluster"
 LOCAL_CONTEXT = "ordinal-local"
@@ -139,3 +140,24 @@ def check_allowed(target: Target, env: Mapping[str, str] | None = None) -> str:
             f"in {ALLOW_ENV} (allowed: {allowed})"
         )
     return name
+
+
+#: Workers per schedulable node for ``--workers auto`` and ``pytest -n auto``, and the most ever started:
+#: each test waits mostly on controllers, but every worker is a Python process the API server serves.
+WORKERS_PER_NODE, MAX_WORKERS = 2, 8
+
+
+def auto_workers(schedulable_nodes: int, cpus: int | None = None) -> int:
+    """Workers for a cluster of this size: two per schedulable node, at most 8 and at most 4 per CPU here.
+
+    0 (one process, no xdist) when that comes to fewer than two.
+    """
+    cpus = cpus or os.cpu_count() or 1
+    count = min(MAX_WORKERS, WORKERS_PER_NODE * schedulable_nodes, 4 * cpus)
+    return count if count >= 2 else 0
+
+
+def workers_for(kube: Kube) -> int:
+    """:func:`auto_workers` for the nodes of this cluster that take pods now."""
+    nodes, _ = kube.list(NODES)
+    return auto_workers(sum(1 for n in nodes if o.node_schedulable(n)))

@@ -47,8 +47,9 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
         seen["events"].append("down")
         return True
 
-    def popen(command: list[str], cwd: Path) -> FakeChild:
+    def popen(command: list[str], cwd: Path, env: dict[str, str]) -> FakeChild:
         seen["events"].append(("pytest", command[3:], cwd))
+        seen["progress"] = env.get("ORDINAL_PROGRESS")
         return FakeChild(seen["code"])
 
     monkeypatch.setattr(cluster, "up", up)
@@ -57,6 +58,7 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
     monkeypatch.setattr(runs, "resolve", lambda *a: Target("/k", None, "local cluster", local=True))
     monkeypatch.setattr(subprocess, "Popen", popen)
     monkeypatch.setattr(runs, "wait_schedulable", lambda target, log: seen["events"].append("schedulable"))
+    monkeypatch.setattr(runs, "worker_count", lambda target, wanted: 0 if wanted is None else wanted)
 
     def run_experiment(name: str, reports_dir: Path) -> ExperimentOutcome:
         seen["events"].append(("chaos", Path(name).name, reports_dir))
@@ -76,6 +78,7 @@ def test_run_starts_the_local_cluster_when_there_is_no_target_and_stops_it(world
     chaos = ("chaos", "drain.json", Path.cwd() / "reports")
     suite_run = ("pytest", ["conformance", "-k", "dns"], Path.cwd())
     assert world["events"] == ["up", "schedulable", chaos, suite_run, "down"]
+    assert world["progress"] == "1"  # tests done of the total in the suite's output
 
 
 def test_run_uses_a_running_cluster_and_leaves_it_up(world: dict[str, Any]) -> None:
@@ -89,6 +92,27 @@ def test_run_uses_kubeconfig_without_starting_anything(world: dict[str, Any], mo
     monkeypatch.setenv("KUBECONFIG", "/somewhere/config")
     assert cli.main(["run", "--no-experiments"]) == 0
     assert world["events"] == [("pytest", ["conformance"], Path.cwd())]
+
+
+def test_workers_go_to_pytest_unless_the_pytest_arguments_choose(world: dict[str, Any]) -> None:
+    """``--workers N`` MUST become ``-n N``; pytest arguments that pick workers themselves win."""
+    world["running"] = True
+    assert cli.main(["run", "--no-experiments", "--workers", "3"]) == 0
+    assert cli.main(["run", "--no-experiments", "--workers", "3", "--", "-n", "1"]) == 0
+    assert cli.main(["run", "--no-experiments", "--workers", "0"]) == 0
+    assert [e[1] for e in world["events"]] == [["conformance", "-n", "3"], ["conformance", "-n", "1"], ["conformance"]]
+
+
+def test_bad_workers_is_one_line(world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["run", "--workers", "many"]) == 1
+    assert capsys.readouterr().err == "ordinal: expected --workers to be a whole number >= 0 or auto, got 'many'\n"
+    assert world["events"] == []
+
+
+def test_auto_workers_follow_the_cluster_size() -> None:
+    """Two workers per schedulable node, at most 8 and at most 4 per CPU of the machine running them; none below 2."""
+    assert [target.auto_workers(n, cpus=2) for n in (0, 1, 3, 10)] == [0, 2, 6, 8]
+    assert target.auto_workers(10, cpus=1) == 4
 
 
 def test_a_failed_experiment_fails_the_run_but_the_suite_still_runs(world: dict[str, Any]) -> None:
@@ -164,3 +188,30 @@ def test_cleanup_with_nothing_left_succeeds(
 def test_cleanup_rejects_a_malformed_run_id_before_touching_the_cluster(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["cleanup", "--run-id", "not a label!"]) == 1
     assert "expected run id to be a non-empty label value" in capsys.readouterr().err
+
+
+def test_experiments_list_and_path_name_the_carried_files(capsys: pytest.CaptureFixture[str]) -> None:
+    """``experiments path NAME`` MUST print an absolute file chaos can run from any directory; list names them all."""
+    from ordinal import experiments
+
+    assert cli.main(["experiments", "list"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == sorted(p.stem for p in experiments.EXPERIMENTS.glob("*.json")) and "drain" in listed
+    assert cli.main(["experiments", "path", "drain"]) == 0
+    printed = Path(capsys.readouterr().out.strip())
+    assert printed.is_absolute() and printed.is_file() and printed.name == "drain.json"
+    assert cli.main(["experiments", "path", "meteor"]) == 1
+    assert capsys.readouterr().err.startswith("ordinal: expected an experiment file ")
+
+
+def test_an_installed_suite_runs_from_the_working_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Outside a checkout, runs MUST take the wheel's suite and experiments and write reports where they start."""
+    from ordinal import resources
+
+    carried = {"conformance": tmp_path / "site" / "conformance", "experiments": tmp_path / "site" / "experiments"}
+    monkeypatch.setattr(resources, "folder", lambda name: carried.get(name))
+    monkeypatch.setattr(resources, "installed", lambda: True)
+    monkeypatch.chdir(tmp_path)
+    extra = ("-p", "no:cacheprovider", "--rootdir", str(tmp_path / "site"))
+    expected = runs.Suite(tmp_path, str(carried["conformance"]), carried["experiments"], extra)
+    assert runs.suite() == expected

@@ -17,7 +17,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
 
-GROUND = ("ordinal.errors", "ordinal.types", "ordinal.labels", "ordinal.version")
+GROUND = (
+    "ordinal.errors",
+    "ordinal.types",
+    "ordinal.labels",
+    "ordinal.version",
+    "ordinal.resources",
+    "ordinal.progress",
+)
 KUBE, OBSERVE, CHECKS = "ordinal.kube", "ordinal.observe", "ordinal.checks"
 TARGET, CAPS, ACT = "ordinal.target", "ordinal.capabilities", "ordinal.act"
 ARTEFACTS, PLUGIN, CHAOS = "ordinal.artefacts", "ordinal.pytest_plugin", "ordinal.chaos"

@@ -22,6 +22,13 @@ def test_timeouts_scale_every_deadline() -> None:
     assert Timeouts().of(10) == 10
 
 
+def test_set_wide_deadlines_grow_with_the_replicas_one_pod_waits_do_not() -> None:
+    """A 50-replica set is created and rolled one pod at a time: its set-wide waits MUST allow for that."""
+    big, few = Timeouts(1.0, 50), Timeouts(1.0, 2)
+    assert (big.ready, big.gone, big.pod, big.hold) == (2000.0, 2000.0, 90.0, 5.0)
+    assert (few.ready, few.gone) == (120.0, 120.0)
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 0.0

@@ -52,7 +52,7 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
         (reports_dir / f"junit-chaos-{stem}.xml").write_text('<testsuite><testcase name="outcome"/></testsuite>')
         return ExperimentOutcome(0, "completed", False, None, journal, reports_dir / f"junit-chaos-{stem}.xml")
 
-    monkeypatch.setattr(runs, "checkout_root", lambda: root)
+    monkeypatch.setattr(runs, "suite", lambda: runs.Suite(root, "conformance", root / "experiments"))
     monkeypatch.setattr(runs, "run_pytest", fake_pytest)
     monkeypatch.setattr(runs, "run_experiment", fake_experiment)
     monkeypatch.setattr(report_run, "resolve", lambda *a: Target("/k", None, "local cluster", local=True))

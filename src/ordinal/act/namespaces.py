@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Collection
 
 from ordinal.act.nodes import ledger_nodes, restore_node
 from ordinal.errors import InvalidScenario, OrdinalError
@@ -108,14 +109,21 @@ def _delete_pvs_of(kube: Kube, namespace: str, *, timeout: float) -> list[str]:
     return []
 
 
-def sweep(kube: Kube, run_id: str | None = None, *, timeout: float = 300) -> tuple[list[str], list[str]]:
-    """Remove what (aborted) runs left: namespaces, their PVs, node changes. Returns (removed, errors)."""
+def sweep(
+    kube: Kube, run_id: str | None = None, *, timeout: float = 300, keep: Collection[str] = ()
+) -> tuple[list[str], list[str]]:
+    """Remove what (aborted) runs left: namespaces (but those in ``keep``), their PVs, node changes.
+
+    Returns (removed, errors).
+    """
     selector = f"{CREATED_BY_LABEL}={CREATED_BY_VALUE}" + (f",{RUN_LABEL}={run_id}" if run_id else "")
     namespaces, _ = kube.list(NAMESPACES, label_selector=selector)
     removed: list[str] = []
     errors: list[str] = []
     for ns in namespaces:
         name = o.name(ns)
+        if name in keep:
+            continue
         errs = delete_namespace(kube, name, timeout=timeout)
         errors += errs
         if not errs:

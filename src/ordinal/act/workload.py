@@ -71,16 +71,25 @@ BASE_TIMEOUTS = {
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Deadlines for this cluster: the base values times ``--timeout-scale``."""
+    """Deadlines for this cluster: the base values times ``--timeout-scale``.
+
+    The set-wide ones (a whole set Ready, every pod gone) also grow with ``replicas`` beyond the
+    few pods the bases are for: OrderedReady and a rolling update take each pod in turn, so a
+    50-replica set needs about 50/3 times as long; a one-pod wait does not.
+    """
 
     scale: float = 1.0
+    replicas: int = 3
 
     def of(self, base: float) -> float:
         return base * self.scale
 
+    def of_set(self, base: float) -> float:
+        return self.of(base) * max(3, self.replicas) / 3
+
     @property
     def ready(self) -> float:
-        return self.of(BASE_TIMEOUTS["ready"])
+        return self.of_set(BASE_TIMEOUTS["ready"])
 
     @property
     def pod(self) -> float:
@@ -88,7 +97,7 @@ class Timeouts:
 
     @property
     def gone(self) -> float:
-        return self.of(BASE_TIMEOUTS["gone"])
+        return self.of_set(BASE_TIMEOUTS["gone"])
 
     @property
     def hold(self) -> float:

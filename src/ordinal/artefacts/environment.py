@@ -11,6 +11,8 @@ could not see.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -94,5 +96,10 @@ def session_record(
 
 
 def write(path: Path, data: Mapping[str, Any]) -> None:
+    """Write whole or not at all: xdist workers each write the same ``environment.json``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1, default=str) + "\n")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(data, indent=1, default=str) + "\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)

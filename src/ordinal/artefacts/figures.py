@@ -6,7 +6,9 @@ Each goes three ways: a JUnit property, an allure attachment, and one line of
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,9 +36,24 @@ class FigureLog:
         with self._lock:
             self.figures.append(figure)
             if self.path is not None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with self.path.open("a") as out:
-                    out.write(json.dumps(figure.to_json()) + "\n")
+                append_line(self.path, json.dumps(figure.to_json()))
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line so that processes writing the same file (xdist workers) never interleave.
+
+    One ``write`` on an ``O_APPEND`` descriptor under an exclusive ``flock``: no line is split,
+    whatever its length.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        data = (line + "\n").encode()
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)  # releases the flock
 
 
 def read(path: Path) -> list[Figure]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ordinal.artefacts.figures import append_line
 from ordinal.observe.timeline import Entry, Timeline
 
 Outcome = Literal["passed", "failed", "error", "skipped", "xfailed", "xpassed"]
@@ -204,7 +205,7 @@ def record(
 
 
 class ResultLog:
-    """Append-only JSON lines; ``reset()`` at session start so a file never mixes two runs."""
+    """Append-only JSON lines, safe across xdist workers; ``reset()`` at the run's start so a file never mixes runs."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -216,9 +217,7 @@ class ResultLog:
 
     def add(self, line: Mapping[str, Any]) -> None:
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a") as out:
-                out.write(json.dumps(line, default=str) + "\n")
+            append_line(self.path, json.dumps(line, default=str))
 
 
 def read(path: Path) -> list[dict[str, Any]]:

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ordinal.errors import ClusterError
-from ordinal.localcluster import paths
+from ordinal.localcluster import paths, progress
 from ordinal.localcluster.versions import Versions, kube_module, load
+from ordinal.progress import Reporter
 
 #: Names the multi-call binary answers to (symlinks made next to it).
 KUBE_COMPONENTS = (
@@ -159,6 +160,23 @@ _MEASURE = (
 )
 
 
+def _stale_total(cmd: list[str], flags: list[str], package: str, cwd: Path, env: dict[str, str]) -> int | None:
+    """How many packages the build will compile (``go list -deps``, stale ones); None if go list cannot say.
+
+    ``go install pkg@version`` has no ``go list`` counterpart, so those builds count without a total.
+    """
+    if cmd[1] != "build":
+        return None
+    listed = subprocess.run(
+        ["go", "list", "-deps", *flags, "-f", "{{.ImportPath}} {{.Stale}}", package],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    return len(progress.stale_packages(listed.stdout)) if listed.returncode == 0 else None
+
+
 def _build_one(art: Artifact, source: Path, goversion: str, log: Callable[[str], None]) -> Built:
     key = cache_key(art, source, goversion)
     final = _out_dir(art, key)
@@ -169,22 +187,32 @@ def _build_one(art: Artifact, source: Path, goversion: str, log: Callable[[str],
     if art.module_dir is None:
         env["GOBIN"] = str(tmp)
         env["GOFLAGS"] = "-buildvcs=false"  # `go install pkg@version` refuses -mod
-        cmd = ["go", "install", *flags, art.package]
+        cmd = ["go", "install", "-v", *flags, art.package]
         cwd = tmp
     else:
         verb = ["test", "-c", "-vet=off"] if art.test else ["build"]  # `go test` vets by default: not ours to vet
-        cmd = ["go", *verb, *flags, "-o", str(tmp / art.binaries[0]), art.package]
+        cmd = ["go", *verb, "-v", *flags, "-o", str(tmp / art.binaries[0]), art.package]
         cwd = source / art.module_dir
     log(f"building {art.name} ({' '.join(cmd[:2])} {art.package}) ...")
     start = time.monotonic()
+    total = _stale_total(cmd, flags, art.package, cwd, env)
+    shown = progress.BuildProgress(art.name, total, Reporter.for_stream(sys.stderr))
     # Run go under a tiny Python parent so RUSAGE_CHILDREN covers this build alone (peak RSS).
-    proc = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], cwd=cwd, env=env, capture_output=True, text=True)
+    # -v prints each package as it is compiled: the progress count; the last lines are kept for errors.
+    lines: list[str] = []
+    with subprocess.Popen(
+        [sys.executable, "-c", _MEASURE, *cmd], cwd=cwd, env=env, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            shown.feed(line)
+            lines = [*lines[-40:], line.rstrip("\n")]
+    shown.finish()
     seconds = time.monotonic() - start
-    lines = proc.stderr.strip().splitlines()
     peak = int(lines[-1]) if lines and lines[-1].isdigit() else 0
     if proc.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
-        tail = " | ".join(lines[-4:-1])
+        tail = " | ".join([line for line in lines[:-1] if not progress.is_package_line(line)][-4:])
         raise ClusterError(f"expected `{' '.join(cmd)}` to build {art.name}, it failed: {tail}")
     for alias in art.aliases:
         (tmp / alias).symlink_to(art.binaries[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ordinal import resources
 from ordinal.errors import ClusterError
 
 
@@ -27,20 +28,24 @@ def state_dir() -> Path:
 
 
 def source_dir() -> Path:
-    """The ``cluster/`` directory of an ordinal checkout (Go wrapper modules and pins).
+    """The ``cluster/`` directory: the Go wrapper modules and ``versions.json`` the binaries are built from.
 
-    Looked up from ``ORDINAL_SOURCE``, then upwards from this file and from the working
-    directory, so both editable installs and installs run inside a clone find it.
+    ``ORDINAL_SOURCE`` (a checkout) if set; else the checkout ordinal runs from, or, in an
+    installed wheel, the copy it carries as package data (see :mod:`ordinal.resources`). The
+    bytes are the same either way, so both find the same cached builds.
     """
-    candidates: list[Path] = []
-    if os.environ.get("ORDINAL_SOURCE"):
-        candidates.append(Path(os.environ["ORDINAL_SOURCE"]))
-    for start in (Path(__file__).resolve(), Path.cwd().resolve()):
-        candidates.extend(start.parents if start.is_file() else [start, *start.parents])
-    for root in candidates:
-        if (root / "cluster" / "versions.json").is_file():
-            return root / "cluster"
-    raise ClusterError(
-        "expected an ordinal checkout with cluster/versions.json (set ORDINAL_SOURCE to the clone), "
-        f"found none above {Path.cwd()}"
-    )
+    explicit = os.environ.get("ORDINAL_SOURCE")
+    if explicit:
+        cluster = Path(explicit) / "cluster"
+        if not (cluster / "versions.json").is_file():
+            raise ClusterError(
+                f"expected ORDINAL_SOURCE={explicit} to be an ordinal checkout, found no cluster/versions.json"
+            )
+        return cluster
+    carried = resources.folder("cluster")
+    if carried is None or not (carried / "versions.json").is_file():
+        raise ClusterError(
+            "expected the Go modules and pins ordinal carries (cluster/versions.json), found none: "
+            "reinstall ordinal-k8s, or set ORDINAL_SOURCE to a checkout"
+        )
+    return carried

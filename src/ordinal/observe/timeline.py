@@ -335,13 +335,21 @@ class Timeline:
         return Replacement(old, later[0] if later else None)
 
     def set_incarnations(self, set_name: str, namespace: str | None = None) -> dict[int, list[Incarnation]]:
-        """Incarnations of every pod name of ``set_name``, keyed by ordinal."""
-        found: dict[int, list[Incarnation]] = {}
-        for pod in self.pods(set_name, namespace):
-            ordinal = parse_ordinal(pod, set_name)
+        """Incarnations of every pod name of ``set_name``, keyed by ordinal.
+
+        One pass over the entries (not one per pod name), so a 50-replica set costs 50 times a
+        1-replica one, not 2500 times.
+        """
+        by_ordinal: dict[int, dict[str, list[Entry]]] = {}
+        for entry in self.of_kind("Pod", namespace):
+            ordinal = parse_ordinal(entry.name, set_name)
             if ordinal is not None:
-                found[ordinal] = self.incarnations(pod, namespace)
-        return dict(sorted(found.items()))
+                uids = by_ordinal.setdefault(ordinal, {})
+                uids.setdefault(_identity(entry.namespace, entry.name, entry.uid), []).append(entry)
+        return {
+            ordinal: [_incarnation(uid, entries) for uid, entries in by_ordinal[ordinal].items()]
+            for ordinal in sorted(by_ordinal)
+        }
 
     def set_replicas(self, name: str, namespace: str | None = None) -> list[tuple[Mark, int]]:
         """The replica counts StatefulSet ``name``'s spec asked for, as recorded (its scale history)."""

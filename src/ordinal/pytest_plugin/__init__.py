@@ -9,6 +9,7 @@ unit tests too), and a run that uses no ordinal fixture must not need a cluster.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -21,12 +22,14 @@ import pytest
 from ordinal import capabilities
 from ordinal.act.workload import Timeouts, Workload
 from ordinal.artefacts import allure as allure_report
+from ordinal.artefacts.figures import Figure
 from ordinal.capabilities import ClusterInfo
 from ordinal.errors import CapabilityMissing, InvalidScenario, InvariantViolated, OrdinalError, WaitTimeout
 from ordinal.kube.manifests import run_labels
 from ordinal.kube.rest import ApiError, Kube
 from ordinal.observe.dnsquery import Resolver
 from ordinal.observe.recorder import Recorder
+from ordinal.pytest_plugin import progress
 from ordinal.pytest_plugin.records import (
     Figures,
     attach_failure,
@@ -51,6 +54,17 @@ from ordinal.pytest_plugin.session import (
     use_report_dir,
 )
 from ordinal.pytest_plugin.settings import OPTIONS, SettingError, Settings, read_settings, settings_of
+from ordinal.pytest_plugin.workers import (
+    LOCK_DIR_KEY,
+    OUTPUT_KEY,
+    RUN_ID_KEY,
+    WorkerOutput,
+    access_of,
+    distributed,
+    make_lock_dir,
+    remove_lock_dir,
+)
+from ordinal.target import connect, resolve, workers_for
 
 __all__ = ["OPTIONS", "RECORDER_KEY", "Figures", "SettingError", "Settings", "read_settings", "use_report_dir"]
 
@@ -100,6 +114,15 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(err)) from None
     session = SuiteSession(config, settings)
     config.stash[SESSION_KEY] = session
+    if session.worker is not None:
+        # The controller cleaned the results directory before any worker wrote to it; a worker
+        # cleaning it too would delete what the others already wrote.
+        config.option.clean_alluredir = False
+    elif distributed(config):
+        session.lock_dir = make_lock_dir()
+    config.pluginmanager.register(_Tally(session), "ordinal-tally")
+    if session.worker is None and os.environ.get(progress.ENV) == "1":
+        config.pluginmanager.register(progress.TestProgress(progress.terminal_writer(config)), "ordinal-progress")
     logging.getLogger("ordinal.step").setLevel(logging.INFO)
     if threading.current_thread() is threading.main_thread():
         config.stash[_SIGNAL_KEY] = signal.signal(signal.SIGTERM, _interrupt)
@@ -110,8 +133,45 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` sized by the cluster under test (two workers per schedulable node), not by this machine's CPUs.
+
+    None (xdist's own count) when the cluster cannot be read, whatever the reason: the count only sizes the
+    run, and the run's first test that needs the cluster fails naming why.
+    """
+    try:
+        settings = settings_of(config)
+        with connect(resolve(settings.kubeconfig, settings.context)) as kube:
+            return workers_for(kube)
+    except Exception:
+        return None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: hand each worker the run id and the lock directory (see :mod:`.workers`)."""
+    state = session_of(node.config)
+    node.workerinput[RUN_ID_KEY] = state.run_id
+    if state.lock_dir is not None:
+        node.workerinput[LOCK_DIR_KEY] = str(state.lock_dir)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist controller: take what a finished worker kept, failed to clean and called."""
+    output = getattr(node, "workeroutput", {}).get(OUTPUT_KEY)
+    if output:
+        session_of(node.config).take(WorkerOutput.from_json(output))
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Start this run's ``figures.jsonl`` afresh, so a report never mixes two runs' figures."""
+    """Start this run's ``figures.jsonl`` afresh, so a report never mixes two runs' figures.
+
+    Only where the run starts: an xdist worker appends to what its controller started.
+    """
+    if session_of(session.config).worker is not None:
+        return
     path = session_of(session.config).figures.path
     if path is not None and path.is_file() and not session.config.option.collectonly:
         path.unlink()
@@ -121,6 +181,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(SESSION_KEY, None)
+    if state is not None and state.lock_dir is not None:
+        remove_lock_dir(state.lock_dir)
     previous = config.stash.get(_SIGNAL_KEY, None)
     if previous is not None and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, previous)
@@ -234,8 +297,6 @@ def pytest_runtest_makereport(
         own_before, recorder_before, started = item.stash.get(START_KEY, (0, 0, time.monotonic()))
         own, recorder = _requests_so_far(state)
         if own - own_before:
-            state.requests[item.nodeid] = own - own_before
-            state.recorder_requests[item.nodeid] = recorder - recorder_before
             state.durations[item.nodeid] = time.monotonic() - started
             report.user_properties.append(("api_requests", str(own - own_before)))
             report.user_properties.append(("api_requests_recorder", str(recorder - recorder_before)))
@@ -245,6 +306,28 @@ def pytest_runtest_makereport(
     return report
 
 
+class _Tally:
+    """Requests and figures per test, read from the teardown report.
+
+    The same in a serial run and in an xdist controller, which sees only its workers' reports
+    (their ``user_properties`` travel with them).
+    """
+
+    def __init__(self, state: SuiteSession) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "teardown":
+            return
+        props = dict(report.user_properties)
+        if "api_requests" in props:
+            self.state.requests[report.nodeid] = int(str(props["api_requests"]))
+            self.state.recorder_requests[report.nodeid] = int(str(props.get("api_requests_recorder", 0)))
+        for key, value in report.user_properties:
+            if str(key).startswith("figure:"):
+                self.state.reported_figures.append(Figure(report.nodeid, str(key)[len("figure:") :], float(str(value))))
+
+
 def _failed(item: pytest.Item) -> bool:
     reports = item.stash.get(REPORTS_KEY, {})
     return any(r.failed for r in reports.values())
@@ -252,13 +335,26 @@ def _failed(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """After every fixture is torn down (trylast): clean up leftovers, check leaks, write the environment."""
-    state = session_of(session.config)
-    write_environment(session.config, state)
-    state.finish()
-    write_session(session.config, state)
+    """After every fixture is torn down (trylast): clean up leftovers, check leaks, write the environment.
+
+    An xdist worker cleans up after itself and hands the rest to the controller, which runs
+    after every worker is down (xdist's own sessionfinish stops them first) and checks the run.
+    """
+    config = session.config
+    state = session_of(config)
+    if state.worker is None and state.lock_dir is not None:
+        state.finish_run()
+    else:
+        write_environment(config, state)
+        state.finish()
+    if state.worker is None:
+        write_session(config, state)
+    else:
+        workeroutput = getattr(config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput[OUTPUT_KEY] = state.worker_output().to_json()
     info = state.info_or_none
-    results_dir = getattr(session.config.option, "allure_report_dir", None)
+    results_dir = getattr(config.option, "allure_report_dir", None)
     if info is not None and results_dir:
         allure_report.write_environment(
             results_dir, [(line.split(":", 1)[0], line.split(":", 1)[1].strip()) for line in info.summary()]
@@ -269,13 +365,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash.get(SESSION_KEY, None)
-    if state is None or (state.info_or_none is None and not state.figures.figures):
+    if state is None or (not state.summary() and not state.reported_figures and not state.requests):
         return
     write = terminalreporter.write_line
     terminalreporter.section("ordinal")
-    if state.info_or_none is not None:
-        for line in state.info_or_none.summary():
-            write(line)
+    for line in state.summary():
+        write(line)
     if state.requests:
         tests = len(state.requests)
         own = sorted(state.requests.values())
@@ -286,7 +381,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             "Each wait is one list and one watch however long it lasts; a 1-second poller sends one GET "
             f"per second waited. Namespace cleanup in the background: {state.cleanup_requests}"
         )
-    for figure in state.figures.figures:
+        write(f"API requests in all: {sum(own) + recorded + state.cleanup_requests}")
+    for figure in state.reported_figures:
         write(f"figure {figure.name}: {figure.seconds:.3f}s  ({figure.test})")
     for ns, nodeid in state.kept_namespaces.items():
         write(f"kept namespace {ns} of failed {nodeid} (remove with `ordinal cleanup --run-id {state.run_id}`)")
@@ -354,6 +450,24 @@ def _ordinal_needs(request: pytest.FixtureRequest) -> None:
         pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _ordinal_node_lock(request: pytest.FixtureRequest, _ordinal_needs: None) -> Iterator[None]:
+    """With xdist workers: the node locks this test's markers call for, before its namespace exists.
+
+    Taken after the capability skip (a skipped test waits for no lock) and after discovery
+    (which takes a lock of its own); released after every other fixture is torn down.
+    """
+    state = session_of(request.config)
+    access = access_of(request.node, uses_cluster="kube" in request.fixturenames)
+    if state.locks is None or access == "none":
+        yield
+        return
+    if "cluster_info" in request.fixturenames:
+        request.getfixturevalue("cluster_info")
+    with state.locks.hold(access):
+        yield
+
+
 @pytest.fixture
 def namespace(request: pytest.FixtureRequest, kube: Kube) -> Iterator[str]:
     """A fresh namespace for this test, labelled with the run id; removed after it (kept on failure if asked)."""
@@ -391,7 +505,7 @@ def workload(
         image=session_of(request.config).image(),
         storage_class=settings.storage_class,
         replicas=settings.replicas,
-        timeouts=Timeouts(settings.timeout_scale),
+        timeouts=Timeouts(settings.timeout_scale, settings.replicas),
         simulated_nodes=frozenset(cluster_info.simulated_nodes),
         exec_node_selector=cluster_info.exec_node_selector,
         labels=run_labels(run_id),

@@ -99,7 +99,7 @@ def write_session(config: pytest.Config, state: SuiteSession) -> None:
     path = figures_path(config)
     if path is not None and not config.option.collectonly:
         record = environment_report.session_record(
-            state.run_id, state.leaks, state.cleanup_errors, state.kept_namespaces, state.api_calls()
+            state.run_id, state.leaks, state.cleanup_errors, state.kept_namespaces, state.api_calls_of_run()
         )
         environment_report.write(path.parent / environment_report.SESSION_FILE, record)
 

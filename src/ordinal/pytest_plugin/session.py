@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ordinal import capabilities
-from ordinal.act.namespaces import create_namespace, delete_namespace, leaks, new_run_id
+from ordinal.act.namespaces import create_namespace, delete_namespace, leaks, new_run_id, sweep
 from ordinal.act.nodes import ledger_nodes, restore_node
 from ordinal.act.workload import Timeouts
 from ordinal.artefacts.figures import Figure, FigureLog
@@ -29,6 +29,7 @@ from ordinal.kube.rest import PODS, ApiError, Kube
 from ordinal.observe.dnsquery import Resolver
 from ordinal.observe.recorder import Recorder
 from ordinal.pytest_plugin.settings import Settings
+from ordinal.pytest_plugin.workers import USED_CLUSTER, NodeLocks, WorkerOutput, from_controller, worker_id
 from ordinal.target import Target, connect, local_node_image, resolve
 
 
@@ -38,7 +39,17 @@ class SuiteSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
-        self.run_id = new_run_id()
+        run_id, lock_dir = from_controller(config)
+        #: One run id for every xdist worker: the controller's.
+        self.run_id = run_id or new_run_id()
+        #: ``gw0``… in an xdist worker, else None (the controller, or a run without workers).
+        self.worker = worker_id(config)
+        #: Node locks shared with the other workers of this run; None without workers.
+        self.locks = NodeLocks(lock_dir) if lock_dir else None
+        #: The controller's own lock directory (removed at its end) and what its workers handed back.
+        self.lock_dir: Path | None = None
+        self.worker_outputs: list[WorkerOutput] = []
+        self._controller_calls: Counter[Call] = Counter()
         self._lock = threading.RLock()
         self._target: Target | None = None
         self._kube: Kube | None = None
@@ -51,6 +62,8 @@ class SuiteSession:
         self.live_namespaces: dict[str, str] = {}
         self.kept_namespaces: dict[str, str] = {}
         self.figures = FigureLog(figures_path(config))
+        #: Figures as the test reports carried them (a controller's own FigureLog stays empty).
+        self.reported_figures: list[Figure] = []
         self.requests: dict[str, int] = {}
         self.recorder_requests: dict[str, int] = {}
         self._recorder_kube: Kube | None = None
@@ -64,7 +77,7 @@ class SuiteSession:
 
     @property
     def timeouts(self) -> Timeouts:
-        return Timeouts(self.settings.timeout_scale)
+        return Timeouts(self.settings.timeout_scale, self.settings.replicas)
 
     @property
     def kube_or_none(self) -> Kube | None:
@@ -88,6 +101,8 @@ class SuiteSession:
         with self._lock:
             if self._kube is None:
                 self._kube = connect(self.target())
+                if self.locks is not None:  # the controller sweeps the run even if this worker never reports back
+                    (self.locks.directory / USED_CLUSTER).touch()
             return self._kube
 
     def recorder_kube(self) -> Kube:
@@ -136,7 +151,11 @@ class SuiteSession:
     def info(self) -> ClusterInfo:
         with self._lock:
             if self._info is None:
-                self._info = self._discover()
+                if self.locks is None:
+                    self._info = self._discover()
+                else:  # counts schedulable nodes and zones: never while another worker cordons one
+                    with self.locks.hold("all-nodes"):
+                        self._info = self._discover()
             return self._info
 
     def _discover(self) -> ClusterInfo:
@@ -271,7 +290,11 @@ class SuiteSession:
         return total
 
     def finish(self) -> None:
-        """Remove what is left (after an interrupt), undo node changes, then look for leaks."""
+        """Remove what is left (after an interrupt), undo node changes, then look for leaks.
+
+        A worker removes only its own namespaces: the node ledger and the leak check span the
+        whole run, which only the controller sees end (:meth:`finish_run`).
+        """
         kube = self._kube
         if kube is None:
             return
@@ -281,6 +304,11 @@ class SuiteSession:
         self._join_reaper()
         for ns in list(self.live_namespaces):
             self.cleanup_errors += self.delete_namespace(ns)
+        if self.worker is not None:
+            kube.close()
+            if self._recorder_kube is not None:
+                self._recorder_kube.close()
+            return
         try:
             for node in ledger_nodes(kube, self.run_id):
                 restore_node(kube, node)
@@ -293,6 +321,53 @@ class SuiteSession:
         kube.close()
         if self._recorder_kube is not None:
             self._recorder_kube.close()
+
+    def worker_output(self) -> WorkerOutput:
+        """What this worker hands the controller (see :mod:`.workers`)."""
+        return WorkerOutput(
+            used_cluster=self._kube is not None,
+            kept_namespaces=dict(self.kept_namespaces),
+            cleanup_errors=list(self.cleanup_errors),
+            cleanup_requests=self.cleanup_requests,
+            summary=self._info.summary() if self._info is not None else [],
+            api_calls=[vars(c) for c in sorted(set(self.api_calls()))],
+        )
+
+    def take(self, output: WorkerOutput) -> None:
+        """Merge one finished worker's output into the controller's view of the run."""
+        self.worker_outputs.append(output)
+        self.kept_namespaces.update(output.kept_namespaces)
+        self.cleanup_errors += output.cleanup_errors
+        self.cleanup_requests += output.cleanup_requests
+
+    def api_calls_of_run(self) -> Counter[Call]:
+        total = self.api_calls() + self._controller_calls
+        for output in self.worker_outputs:
+            total.update(output.calls())
+        return total
+
+    def summary(self) -> list[str]:
+        """The capability summary: this session's, or (in the controller) the first worker's."""
+        if self._info is not None:
+            return self._info.summary()
+        return next((o.summary for o in self.worker_outputs if o.summary), [])
+
+    def finish_run(self) -> None:
+        """Controller, every worker down: sweep what interrupted workers left, undo node changes, look for leaks."""
+        used = self.lock_dir is not None and (self.lock_dir / USED_CLUSTER).exists()
+        if not used and not any(o.used_cluster for o in self.worker_outputs):
+            return
+        try:
+            with connect(self.target()) as kube:
+                kept = set(self.kept_namespaces)
+                _, errors = sweep(kube, self.run_id, keep=kept, timeout=self.timeouts.gone)
+                self.cleanup_errors += errors
+                found = leaks(kube, self.run_id)
+                self._controller_calls = Counter(kube.calls)
+        except (OrdinalError, ApiError) as err:
+            self.cleanup_errors.append(f"leak check: {err}")
+            return
+        self.leaks = [leak for leak in found if leak not in {f"namespace/{ns}" for ns in kept}]
 
 
 SESSION_KEY = pytest.StashKey[SuiteSession]()
@@ -324,7 +399,8 @@ def use_report_dir(config: pytest.Config, path: str | Path) -> None:
         config.option.xmlpath = str(reports / "junit.xml")
     if getattr(config.option, "allure_report_dir", None) is None:
         config.option.allure_report_dir = str(reports / "allure-results")
-        config.option.clean_alluredir = True
+        # Only where the run starts: an xdist worker would delete what the others already wrote.
+        config.option.clean_alluredir = worker_id(config) is None
     if SESSION_KEY in config.stash:
         session_of(config).figures = FigureLog(figures_path(config))
 

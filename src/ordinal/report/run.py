@@ -26,7 +26,7 @@ from ordinal.errors import InvalidScenario, OrdinalError
 from ordinal.experiments import experiment_path
 from ordinal.kube.rest import STORAGE_CLASSES, ApiError
 from ordinal.report import html, model, schema, sums
-from ordinal.target import connect, resolve
+from ordinal.target import connect, resolve, workers_for
 from ordinal.version import __version__
 
 PROFILES = ("quick", "full")
@@ -42,6 +42,8 @@ class Request:
     experiments: tuple[str, ...] = ()
     out: Path | None = None
     pytest_args: tuple[str, ...] = ()
+    #: xdist workers; None = from the cluster's size (``target.auto_workers``), 0 = one process.
+    workers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -49,11 +51,12 @@ class Plan:
     """A checked request: where the report goes and what runs."""
 
     request: Request
-    root: Path
+    suite: runs.Suite
     out: Path
     experiments: tuple[Path, ...]
     storage_class: dict[str, Any]
     report_id: str
+    workers: int = 0
 
 
 def experiment_names(text: str | None) -> tuple[str, ...]:
@@ -61,7 +64,7 @@ def experiment_names(text: str | None) -> tuple[str, ...]:
     return tuple(n.strip() for n in (text or "").split(",") if n.strip())
 
 
-def check_local(request: Request, root: Path, report_id: str) -> tuple[Path, tuple[Path, ...]]:
+def check_local(request: Request, suite: runs.Suite, report_id: str) -> tuple[Path, tuple[Path, ...]]:
     """The checks that need no cluster: profile, experiments, output directory."""
     if request.profile not in PROFILES:
         raise InvalidScenario(f"expected --profile quick or full, found {request.profile!r}")
@@ -69,12 +72,12 @@ def check_local(request: Request, root: Path, report_id: str) -> tuple[Path, tup
         raise InvalidScenario(
             f"expected --profile full with --experiments (quick runs no chaos), found --profile {request.profile}"
         )
-    directory = root / "experiments"
+    directory = suite.experiments
     names = request.experiments or (
         tuple(sorted(p.stem for p in directory.glob("*.json"))) if request.profile == "full" else ()
     )
     paths = tuple(experiment_path(name, directory) for name in names)
-    out = request.out if request.out is not None else root / "reports" / report_id
+    out = request.out if request.out is not None else suite.cwd / "reports" / report_id
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         what = "a file" if not out.is_dir() else f"{sum(1 for _ in out.iterdir())} entries"
         raise InvalidScenario(f"expected --out to be a new or empty directory, found {what} in {out}")
@@ -100,14 +103,20 @@ def check_cluster(storage_class: str) -> dict[str, Any]:
 
 def plan(request: Request) -> Plan:
     report_id = new_run_id()
-    root = runs.checkout_root()
-    out, experiments = check_local(request, root, report_id)
+    suite = runs.suite()
+    out, experiments = check_local(request, suite, report_id)
     storage_class = check_cluster(request.storage_class)
-    return Plan(request, root, out, experiments, storage_class, report_id)
+    workers = request.workers
+    if workers is None:
+        with connect(resolve()) as kube:
+            workers = workers_for(kube)
+    return Plan(request, suite, out, experiments, storage_class, report_id, workers)
 
 
-def git_revision(root: Path) -> str:
-    """``<commit>`` of the checkout, ``<commit>+dirty`` with tracked changes; "unknown" outside git."""
+def git_revision(root: Path | None) -> str:
+    """``<commit>`` of the checkout, ``<commit>+dirty`` with tracked changes; "unknown" outside git or installed."""
+    if root is None:
+        return "unknown"
     try:
         head = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
@@ -124,12 +133,12 @@ def git_revision(root: Path) -> str:
     return (head + ("+dirty" if dirty else "")) if head else "unknown"
 
 
-def pytest_command(out: Path, storage_class: str, extra: Sequence[str]) -> list[str]:
+def pytest_command(out: Path, storage_class: str, extra: Sequence[str], conformance: str = "conformance") -> list[str]:
     return [
         sys.executable,
         "-m",
         "pytest",
-        "conformance",
+        conformance,
         f"--junitxml={out / 'junit.xml'}",
         f"--alluredir={out / 'allure-results'}",
         f"--storage-class={storage_class}",
@@ -143,7 +152,10 @@ def execute(checked: Plan, log: Log) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     log(f"ordinal report: {request.profile} report {checked.report_id} on StorageClass {request.storage_class} → {out}")
-    pytest_exit = runs.run_pytest(pytest_command(out, request.storage_class, request.pytest_args), checked.root, log)
+    suite = checked.suite
+    extra = [*suite.pytest_extra, *runs.with_workers(request.pytest_args, checked.workers)]
+    command = pytest_command(out, request.storage_class, extra, suite.conformance)
+    pytest_exit = runs.run_pytest(command, suite.cwd, log)
     done: list[model.ExperimentRun] = []
     if pytest_exit == 2 and checked.experiments:
         log("ordinal report: the suite was interrupted; no chaos experiments run")
@@ -179,7 +191,7 @@ def execute(checked: Plan, log: Log) -> dict[str, Any]:
         started=started,
         finished=time.time(),
         suite_version=__version__,
-        git_revision=git_revision(checked.root),
+        git_revision=git_revision(None if checked.suite.pytest_extra else checked.suite.cwd),
         pytest_args=request.pytest_args,
         pytest_exit=pytest_exit,
         experiments=done,

@@ -175,6 +175,21 @@ def test_report_gives_each_spec_its_state_and_time_and_totals_count_every_failur
     assert any(line.strip() == "needs: a registry" for line in lines)
 
 
+def test_a_spec_counts_as_it_ran_in_its_own_process_not_as_the_skip_the_others_report() -> None:
+    """Every process lists all specs and skips those it was not given: the run's outcome is where it ran."""
+    first = [{"SpecReports": [_spec("a", "passed", 2.0), _spec("b", "skipped", 0.0), _spec("c", "skipped", 0.0)]}]
+    second = [
+        {"SpecReports": [_spec("a", "skipped", 0.0), _spec("b", "failed", 3.0, "boom"), _spec("c", "skipped", 0.0)]}
+    ]
+    serial = [{"SpecReports": [_spec("a", "skipped", 0.0), _spec("b", "skipped", 0.0), _spec("c", "skipped", 0.0)]}]
+    ran = upstream.merged([first, second, serial])
+    assert {name.rpartition(" ")[2]: r.state for name, r in ran.items()} == {
+        "a": "passed",
+        "b": "failed",
+        "c": "skipped",
+    }
+
+
 @pytest.mark.parametrize(
     ("line", "state"),
     [

@@ -313,6 +313,20 @@ def parse_report(report: list[dict[str, Any]], focus: str = FOCUS) -> list[SpecR
     return out
 
 
+def merged(reports: Iterable[list[dict[str, Any]]], focus: str = FOCUS) -> dict[str, SpecResult]:
+    """One result per spec over every process's report.
+
+    Each process lists every spec and skips those not given to it, so a spec's outcome is the
+    one from the process that ran it; "skipped" stands only where no process ran it.
+    """
+    out: dict[str, SpecResult] = {}
+    for report in reports:
+        for r in parse_report(report, focus):
+            if r.name not in out or out[r.name].state == "skipped":
+                out[r.name] = r
+    return out
+
+
 def counts(results: Iterable[SpecResult]) -> dict[str, int]:
     tally = {"passed": 0, "failed": 0, "skipped": 0}
     for r in results:
@@ -453,7 +467,7 @@ def run(
             reports += done
             if interrupted:
                 break
-        ran = {r.name: r for report in reports for r in parse_report(report, focus)}
+        ran = merged(reports, focus)
         results = [ran.get(n) or SpecResult(n, "skipped", 0.0, reasons.get(n, NOT_RUN)) for n in names]
     finally:
         if started and not keep:

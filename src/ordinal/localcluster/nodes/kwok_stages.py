@@ -144,7 +144,7 @@ conditions:
 - {type: ContainersReady, status: "False", reason: PodTerminating, lastTransitionTime: {{ $now | Quote }}}
 - {type: Ready, status: "False", reason: PodTerminating, lastTransitionTime: {{ $now | Quote }}}
 """
-#: min(deletionGracePeriodSeconds, the cap) as a duration kwok reads ("0s" for a force delete).
+#: min(deletionGracePeriodSeconds, the cap) as a duration kwok reads (the delete stage only sees a grace above 0).
 _GRACE = f'[(.metadata.deletionGracePeriodSeconds // 0), {TERMINATION_CAP_SECONDS}] | min | tostring + "s"'
 _LABEL_KEY = f'.metadata.labels["{SIMULATE_LABEL}"]'
 #: kwok deletes by name, without a UID precondition. A pod whose grace period is already 0 is

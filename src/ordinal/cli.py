@@ -28,13 +28,13 @@ def _cluster_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     cluster = sub.add_parser("cluster", help="build and run the local cluster")
     csub = cluster.add_subparsers(dest="action", required=True, parser_class=_Parser)
     up = csub.add_parser("up", help="start the local cluster (builds what is missing)")
-    up.add_argument("--nodes", type=int, default=3, help="nodes in all, real ones included (default 3)")
+    up.add_argument("--nodes", type=int, default=None, help="nodes in all, real ones included (default 5)")
     up.add_argument(
         "--real-nodes",
         type=int,
         default=None,
-        help="how many of the nodes are real (kubelet + containerd, run containers); default 1, or "
-        "ORDINAL_REAL_NODES; 0: all simulated",
+        help="how many of the nodes are real (kubelet + containerd, run containers); default 3 (at most "
+        "--nodes), or ORDINAL_REAL_NODES; 0: all simulated",
     )
     up.add_argument("--zones", type=int, default=3, help="zones the nodes are spread over (default 3)")
     up.add_argument(
@@ -95,9 +95,10 @@ def _run_cluster(args: argparse.Namespace) -> int:
 
     if args.action == "up":
         gates = parse_feature_gates(args.feature_gates)
-        real_nodes = cluster.default_real_nodes() if args.real_nodes is None else args.real_nodes
+        nodes = cluster.DEFAULT_NODES if args.nodes is None else args.nodes
+        real_nodes = cluster.default_real_nodes(nodes=nodes) if args.real_nodes is None else args.real_nodes
         data = cluster.up(
-            nodes=args.nodes,
+            nodes=nodes,
             zones=args.zones,
             port_offset=args.port_offset,
             real_nodes=real_nodes,

@@ -111,7 +111,7 @@ def run(
     started_here = False
     if not explicit and not local_cluster_running():
         log("ordinal run: no KUBECONFIG and no local cluster running; starting the local cluster")
-        cluster.up(real_nodes=cluster.default_real_nodes(), log=log)
+        cluster.up(nodes=cluster.DEFAULT_NODES, real_nodes=cluster.default_real_nodes(), log=log)
         started_here = True
     try:
         target = resolve()

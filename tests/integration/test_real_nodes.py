@@ -98,7 +98,10 @@ def real_cluster() -> Iterator[dict[str, Any]]:
         "dirs": [d for d in HOST_DIRS if Path(d).exists()],
         "iptables": _host_iptables(),
     }
-    data = cluster.up(nodes=3, zones=2, real_nodes=2, port_offset=_offset(), state_dir=where, log=print)
+    # The shape `ordinal cluster up` and `make run` start by default (5 nodes, 3 real), so what these
+    # tests show is what a newcomer's first run gets.
+    shape = {"nodes": cluster.DEFAULT_NODES, "real_nodes": cluster.default_real_nodes({})}
+    data = cluster.up(**shape, port_offset=_offset(), state_dir=where, log=print)
     yield {**data, "dedicated": str(where), "host_before": before}
     cluster.down(state_dir=where, log=print)  # idempotent: test_down_removes_every_trace may have done it
 
@@ -458,11 +461,14 @@ def test_the_conformance_checks_that_need_containers_run_and_pass_on_real_nodes(
 def test_drain_experiment_verifies_the_data_on_real_nodes(
     storage_class: str, real_cluster: dict[str, Any], real_kube: Kube, tmp_path: Path, record_property: Any
 ) -> None:
-    """`chaos run experiments/drain.json` on real nodes MUST read every token back (data-token-intact passed)."""
+    """`chaos run experiments/drain.json` as shipped MUST read every token back (data-token-intact passed).
+
+    Its configuration is left alone (3 replicas): on the default local cluster every probe runs.
+    """
     journal = tmp_path / "journal-drain.json"
     command = [
         str(Path(sys.executable).with_name("chaos")), "--no-log-file", "run", "--journal-path", str(journal),
-        "--var", "replicas=2", "--var", f"storage_class={storage_class}", str(ROOT / "experiments" / "drain.json"),
+        "--var", f"storage_class={storage_class}", str(ROOT / "experiments" / "drain.json"),
     ]  # fmt: skip
     t0 = time.monotonic()
     done = subprocess.run(command, cwd=ROOT, env=_env_for(real_cluster, tmp_path), capture_output=True, text=True)

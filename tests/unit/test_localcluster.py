@@ -138,11 +138,12 @@ def test_cli_down_with_nothing_running(
     assert "nothing to stop" in capsys.readouterr().out
 
 
-def test_clusters_get_one_real_node_unless_told_otherwise() -> None:
-    """One real node by default, so data, exec and in-pod DNS are checked; ORDINAL_REAL_NODES=0 opts out."""
-    from ordinal.localcluster.cluster import default_real_nodes
+def test_clusters_get_three_real_nodes_of_five_unless_told_otherwise() -> None:
+    """Three real nodes by default (data, exec, in-pod DNS and the drain's data checked), never more than --nodes."""
+    from ordinal.localcluster.cluster import DEFAULT_NODES, default_real_nodes
 
-    assert default_real_nodes({}) == 1
+    assert (DEFAULT_NODES, default_real_nodes({})) == (5, 3)
+    assert default_real_nodes({}, nodes=2) == 2
     assert default_real_nodes({"ORDINAL_REAL_NODES": "0"}) == 0
     assert default_real_nodes({"ORDINAL_REAL_NODES": " 2 "}) == 2
     with pytest.raises(InvalidScenario, match=r"expected ORDINAL_REAL_NODES to be a whole number >= 0, got 'many'"):

@@ -31,16 +31,24 @@ MAX_ZONES = 26
 _DOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
-#: Real nodes a cluster gets unless told otherwise (``--real-nodes`` / ``ORDINAL_REAL_NODES``):
-#: one, so data in volumes, exec and DNS from inside a pod are checked by default.
-DEFAULT_REAL_NODES = 1
+#: Nodes a cluster started from the command line gets unless told otherwise (``--nodes``).
+DEFAULT_NODES = 5
+#: Real nodes among them unless told otherwise (``--real-nodes`` / ``ORDINAL_REAL_NODES``): three,
+#: so data in volumes, exec and DNS from inside a pod are checked by default, and so is the drain's
+#: data (it takes a node away, so each of the sample's 3 pods needs a real node of its own); the
+#: other two stay simulated, for the faults only a simulated node can suffer.
+DEFAULT_REAL_NODES = 3
 
 
-def default_real_nodes(env: dict[str, str] | None = None) -> int:
-    """``ORDINAL_REAL_NODES`` if set (``0`` = simulated nodes only), else :data:`DEFAULT_REAL_NODES`."""
+def default_real_nodes(env: dict[str, str] | None = None, nodes: int = DEFAULT_NODES) -> int:
+    """``ORDINAL_REAL_NODES`` if set (``0`` = simulated nodes only), else :data:`DEFAULT_REAL_NODES`.
+
+    The default never asks for more real nodes than ``nodes`` (``--nodes 2`` gives two real ones);
+    an explicit count is taken as given, so a contradiction fails in ``up`` with both numbers.
+    """
     raw = (os.environ if env is None else env).get("ORDINAL_REAL_NODES", "").strip()
     if not raw:
-        return DEFAULT_REAL_NODES
+        return min(DEFAULT_REAL_NODES, max(nodes, 0))
     if not raw.isdigit():
         raise InvalidScenario(f"expected ORDINAL_REAL_NODES to be a whole number >= 0, got {raw!r}")
     return int(raw)

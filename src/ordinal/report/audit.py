@@ -16,10 +16,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from ordinal.checks.audit import SetAudit, audit, counts, text_lines
+from ordinal.checks.audit import KINDS, SetAudit, audit, counts, text_lines
 from ordinal.checks.rules import SEVERITIES, Severity, at_least
 from ordinal.errors import InvalidScenario
-from ordinal.kube.rest import NAMESPACES, ApiError, Forbidden, Kube
+from ordinal.kube.rest import NAMESPACES, STORAGE_CLASSES, ApiError, Forbidden, Kube
+from ordinal.kube.sample import sample_manifests
 from ordinal.observe.inventory import Inventory, fetch
 
 AUDIT_VERSION = 1
@@ -70,14 +71,16 @@ def document(
     target: str,
     level: Severity = FAIL_ON_DEFAULT,
     unreadable: Mapping[str, str] | None = None,
-    source: str = "cluster",
+    source: str = "the live objects",
+    scope: str = "",
 ) -> dict[str, Any]:
-    """The audit as data: what ``-o json`` prints, ``--report`` writes and the journal records."""
+    """The audit as data: what ``-o json`` prints, ``--report`` writes and ``ordinal report`` embeds."""
     findings = [f for a in audits for f in a.findings]
     failing = at_least(findings, level)
     return {
         "audit_version": AUDIT_VERSION,
         "source": source,
+        "scope": scope or (f"namespace {namespace}" if namespace else "all namespaces"),
         "target": target,
         "namespace": namespace,
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -89,8 +92,40 @@ def document(
     }
 
 
+#: Where ``ordinal report`` says its workload-shape audit comes from.
+SUITE_SOURCE = (
+    "the sample the chaos experiments deploy, as built for StorageClass {cls} (a drain follows, so budgets are "
+    "judged strictly); pods, EndpointSlices and placement are audited live before each experiment, in its journal"
+)
+
+
+def suite_shape(kube: Kube, storage_class: str, target: str) -> dict[str, Any]:
+    """The audit of the suite's own workload shape: the sample's manifests for ``storage_class``.
+
+    Judged against the cluster's StorageClasses (reclaimPolicy, the default class); nothing
+    runs yet, so the checks over pods have nothing to say here and say it in the journals.
+    """
+    svc, sts, pdb = sample_manifests("web", "ordinal-sample", "report", storage_class=storage_class)
+    objects: dict[str, list[Any]] = {kind: [] for kind in KINDS} | {"StatefulSet": [sts], "Service": [svc]}
+    objects["PodDisruptionBudget"] = [pdb]
+    unreadable: dict[str, str] = {}
+    try:
+        objects["StorageClass"], _ = kube.list(STORAGE_CLASSES)
+    except ApiError as err:
+        unreadable["StorageClass"] = str(err).splitlines()[0]
+    audits = audit(objects, unreadable, drain=True)
+    return document(
+        audits,
+        namespace=None,
+        target=target,
+        unreadable=unreadable,
+        source=SUITE_SOURCE.format(cls=storage_class),
+        scope="the sample's manifests",
+    )
+
+
 def text(doc: Mapping[str, Any], audits: Sequence[SetAudit]) -> list[str]:
-    where = f"namespace {doc['namespace']}" if doc["namespace"] else "all namespaces"
+    where = doc["scope"]
     if not audits:
         return [f"no StatefulSets in {where} ({doc['target']})"]
     lines = text_lines(audits)
@@ -111,6 +146,9 @@ table { border-collapse: collapse; width: 100%; margin: .5rem 0; font-size: .9re
 th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #e4e6ea; vertical-align: top;
          overflow-wrap: anywhere; }
 th { background: #f4f5f7; }
+"""
+#: What :func:`section_html` needs beyond a page's own table styles (``ordinal report`` adds it to its CSS).
+SECTION_CSS = """
 .sev { display: inline-block; min-width: 4.5rem; text-align: center; border-radius: 3px; font-weight: 600;
        font-size: .8rem; }
 .sev-error { background: #f7d4d2; color: #8a1f17; } .sev-warning { background: #fbe6c8; color: #7a4a05; }
@@ -126,10 +164,9 @@ def _e(value: object) -> str:
 def section_html(doc: Mapping[str, Any], heading: str = "h2") -> str:
     """One table per StatefulSet: severity, rule, object and field, expected vs seen, why it matters."""
     parts = []
-    where = f"namespace {doc['namespace']}" if doc.get("namespace") else "all namespaces"
     c = doc["counts"]
     parts.append(
-        f'<p class="muted">{_e(doc.get("source", "cluster"))}: {_e(where)} on {_e(doc["target"])} at '
+        f'<p class="muted">From {_e(doc["source"])}: {_e(doc["scope"])} on {_e(doc["target"])} at '
         f"{_e(doc['at'])}; {c['error']} error(s), {c['warning']} warning(s), {c['info']} info; "
         f"--fail-on {_e(doc['fail_on'])} → exit {doc['exit_code']}</p>"
     )
@@ -163,10 +200,10 @@ def section_html(doc: Mapping[str, Any], heading: str = "h2") -> str:
 
 
 def render_html(doc: Mapping[str, Any]) -> str:
-    where = doc["namespace"] or "all namespaces"
+    where = doc["scope"]
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>ordinal audit: {_e(where)}</title><style>{_CSS}</style></head><body>"
+        f"<title>ordinal audit: {_e(where)}</title><style>{_CSS}{SECTION_CSS}</style></head><body>"
         f"<h1>Workload shape audit: {_e(where)}</h1>{section_html(doc)}</body></html>\n"
     )
 

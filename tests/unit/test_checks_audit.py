@@ -215,11 +215,20 @@ def test_a_budget_allowing_no_disruption_warns_and_blocks_a_drain() -> None:
 def test_a_budget_not_observed_yet_is_judged_from_its_spec() -> None:
     """minAvailable equal to replicas can never allow a disruption, whatever the pods do."""
     budget = pdb_manifest("web", NS, selector_labels("web"), min_available=3)
-    assert disruptions_allowed(budget, 3) == (0, "minAvailable 3 of 3 replicas")
+    assert disruptions_allowed(budget, 3) == (0, "minAvailable 3 of 3 replicas, 3 healthy")
     assert disruptions_allowed(pdb_manifest("w", NS, {"a": "b"}, max_unavailable="50%"), 3)[0] == 2
     objects = shaped()
     objects[PDB] = [budget]
     assert "audit.pdb-allows-none" in problems(objects)
+
+
+def test_a_budget_status_written_before_the_last_pod_was_ready_is_stale() -> None:
+    """Status 0 of 2 healthy while 3 pods are Ready now: the spec (minAvailable 2) allows one."""
+    objects = shaped()
+    budget_status(objects[PDB][0], 0, healthy=2)
+    assert "audit.pdb-blocks-drain" not in problems(objects, drain=True)
+    objects[POD][2]["status"]["conditions"][1]["status"] = "False"  # now only 2 Ready: the status is right
+    assert "audit.pdb-blocks-drain" in problems(objects, drain=True)
 
 
 def test_a_budget_selecting_pods_of_other_workloads_is_too_wide() -> None:

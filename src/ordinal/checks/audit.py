@@ -272,24 +272,31 @@ def scaled(value: Any, total: int, *, round_up: bool) -> int | None:
     return math.ceil(exact) if round_up else math.floor(exact)
 
 
-def disruptions_allowed(pdb: Obj, replicas: int) -> tuple[int | None, str]:
-    """How many disruptions the budget allows now (its status, when current) or at rest (from its spec)."""
+def disruptions_allowed(pdb: Obj, replicas: int, healthy: int | None = None) -> tuple[int | None, str]:
+    """How many disruptions the budget allows now (its status, when current) or at rest (from its spec).
+
+    ``healthy``: Ready pods the budget covers as read now. A status that counted fewer (written
+    before the last pods became Ready) is stale; the spec then decides, over those pods.
+    """
     status = o.status(pdb)
     generation = o.meta(pdb).get("generation")
     current = "disruptionsAllowed" in status and (
         generation is None or int(status.get("observedGeneration") or 0) >= int(generation)
     )
-    if current:
+    stale = healthy is not None and healthy > int(status.get("currentHealthy") or 0)
+    if current and not (stale and int(status["disruptionsAllowed"]) == 0):
         how = f"currentHealthy {status.get('currentHealthy')}, desiredHealthy {status.get('desiredHealthy')}"
         return int(status["disruptionsAllowed"]), how
+    up = replicas if healthy is None else min(healthy, replicas)
     spec = o.spec(pdb)
     if "maxUnavailable" in spec:
-        allowed = scaled(spec["maxUnavailable"], replicas, round_up=True)
-        return allowed, f"maxUnavailable {spec['maxUnavailable']} of {replicas} replicas"
+        most = scaled(spec["maxUnavailable"], replicas, round_up=True)
+        allowed = None if most is None else max(0, most - (replicas - up))
+        return allowed, f"maxUnavailable {spec['maxUnavailable']} of {replicas} replicas, {up} healthy"
     if "minAvailable" in spec:
         need = scaled(spec["minAvailable"], replicas, round_up=True)
-        allowed = None if need is None else max(0, replicas - need)
-        return allowed, f"minAvailable {spec['minAvailable']} of {replicas} replicas"
+        allowed = None if need is None else max(0, up - need)
+        return allowed, f"minAvailable {spec['minAvailable']} of {replicas} replicas, {up} healthy"
     return None, "no budget given"
 
 
@@ -311,7 +318,11 @@ def check_budget(seen: _Seen, *, drain: bool = False) -> list[Finding]:
     findings = []
     for pdb in sorted(covering, key=o.name):
         subject = o.subject(pdb, PDB)
-        allowed, how = disruptions_allowed(pdb, replicas_of(sts))
+        healthy = None
+        if POD not in seen.unreadable and seen.items(POD):
+            covered = [p for p in seen.items(POD) if label_selector_matches(o.spec(pdb).get("selector"), o.labels(p))]
+            healthy = sum(1 for p in covered if o.pod_ready(p) and not o.terminating(p))
+        allowed, how = disruptions_allowed(pdb, replicas_of(sts), healthy)
         if allowed == 0:
             rule = "audit.pdb-blocks-drain" if drain else "audit.pdb-allows-none"
             findings.append(Finding(rule, subject, "status.disruptionsAllowed", ">= 1", f"0 ({how})"))

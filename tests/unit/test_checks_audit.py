@@ -195,7 +195,8 @@ def test_a_set_without_any_per_pod_state_is_a_deployment_in_disguise() -> None:
 def test_no_budget_over_the_pods_is_found() -> None:
     objects = shaped()
     objects[PDB] = []
-    assert the("audit.pdb-missing", objects).subject == f"statefulset {NS}/web"
+    found = the("audit.pdb-missing", objects)
+    assert (found.subject, found.seen) == (f"statefulset {NS}/web", "no budget in the namespace")
 
 
 def test_a_budget_allowing_no_disruption_warns_and_blocks_a_drain() -> None:
@@ -276,7 +277,7 @@ def test_every_replica_on_one_node_is_found() -> None:
     for p in objects[POD]:
         p["spec"]["nodeName"] = "node-0"
     found = the("audit.spread-nodes", objects)
-    assert (found.subject, found.seen) == (f"statefulset {NS}/web", "all 3 on node node-0")
+    assert (found.subject, found.seen) == (f"statefulset {NS}/web", "all 3 pods on node node-0")
 
 
 def test_every_replica_in_one_zone_is_found_when_the_volumes_are_zonal() -> None:

@@ -314,7 +314,9 @@ def check_budget(seen: _Seen, *, drain: bool = False) -> list[Finding]:
     covering = [p for p in seen.items(PDB) if label_selector_matches(o.spec(p).get("selector"), labels)]
     if not covering:
         expected = f"a PodDisruptionBudget in {seen.namespace} selecting {labels}"
-        return [Finding("audit.pdb-missing", o.subject(sts, STATEFULSET), "PodDisruptionBudget", expected, None)]
+        have = len(seen.items(PDB))
+        seen_text = f"none of the {have} budgets in it selects them" if have else "no budget in the namespace"
+        return [Finding("audit.pdb-missing", o.subject(sts, STATEFULSET), "PodDisruptionBudget", expected, seen_text)]
     findings = []
     for pdb in sorted(covering, key=o.name):
         subject = o.subject(pdb, PDB)
@@ -406,7 +408,7 @@ def check_placement(seen: _Seen) -> list[Finding]:
         return findings
     if len(used) == 1:
         expected = f"{len(placed)} pods on at least 2 nodes"
-        seen_text = f"all {len(placed)} on node {used[0]}"
+        seen_text = f"all {len(placed)} pods on node {used[0]}"
         findings.append(Finding("audit.spread-nodes", subject, "pods' spec.nodeName", expected, seen_text))
     return findings + _zones(seen, placed)
 

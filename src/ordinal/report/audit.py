@@ -130,7 +130,7 @@ def text(doc: Mapping[str, Any], audits: Sequence[SetAudit]) -> list[str]:
         return [f"no StatefulSets in {where} ({doc['target']})"]
     lines = text_lines(audits)
     c = doc["counts"]
-    total = ", ".join(f"{c[k]} {k}" for k in ("error", "warning", "info"))
+    total = ", ".join(f"{c[k]} {k}{'s' if c[k] != 1 and k != 'info' else ''}" for k in ("error", "warning", "info"))
     lines.append(f"{len(audits)} StatefulSet{'s' if len(audits) != 1 else ''} in {where}: {total}")
     lines.append(f"--fail-on {doc['fail_on']}: exit {doc['exit_code']}")
     return lines

@@ -315,7 +315,9 @@ def check_budget(seen: _Seen, *, drain: bool = False) -> list[Finding]:
     if not covering:
         expected = f"a PodDisruptionBudget in {seen.namespace} selecting {labels}"
         have = len(seen.items(PDB))
-        seen_text = f"none of the {have} budgets in it selects them" if have else "no budget in the namespace"
+        seen_text = {0: "no budget in the namespace", 1: "the namespace's one budget selects other pods"}.get(
+            have, f"none of the namespace's {have} budgets selects them"
+        )
         return [Finding("audit.pdb-missing", o.subject(sts, STATEFULSET), "PodDisruptionBudget", expected, seen_text)]
     findings = []
     for pdb in sorted(covering, key=o.name):

@@ -364,6 +364,69 @@ def _run_rbac(args: argparse.Namespace) -> int:
     return 0
 
 
+_AUDIT_EPILOG = """\
+Reads StatefulSets, Services, EndpointSlices, Pods, PVCs, PVs, StorageClasses, PodDisruptionBudgets
+and Nodes once, and judges each set's shape: a headless Service that selects the pods and publishes
+their hostnames; per-pod ReadWriteOnce claims; a budget that covers only this set and allows a
+disruption; a readiness probe; spreading over nodes (and zones for zonal volumes); what deleting or
+scaling down does to the data; claims no pod mounts. A list the identity may not make is reported as
+"not checked" with the permission it needs. Exit 0 with no finding at or above --fail-on (default
+error), 1 otherwise, 2 on bad input.
+"""
+
+
+def _audit_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    audit = sub.add_parser(
+        "audit",
+        help="is each StatefulSet shaped to keep its promises (Service, budget, claims, probes, spread)?",
+        epilog=_AUDIT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    audit.add_argument("names", nargs="*", metavar="NAME", help="StatefulSets to audit (default: all)")
+    audit.add_argument("-n", "--namespace", default=None, help="the namespace (default: default)")
+    audit.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace of the cluster")
+    audit.add_argument(
+        "--fail-on", default="error", choices=("info", "warning", "error"), help="lowest severity that exits 1"
+    )
+    audit.add_argument("-o", "--output", default="text", choices=("text", "json"), help="text (default) or json")
+    audit.add_argument("--report", default=None, metavar="DIR", help="also write DIR/index.html and DIR/findings.json")
+    audit.add_argument("--kubeconfig", default=None, help="cluster to audit (default: KUBECONFIG or the local cluster)")
+    audit.add_argument("--context", default=None, help="context in the kubeconfig")
+    audit.set_defaults(leaf=audit)
+
+
+def _run_audit(args: argparse.Namespace) -> int:
+    """Findings on stdout; 0/1 by --fail-on; bad input exits 2 in one line and writes nothing."""
+    from pathlib import Path
+
+    from ordinal.report import audit
+    from ordinal.target import connect, resolve
+
+    try:
+        if args.all_namespaces and args.namespace:
+            raise InvalidScenario(f"expected -n NAMESPACE or -A, got both (-n {args.namespace} -A)")
+        level = audit.fail_on(args.fail_on)
+        out = audit.check_report_dir(Path(args.report)) if args.report else None
+        namespace = None if args.all_namespaces else (args.namespace or "default")
+        target = resolve(args.kubeconfig, args.context)
+        with connect(target) as kube:
+            inventory, audits = audit.read(kube, namespace, args.names)
+    except InvalidScenario as err:
+        _say(f"ordinal audit: {str(err).splitlines()[0]}")
+        return 2
+    doc = audit.document(
+        audits, namespace=namespace, target=target.source, level=level, unreadable=inventory.unreadable
+    )
+    if args.output == "json":
+        print(json.dumps(doc, indent=1))
+    else:
+        print("\n".join(audit.text(doc, audits)))
+    if out is not None:
+        for path in audit.write(out, doc):
+            _say(f"ordinal audit: wrote {path}")
+    return int(doc["exit_code"])
+
+
 def build_parser() -> _Parser:
     parser = _Parser(prog="ordinal", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -372,6 +435,7 @@ def build_parser() -> _Parser:
     _suite_parsers(sub)
     _rbac_parser(sub)
     _report_parser(sub)
+    _audit_parser(sub)
     return parser
 
 
@@ -402,6 +466,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
             return _run_rbac(args)
         if args.command == "report":
             return _run_report(args)
+        if args.command == "audit":
+            return _run_audit(args)
     except OrdinalError as err:
         _say(f"ordinal: {str(err).splitlines()[0]}")
         return 1

@@ -276,11 +276,18 @@ def _wait_available(kube: Kube, namespace: str, name: str) -> None:
 def test_drain_catches_a_set_whose_headless_service_is_missing(
     kube: Kube, chaos_env: dict[str, str], tmp_path: Path, workload_namespace: str, run_id: str
 ) -> None:
-    """Without its governing Service no pod has its DNS name: the journal MUST say so and which probe saw it."""
+    """Without its governing Service no pod has its DNS name: the journal MUST say so and which probe saw it.
+
+    ``audit=warn``: the audit before the fault would stop the run first (tests/integration/test_audit.py);
+    here the hypothesis's own DNS probe must catch it too.
+    """
     sample.deploy(kube, workload_namespace, "web", run_id, node_selector=SIMULATED)
     kube.delete(SERVICES, "web", workload_namespace)
     run = chaos_run(
-        EXPERIMENTS / "drain.json", chaos_env, tmp_path, (f"namespace={workload_namespace}", "statefulset=web")
+        EXPERIMENTS / "drain.json",
+        chaos_env,
+        tmp_path,
+        (f"namespace={workload_namespace}", "statefulset=web", "audit=warn"),
     )
     assert (run.returncode, run.journal["status"]) == (1, "failed"), run.explain()
     assert run.section["caught_by"] == "hypothesis-before probe 'dns-records-match'"

@@ -9,7 +9,7 @@ from ordinal.checks.rules import RULES, blocking, informational, severity
 from ordinal.types import Finding
 
 SOURCE = Path(__file__).resolve().parents[2] / "src" / "ordinal"
-RULE_ID = re.compile(r'"((?:api|timeline|identity|ordering|storage|dns|retention|revisions|chaos)\.[a-z-]+)"')
+RULE_ID = re.compile(r'"((?:api|timeline|identity|ordering|storage|dns|retention|revisions|chaos|audit)\.[a-z-]+)"')
 
 
 def _used() -> set[str]:

@@ -148,7 +148,7 @@ def test_an_experiment_keeps_what_it_adds_to_a_shared_part(directory: Path) -> N
     identity = next(p for p in data["steady-state-hypothesis"]["probes"] if p["name"] == "identity-matches-snapshot")
     assert identity["provider"]["arguments"]["replaced"] == ">=${scale_to}"
     sample = data["controls"][1]["provider"]["arguments"]
-    assert list(sample) == ["timeout", "replicas", "storage_class", "when_scaled", "image", "node_selector"]
+    assert list(sample) == ["timeout", "replicas", "storage_class", "when_scaled", "image", "node_selector", "audit"]
     assert data["controls"][0]["provider"]["arguments"]["report_name"] == "scale-down-up"
 
     edit(scale, lambda d: d["configuration"].update(timeout=5))

@@ -118,6 +118,11 @@ def _interrupt(where: str, text: str) -> InterruptExecution:
     return InterruptExecution(f"ordinal-safety: {where}: {text}")
 
 
+def stop_before_fault(where: str, text: str) -> InterruptExecution:
+    """For another control (the sample's audit gate): the run fails here, caught by ``where``, with ``text``."""
+    return _interrupt(where, text)
+
+
 # -- hooks -------------------------------------------------------------------------------------
 
 

@@ -5,8 +5,13 @@ supposed to exist already. So that every experiment also runs out of the box, th
 control deploys the sample (headless Service, StatefulSet with per-pod claims, a PDB of
 ``replicas - 1``) into a fresh namespace before the hypothesis, writes that namespace into
 the run's configuration (so ``${namespace}`` resolves to it) and removes it at the end.
-Given ``--var namespace=<ns>``, it does nothing: the experiment then runs its read-only
+Given ``--var namespace=<ns>``, it deploys nothing: the experiment then runs its read-only
 probes and its one fault against the workload already there.
+
+Either way it then audits the workload's shape (:mod:`ordinal.checks.audit`) and records the
+audit in the journal (``ordinal.audit``). An ``error`` finding (no headless Service; before a
+drain, a budget that allows no disruption) stops the run before the hypothesis and the fault,
+with that finding as its one line, unless ``--var audit=warn``.
 
 The same library functions back the ``deploy_sample`` / ``remove_sample`` actions (removal is
 :func:`ordinal.act.namespaces.remove_namespace`).
@@ -25,28 +30,18 @@ from chaoslib.exceptions import InterruptExecution
 from ordinal import capabilities
 from ordinal.act.namespaces import create_namespace, remove_namespace
 from ordinal.chaos.boundary import first_line
+from ordinal.chaos.controls import stop_before_fault
 from ordinal.chaos.session import current
+from ordinal.checks.audit import SetAudit
+from ordinal.checks.audit import audit as audit_shape
+from ordinal.checks.rules import RULES
 from ordinal.errors import InvalidScenario, OrdinalError
 from ordinal.kube import objects as o
-from ordinal.kube.manifests import (
-    DEFAULT_IMAGE,
-    DEFAULT_UID,
-    headless_service_manifest,
-    parse_run_as_user,
-    pdb_manifest,
-    run_labels,
-    selector_labels,
-    statefulset_manifest,
-)
+from ordinal.kube.manifests import DEFAULT_IMAGE, DEFAULT_UID, parse_run_as_user
 from ordinal.kube.rest import NODES, ApiError, Kube
-from ordinal.labels import (
-    HOSTNAME_LABEL,
-    NODE_KIND_LABEL,
-    NOT_READY_TAINT,
-    REAL_NODE_KIND,
-    SIMULATED_NODE_KIND,
-    UNREACHABLE_TAINT,
-)
+from ordinal.kube.sample import sample_manifests
+from ordinal.labels import NODE_KIND_LABEL, REAL_NODE_KIND, SIMULATED_NODE_KIND
+from ordinal.observe.inventory import fetch
 from ordinal.observe.waiting import wait_for_set_ready
 from ordinal.target import local_node_image
 from ordinal.types import Obj
@@ -54,71 +49,6 @@ from ordinal.types import Obj
 log = logging.getLogger("chaostoolkit")
 
 NAMESPACE_PREFIX = "ord-chaos"
-
-
-def sample_manifests(
-    name: str,
-    namespace: str,
-    run_id: str,
-    *,
-    replicas: int = 3,
-    storage_class: str = "",
-    when_deleted: str = "Retain",
-    when_scaled: str = "Retain",
-    unreachable_toleration: int = -1,
-    image: str = DEFAULT_IMAGE,
-    node_selector: Mapping[str, str] | None = None,
-    run_as_user: int | None = DEFAULT_UID,
-) -> list[Obj]:
-    """Service, StatefulSet and PDB of the sample; pods spread over nodes (one per node when they can).
-
-    ``unreachable_toleration`` >= 0 sets how long pods stay bound to an unreachable node
-    before the taint manager deletes them (the default is 300 s; node-loss runs use 2).
-    """
-    policies = ("Retain", "Delete")
-    if when_deleted not in policies or when_scaled not in policies:
-        raise InvalidScenario(f"expected whenDeleted/whenScaled in {policies}, got {when_deleted!r}/{when_scaled!r}")
-    if replicas < 1:
-        raise InvalidScenario(f"expected at least 1 replica for the sample, got {replicas}")
-    labels = run_labels(run_id)
-    selector = selector_labels(name)
-    sts = statefulset_manifest(
-        name,
-        namespace,
-        replicas=replicas,
-        storage_class=storage_class or None,
-        retention=(when_deleted, when_scaled),  # type: ignore[arg-type]  # checked above
-        labels=labels,
-        image=image,
-        run_as_user=run_as_user,
-    )
-    pod_spec = sts["spec"]["template"]["spec"]
-    if node_selector:
-        pod_spec["nodeSelector"] = dict(node_selector)
-    # Preferred, not required: a drained pod on network storage must still find a node.
-    pod_spec["affinity"] = {
-        "podAntiAffinity": {
-            "preferredDuringSchedulingIgnoredDuringExecution": [
-                {
-                    "weight": 100,
-                    "podAffinityTerm": {
-                        "labelSelector": {"matchLabels": selector},
-                        "topologyKey": HOSTNAME_LABEL,
-                    },
-                }
-            ]
-        }
-    }
-    if unreachable_toleration >= 0:
-        pod_spec["tolerations"] = [
-            {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": unreachable_toleration}
-            for key in (UNREACHABLE_TAINT, NOT_READY_TAINT)
-        ]
-    return [
-        headless_service_manifest(name, namespace, selector, labels=labels),
-        sts,
-        pdb_manifest(name, namespace, selector, min_available=max(replicas - 1, 0), labels=labels),
-    ]
 
 
 def refused_by_admission(kube: Kube, manifests: list[Obj]) -> str | None:
@@ -170,6 +100,10 @@ EXEC_ACTIVITIES = frozenset({"data_token_intact", "write_data_tokens"})
 NODE_FAULTS = frozenset({"drain_node_of", "lose_node_of"})
 #: Faults only a simulated node can suffer (a real kubelet is not silenced this way).
 SIMULATED_FAULTS = frozenset({"lose_node_of"})
+#: Faults that evict through the eviction API: a budget that allows no disruption makes them hang.
+DRAIN_FAULTS = frozenset({"drain_node_of"})
+#: ``--var audit=…``: ``error`` stops the run on an error finding, ``warn`` only records it.
+AUDIT_MODES = ("error", "warn")
 
 
 @dataclass(frozen=True)
@@ -253,6 +187,63 @@ def fresh_namespace(kube: Kube, run_id: str) -> str:
 _created: list[tuple[Kube, str]] = []
 #: Where this process placed the sample (for the journal).
 _placed: list[Placement] = []
+#: The audit taken before the fault (for the journal).
+_audited: list[dict[str, Any]] = []
+
+
+def drains(experiment: Mapping[str, Any] | None) -> bool:
+    """Does the method evict pods through the eviction API (so the budget must allow a disruption)?"""
+    steps = (experiment or {}).get("method") or []
+    return any(
+        str((s.get("provider") or {}).get("func") or "") in DRAIN_FAULTS for s in steps if isinstance(s, Mapping)
+    )
+
+
+def audit_before_fault(kube: Kube, namespace: str, name: str, *, drain: bool) -> tuple[list[SetAudit], dict[str, Any]]:
+    """The set's shape as the journal records it: findings with severity and why, and what could not be read."""
+    inventory = fetch(kube, namespace)
+    audits = audit_shape(inventory.objects, inventory.unreadable, names=[name], drain=drain)
+    record = {
+        "statefulset": f"{namespace}/{name}",
+        "before": "a drain" if drain else "the fault",
+        "found": bool(audits),
+        "unreadable": inventory.unreadable,
+        "findings": audits[0].to_json()["findings"] if audits else [],
+    }
+    return audits, record
+
+
+def _gate(
+    session: Any, configuration: Mapping[str, Any], secrets: Mapping[str, Any] | None, context: Obj, mode: str
+) -> None:
+    """Audit the target set; stop the run on an error finding unless ``mode`` is ``warn``."""
+    namespace = str(configuration["namespace"])
+    name = str(configuration.get("statefulset") or "web")
+    try:
+        kube = session.kube(configuration, secrets)
+        audits, record = audit_before_fault(kube, namespace, name, drain=drains(context))
+    except (OrdinalError, ApiError) as err:
+        raise stop_before_fault(
+            "control ordinal-sample audit", f"could not audit {namespace}/{name}: {first_line(err)}"
+        ) from err
+    record["mode"] = mode
+    _audited[:] = [record]
+    if not audits:
+        log.warning(
+            "ordinal-sample: audit: no StatefulSet %s/%s to audit (the hypothesis will say more)", namespace, name
+        )
+        return
+    errors = audits[0].at_least("error")
+    for finding in audits[0].at_least("warning"):
+        log.warning("ordinal-sample: audit: %s", finding)
+    if errors and mode == "error":
+        finding = errors[0]
+        why = RULES[finding.rule].why if finding.rule in RULES else ""
+        more = f" (+{len(errors) - 1} more error(s) in the journal)" if len(errors) > 1 else ""
+        text = f"{finding}: {why}{more}" if why else f"{finding}{more}"
+        raise stop_before_fault("audit before the fault", text)
+    if errors:
+        log.warning("ordinal-sample: audit=warn: going on despite %d error finding(s)", len(errors))
 
 
 def configure_control(**_: Any) -> None:
@@ -272,16 +263,23 @@ def before_experiment_control(
     image: str = "",
     node_selector: str = "",
     run_as_user: str = "",
+    audit: str = "error",
     **_: Any,
 ) -> None:
-    """Deploy the sample in a fresh namespace unless ``namespace`` names an existing workload.
+    """Deploy the sample in a fresh namespace unless ``namespace`` names an existing workload; audit it.
 
     ``run_as_user``: the pods' UID, or ``platform`` (else ``ORDINAL_RUN_AS_USER``, else 65532).
+    ``audit``: ``error`` (stop on an error finding) or ``warn`` (record and go on).
     """
     if configuration is None:
         raise InterruptExecution("ordinal-sample: expected the run's configuration, got none")
+    _audited.clear()
+    mode = str(audit or "error")
+    if mode not in AUDIT_MODES:
+        raise stop_before_fault("control ordinal-sample", f"expected --var audit=error|warn, got {mode!r}")
     if configuration.get("namespace"):
         log.info("ordinal-sample: using the existing workload in namespace %s", configuration["namespace"])
+        _gate(current(), configuration, secrets, context, mode)
         return
     session = current()
     name = str(configuration.get("statefulset") or "web")
@@ -319,6 +317,7 @@ def before_experiment_control(
     )
     if placed.unchecked:
         log.warning("ordinal-sample: the data inside the pods will not be checked: %s", placed.unchecked)
+    _gate(session, configuration, secrets, context, mode)
 
 
 def after_experiment_control(context: Obj, state: dict[str, Any] | None = None, **_: Any) -> None:
@@ -336,6 +335,8 @@ def after_experiment_control(context: Obj, state: dict[str, Any] | None = None, 
             }
         if errors:
             section.setdefault("problems", []).append(f"sample cleanup: {'; '.join(errors)}")
+        if _audited:
+            section["audit"] = _audited[0]
 
 
 def cleanup_control() -> None:

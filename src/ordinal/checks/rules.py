@@ -3,6 +3,9 @@
 Severity belongs to the rule, not to each finding: ``info`` rules describe something the
 suite must see and report (e.g. an identity overlap that a force delete allowed) without
 failing the test, so :func:`ordinal.checks.assertions.assert_no_findings` lets them through.
+``warning`` rules are the audit's (``ordinal audit``): a workload shape that will hurt under a
+fault but breaks no promise yet; they never fail a conformance test either. ``why`` says what
+the shape costs, for findings a user has to act on.
 """
 
 from __future__ import annotations
@@ -14,17 +17,21 @@ from typing import Literal
 
 from ordinal.types import Finding
 
-Severity = Literal["error", "info"]
+Severity = Literal["error", "warning", "info"]
+#: Lowest first: ``--fail-on warning`` fails on warnings and errors.
+SEVERITIES: tuple[Severity, ...] = ("info", "warning", "error")
 
 
 @dataclass(frozen=True)
 class Rule:
     severity: Severity
     promise: str
+    why: str = ""
 
 
 _ERROR: Severity = "error"
 _INFO: Severity = "info"
+_WARNING: Severity = "warning"
 
 RULES: Mapping[str, Rule] = MappingProxyType(
     {
@@ -108,6 +115,97 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         ),
         "revisions.status-counts": Rule(_ERROR, "currentReplicas/updatedReplicas count pods at those revisions"),
         "revisions.observed-generation": Rule(_ERROR, "status.observedGeneration has caught up with the spec"),
+        # audit: is a live workload shaped to keep its promises (ordinal audit; before every fault)
+        "audit.service-exists": Rule(
+            _ERROR,
+            "spec.serviceName names a Service in the set's namespace",
+            "without its Service no pod gets a DNS record: <pod>.<service> does not resolve",
+        ),
+        "audit.service-headless": Rule(
+            _ERROR,
+            "the governing Service is headless (clusterIP: None)",
+            "a Service with a cluster IP publishes no per-pod records: clients cannot reach one replica by name",
+        ),
+        "audit.service-selects-pods": Rule(
+            _ERROR,
+            "the governing Service's selector matches the set's pods",
+            "pods the Service does not select have no DNS record and receive no traffic through it",
+        ),
+        "audit.endpoint-hostnames": Rule(
+            _WARNING,
+            "every Ready pod is in the Service's EndpointSlices with its hostname",
+            "an endpoint without hostname gets no <pod>.<service> record: peers cannot find that replica",
+        ),
+        "audit.claim-template-rwx": Rule(
+            _WARNING,
+            "volumeClaimTemplates ask for per-pod (ReadWriteOnce) volumes",
+            "a ReadWriteMany template gives every ordinal its own copy of what is meant to be shared: "
+            "shared storage wants one PVC mounted by a Deployment",
+        ),
+        "audit.no-per-pod-state": Rule(
+            _WARNING,
+            "a StatefulSet keeps per-pod state (claim templates or persistent volumes)",
+            "with no disk of its own per ordinal the set is a Deployment in disguise: "
+            "ordered, slower rollouts and nothing they protect",
+        ),
+        "audit.pdb-missing": Rule(
+            _WARNING,
+            "a PodDisruptionBudget covers the set's pods",
+            "without one a drain may evict every replica at once and take quorum with it",
+        ),
+        "audit.pdb-allows-none": Rule(
+            _WARNING,
+            "the PodDisruptionBudget allows at least one disruption",
+            "a budget that allows none makes every drain of a node under these pods hang",
+        ),
+        "audit.pdb-blocks-drain": Rule(
+            _ERROR,
+            "before a drain, the PodDisruptionBudget allows at least one disruption",
+            "the drain would wait on an eviction the budget never allows: the fault could not happen",
+        ),
+        "audit.pdb-selector-wide": Rule(
+            _WARNING,
+            "the PodDisruptionBudget selects only the set's pods",
+            "pods of other workloads spend the same budget: one of theirs being down blocks this set's drains",
+        ),
+        "audit.readiness-probe": Rule(
+            _WARNING,
+            "the pods have a readiness probe",
+            "OrderedReady and partition canaries then gate on nothing: the next pod goes as soon as one starts",
+        ),
+        "audit.min-ready-seconds": Rule(
+            _WARNING,
+            "with maxUnavailable > 1, minReadySeconds > 0",
+            "several replicas are replaced at once and each counts as available the moment it is Ready",
+        ),
+        "audit.spread-nodes": Rule(
+            _WARNING,
+            "the replicas run on more than one node",
+            "one drain or node failure takes every replica at once",
+        ),
+        "audit.spread-zones": Rule(
+            _WARNING,
+            "with zonal volumes, the replicas run in more than one zone",
+            "one zone outage takes every replica, and zonal volumes cannot follow them elsewhere",
+        ),
+        "audit.anti-affinity": Rule(
+            _WARNING,
+            "the pod template asks for spreading (pod anti-affinity or topology spread constraints)",
+            "nothing keeps the scheduler from putting every replica on one node",
+        ),
+        "audit.data-on-delete": Rule(
+            _INFO, "what deleting the set or scaling it down does to the data (retention policy and reclaimPolicy)"
+        ),
+        "audit.claim-leftover": Rule(
+            _WARNING,
+            "every claim of the set is mounted by a pod of the set",
+            "a claim left over from a scale-down costs its size and brings old data back on the next scale-up",
+        ),
+        "audit.not-checked": Rule(
+            _WARNING,
+            "every audit check could read what it needs",
+            "a check that could not read its objects says nothing about them: this part of the shape is unknown",
+        ),
     }
 )
 
@@ -118,8 +216,14 @@ def severity(rule: str) -> Severity:
     return known.severity if known else _ERROR
 
 
+def at_least(findings: Iterable[Finding], level: Severity) -> list[Finding]:
+    """The findings whose rule is ``level`` or more severe (``--fail-on``)."""
+    rank = SEVERITIES.index(level)
+    return [f for f in findings if SEVERITIES.index(severity(f.rule)) >= rank]
+
+
 def blocking(findings: Iterable[Finding]) -> list[Finding]:
-    """The findings that fail a test (everything but ``info`` rules)."""
+    """The findings that fail a test (``error`` rules; a conformance check emits no warnings)."""
     return [f for f in findings if severity(f.rule) == _ERROR]
 
 

@@ -4,7 +4,8 @@ One file with inline CSS and inline SVG; no scripts, fonts, images or links that
 anything, so it opens from a file, an e-mail attachment or an air-gapped share and shows the
 same thing. Sections, top to bottom: the verdict per promise area (with every skip reason),
 the environment, the figures as charts, the failures with their expected-vs-seen messages
-and timelines, each promise, the pod timeline of every test, and the files.
+and timelines, the chaos experiments, the workload-shape audit, each promise, the pod timeline
+of every test, and the files.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
 
-from ordinal.report import charts
+from ordinal.report import audit, charts
 
 CSS = """
 :root { color-scheme: light; }
@@ -335,6 +336,34 @@ def _experiments(report: Mapping[str, Any]) -> str:
     )
 
 
+def _shape(report: Mapping[str, Any]) -> str:
+    """The workload-shape audit: the sample's manifests, then what each experiment saw live before its fault."""
+    shape = report.get("audit")
+    if not shape:
+        return ""
+    parts = ["<h2 id=shape>Workload shape (ordinal audit)</h2>"]
+    if shape["suite"] is not None:
+        parts.append(audit.section_html(shape["suite"], heading="h3"))
+    for taken in shape["experiments"]:
+        parts.append(
+            f"<h3>Before {_e(taken['experiment'])}: {_e(taken['statefulset'])} (audit={_e(taken['mode'])})</h3>"
+        )
+        rows = [
+            [
+                _e("not checked" if f["rule"] == "audit.not-checked" else f["severity"]),
+                f"<code>{_e(f['rule'])}</code>",
+                f"{_e(f['subject'])} <code>{_e(f['path'])}</code>",
+                f"expected {_e(f['expected'])}, saw {_e(f['seen'])}" + f'<div class="reason">{_e(f["why"])}</div>',
+            ]
+            for f in taken["findings"]
+        ]
+        found = "No StatefulSet of that name was there." if not taken["found"] else "No findings."
+        parts.append(
+            _table(["Severity", "Rule", "Object, field", "Expected vs seen"], rows) if rows else f"<p>{found}</p>"
+        )
+    return "".join(parts)
+
+
 def _files(report: Mapping[str, Any]) -> str:
     files = report["files"]
     listed = [
@@ -361,6 +390,7 @@ def render(report: Mapping[str, Any]) -> str:
             _figures(report),
             _failures(report),
             _experiments(report),
+            _shape(report),
             _promises(report),
             _timelines(report),
             _files(report),
@@ -369,5 +399,5 @@ def render(report: Mapping[str, Any]) -> str:
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>{body}</body></html>\n"
+        f"<title>{_e(title)}</title><style>{CSS}{audit.SECTION_CSS}</style></head><body>{body}</body></html>\n"
     )

@@ -96,6 +96,8 @@ class RunInfo:
     experiments: Sequence[ExperimentRun] = ()
     #: The StorageClass as read before the run (used when the suite wrote no environment).
     storage_class_record: Mapping[str, Any] | None = None
+    #: The audit of the suite's own workload shape (``ordinal.report.audit.suite_shape``).
+    audit: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -421,6 +423,19 @@ def _problems(artefacts: Artefacts, run: RunInfo) -> list[str]:
     return problems
 
 
+def _audit(artefacts: Artefacts, run: RunInfo) -> Data | None:
+    """The suite's workload-shape audit, and the live one each experiment took before its fault."""
+    taken = []
+    for exp in run.experiments:
+        journal = artefacts.journals.get(exp.name, ({}, [], {}))[0]
+        record = (journal.get("ordinal") or {}).get("audit")
+        if isinstance(record, dict):
+            taken.append({"experiment": exp.name, **record})
+    if run.audit is None and not taken:
+        return None
+    return {"suite": dict(run.audit) if run.audit is not None else None, "experiments": taken}
+
+
 def _iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
@@ -495,6 +510,7 @@ def build(artefacts: Artefacts, run: RunInfo) -> Data:
     promises = [p for a in areas for p in a["promises"]]
     problems = _problems(artefacts, run)
     verdict = "fail" if failures else ("error" if problems else "pass")
+    shape = _audit(artefacts, run)
     return {
         "report_version": REPORT_VERSION,
         "id": run.id,
@@ -520,6 +536,7 @@ def build(artefacts: Artefacts, run: RunInfo) -> Data:
         "timelines": timelines,
         "experiments": experiments,
         "problems": problems,
+        **({"audit": shape} if shape is not None else {}),
         "files": {
             "junit": "junit.xml",
             "allure_results": "allure-results",

@@ -25,7 +25,7 @@ from ordinal.artefacts.environment import storage_class_record
 from ordinal.errors import InvalidScenario, OrdinalError
 from ordinal.experiments import experiment_path
 from ordinal.kube.rest import STORAGE_CLASSES, ApiError
-from ordinal.report import html, model, schema, sums
+from ordinal.report import audit, html, model, schema, sums
 from ordinal.target import connect, resolve, workers_for
 from ordinal.version import __version__
 
@@ -196,8 +196,20 @@ def execute(checked: Plan, log: Log) -> dict[str, Any]:
         pytest_exit=pytest_exit,
         experiments=done,
         storage_class_record=checked.storage_class,
+        audit=suite_shape(request.storage_class, log),
     )
     return write(out, model.build(model.load(out, done), info))
+
+
+def suite_shape(storage_class: str, log: Log) -> dict[str, Any] | None:
+    """The audit of the sample's shape for the class under test; None (and a log line) if the cluster is gone."""
+    target = resolve()
+    try:
+        with connect(target) as kube:
+            return audit.suite_shape(kube, storage_class, target.source)
+    except (ApiError, OrdinalError) as err:
+        log(f"ordinal report: could not audit the sample's shape: {str(err).splitlines()[0]}")
+        return None
 
 
 def write(out: Path, report: dict[str, Any]) -> dict[str, Any]:

@@ -64,9 +64,11 @@ from ordinal.pytest_plugin.workers import (
     access_of,
     distributed,
     make_lock_dir,
+    read_accesses,
     remove_lock_dir,
     run_order,
     scheduled,
+    together,
     write_accesses,
 )
 from ordinal.target import connect, resolve, workers_for
@@ -250,6 +252,24 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         items[:] = [i for i in items if id(i) not in chosen] + disruptive
     if state.locks is not None and scheduled(config):
         _parallel_order(state.locks.directory, items)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A scheduled xdist worker discovers the cluster before it reports its collection (xdist's own hook).
+
+    Discovery holds ``schedulable`` shared and the schedulable unit starts as soon as tests go out: a
+    worker that discovered only then would wait for a whole drain. A failure here is left to the first
+    test that needs the cluster, which names it.
+    """
+    state = session_of(session.config)
+    if state.locks is None or not scheduled(session.config) or session.config.option.collectonly:
+        return
+    if together(read_accesses(state.locks.directory)):
+        try:
+            state.info()
+        except Exception as err:
+            log.debug("discovery before the first test: %s", err)
 
 
 def _parallel_order(lock_dir: Path, items: list[pytest.Item]) -> None:

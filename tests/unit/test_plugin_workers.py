@@ -142,3 +142,42 @@ def test_n_auto_is_sized_by_the_cluster_not_the_cpus(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(plugin, "connect", unreachable)
     assert plugin.pytest_xdist_auto_num_workers(config) is None  # type: ignore[arg-type]
+
+
+def test_run_order_puts_the_schedulable_unit_first_and_node_loss_last() -> None:
+    """All-nodes then drains first (one worker runs them beside the rest), node loss last, else stable."""
+    from ordinal.pytest_plugin.workers import run_order
+
+    accesses = [("a", "shared"), ("lose", "alone"), ("d1", "drain"), ("n", "none"), ("z", "all-nodes"), ("d2", "drain")]
+    assert run_order(accesses) == ["z", "d1", "d2", "a", "n", "lose"]  # type: ignore[arg-type]
+
+
+def test_the_scheduler_reads_one_unit_from_what_workers_wrote(tmp_path: Path) -> None:
+    """The unit MUST hold the all-nodes and drain tests only; no file (or a broken one) MUST mean no unit."""
+    from ordinal.pytest_plugin.workers import read_accesses, together, write_accesses
+
+    assert read_accesses(tmp_path) == {}
+    write_accesses(tmp_path, {"a": "shared", "d": "drain", "z": "all-nodes", "lose": "alone"})
+    assert together(read_accesses(tmp_path)) == {"d", "z"}
+    assert [p.name for p in tmp_path.iterdir()] == ["access.json"]
+    (tmp_path / "access.json").write_text("{not json")
+    assert read_accesses(tmp_path) == {}
+
+
+def test_drains_run_on_one_worker_beside_ordinary_tests(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """Under ``-n``: the schedulable tests MUST run on one worker, in order, while ordinary tests run beside them;
+    node loss last, still overlapping nothing."""
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(TESTS)
+    result = pytester.runpytest_subprocess("-n", "3", "-p", "no:cacheprovider", "--allow-disruptive=yes")
+    result.assert_outcomes(passed=11)
+    spans = [json.loads(line) for line in (tmp_path / "spans.jsonl").read_text().splitlines()]
+    unit = sorted(
+        (s for s in spans if s["test"].startswith(("test_drain", "test_two_nodes"))), key=lambda s: s["start"]
+    )
+    assert len({s["worker"] for s in unit}) == 1, unit
+    assert [s["test"] for s in unit] == ["test_two_nodes", "test_drain[0]", "test_drain[1]"]
+    plain = [s for s in spans if s["test"].startswith("test_plain")]
+    assert any(_overlap(p, d) for p in plain for d in unit), "ordinary tests waited for the drains"
+    alone = next(s for s in spans if s["test"] == "test_lose_node")
+    assert alone["start"] >= max(s["end"] for s in spans if s is not alone)

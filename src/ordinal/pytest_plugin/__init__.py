@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Generator, Iterator
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -58,11 +59,17 @@ from ordinal.pytest_plugin.workers import (
     LOCK_DIR_KEY,
     OUTPUT_KEY,
     RUN_ID_KEY,
+    SCHEDULE_KEY,
     WorkerOutput,
     access_of,
     distributed,
     make_lock_dir,
+    read_accesses,
     remove_lock_dir,
+    run_order,
+    scheduled,
+    together,
+    write_accesses,
 )
 from ordinal.target import connect, resolve, workers_for
 
@@ -149,12 +156,24 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 
 
 @pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist controller under ``--dist load`` (what ``-n`` picks): the schedulable tests first, on one worker."""
+    state = session_of(config)
+    if config.option.dist != "load" or state.lock_dir is None:
+        return None
+    from ordinal.pytest_plugin import schedule
+
+    return schedule.make(config, log, state.lock_dir)
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist controller: hand each worker the run id and the lock directory (see :mod:`.workers`)."""
     state = session_of(node.config)
     node.workerinput[RUN_ID_KEY] = state.run_id
     if state.lock_dir is not None:
         node.workerinput[LOCK_DIR_KEY] = str(state.lock_dir)
+        node.workerinput[SCHEDULE_KEY] = node.config.option.dist == "load"
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -231,6 +250,34 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if disruptive:
         chosen = set(map(id, disruptive))
         items[:] = [i for i in items if id(i) not in chosen] + disruptive
+    if state.locks is not None and scheduled(config):
+        _parallel_order(state.locks.directory, items)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A scheduled xdist worker discovers the cluster before it reports its collection (xdist's own hook).
+
+    Discovery holds ``schedulable`` shared and the schedulable unit starts as soon as tests go out: a
+    worker that discovered only then would wait for a whole drain. A failure here is left to the first
+    test that needs the cluster, which names it.
+    """
+    state = session_of(session.config)
+    if state.locks is None or not scheduled(session.config) or session.config.option.collectonly:
+        return
+    if together(read_accesses(state.locks.directory)):
+        try:
+            state.info()
+        except Exception as err:
+            log.debug("discovery before the first test: %s", err)
+
+
+def _parallel_order(lock_dir: Path, items: list[pytest.Item]) -> None:
+    """An xdist worker under ``--dist load``: :func:`run_order`, and tell the controller's scheduler each access."""
+    accesses = {i.nodeid: access_of(i, uses_cluster="kube" in getattr(i, "fixturenames", ())) for i in items}
+    by_id = {item.nodeid: item for item in items}
+    items[:] = [by_id[nodeid] for nodeid in run_order(accesses.items())]
+    write_accesses(lock_dir, accesses)
 
 
 def _validate_markers(item: pytest.Item) -> None:

@@ -17,9 +17,18 @@ process ends (an interrupted or killed worker never keeps one):
   discovery (which counts schedulable nodes and zones) hold it shared.
 
 A drain only evicts pods of its own namespace, so ordinary tests run beside it; one of their
-pods bound to a node-pinned volume on the cordoned node waits until the uncordon. ``flock``
-lets new readers in while a writer waits, so exclusive tests wait until the ordinary ones
-are done: they run at the end of the run, as in a serial run.
+pods bound to a node-pinned volume on the cordoned node waits until the uncordon.
+
+Where the tests run (default ``--dist load`` only; another ``--dist`` is left as xdist has it):
+``flock`` lets new readers in while a writer waits, so an exclusive test waits until nobody holds
+the lock shared. Spread over the workers, drains would run one after another at the end with the
+other workers idle. So the tests that take ``schedulable`` (all-nodes, then drains) are one work
+unit that one worker runs first, in order, while the other workers run the ordinary tests beside
+them; the tests that lose a node come last (they overlap nothing, so they cost the same anywhere,
+and last they only wait for the run's final ordinary tests). The controller collects nothing
+itself: each worker writes the access of every test to the lock directory before it reports its
+collection, and the scheduler reads it (see :func:`run_order` and the scheduler in :mod:`.schedule`).
+The locks, not the schedule, are what keep tests apart: a missing file only costs time.
 
 Each worker hands the controller what it kept, what its cleanup could not remove, the
 capability summary and its API calls (``workeroutput``); the controller sweeps the run once
@@ -29,10 +38,11 @@ every worker is down, so a worker killed mid-test leaves nothing behind.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +63,8 @@ LOCKS: Mapping[Access, tuple[tuple[str, Mode], ...]] = {
     "alone": (("nodes", "exclusive"), ("schedulable", "exclusive")),
 }
 RUN_ID_KEY, LOCK_DIR_KEY, OUTPUT_KEY = "ordinal_run_id", "ordinal_lock_dir", "ordinal"
+#: In ``workerinput``: the controller runs the scheduler of :mod:`.schedule` (a worker's own ``dist`` is "no").
+SCHEDULE_KEY = "ordinal_schedule"
 #: A file in the lock directory: some worker connected to the cluster (the controller must sweep).
 USED_CLUSTER = "used-cluster"
 
@@ -70,9 +82,49 @@ def from_controller(config: pytest.Config) -> tuple[str | None, Path | None]:
     return workerinput.get(RUN_ID_KEY), Path(lock_dir) if lock_dir else None
 
 
+def scheduled(config: pytest.Config) -> bool:
+    """True in an xdist worker whose controller runs the scheduler in :mod:`.schedule`."""
+    return bool((getattr(config, "workerinput", None) or {}).get(SCHEDULE_KEY))
+
+
 def distributed(config: pytest.Config) -> bool:
     """True in an xdist controller that starts workers (``-n N`` with N > 0)."""
     return bool(getattr(config.option, "numprocesses", None)) and getattr(config.option, "dist", "no") != "no"
+
+
+#: The lock directory's file that tells the controller's scheduler what every test takes.
+ACCESS_FILE = "access.json"
+#: The one work unit of the tests that take ``schedulable`` (run on one worker, in order).
+NODE_CHANGES_UNIT = "ordinal:schedulable"
+#: Run order by access (lower first): the schedulable unit, ordinary tests, node loss.
+_RANK: Mapping[Access, int] = {"all-nodes": 0, "drain": 1, "shared": 2, "none": 2, "alone": 3}
+
+
+def run_order(accesses: Iterable[tuple[str, Access]]) -> list[str]:
+    """Node ids in the order a parallel run hands them out (stable within each rank, see the module doc)."""
+    ranked = sorted(enumerate(accesses), key=lambda pair: (_RANK[pair[1][1]], pair[0]))
+    return [nodeid for _, (nodeid, _access) in ranked]
+
+
+def together(accesses: Mapping[str, Access]) -> frozenset[str]:
+    """The tests one worker runs as one unit: those that take ``schedulable`` but not ``nodes`` exclusively."""
+    return frozenset(nodeid for nodeid, access in accesses.items() if access in ("all-nodes", "drain"))
+
+
+def write_accesses(directory: Path, accesses: Mapping[str, Access]) -> None:
+    """Every worker writes the same content; the rename makes each write whole for the reader."""
+    tmp = directory / f".{ACCESS_FILE}.{os.getpid()}"
+    tmp.write_text(json.dumps(dict(accesses)))
+    os.replace(tmp, directory / ACCESS_FILE)
+
+
+def read_accesses(directory: Path) -> dict[str, Access]:
+    """What a worker wrote; empty when none did (then every test is a unit of its own)."""
+    try:
+        data = json.loads((directory / ACCESS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): v for k, v in data.items() if v in LOCKS} if isinstance(data, dict) else {}
 
 
 def access_of(item: pytest.Item, uses_cluster: bool) -> Access:

@@ -240,27 +240,6 @@ def _pod_spec(sts: Obj) -> Obj:
 # -- the disruption budget -------------------------------------------------------------------------
 
 
-def label_selector_matches(selector: Any, labels: Mapping[str, str]) -> bool:
-    """A metav1.LabelSelector: None matches nothing, ``{}`` everything; matchLabels and matchExpressions ANDed."""
-    if not isinstance(selector, dict):
-        return False
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(str(key)) != str(value):
-            return False
-    for expr in selector.get("matchExpressions") or ():
-        key, op, values = str(expr.get("key")), expr.get("operator"), [str(v) for v in expr.get("values") or ()]
-        have = labels.get(key)
-        if op == "In" and have not in values:
-            return False
-        if op == "NotIn" and have in values:
-            return False
-        if op == "Exists" and have is None:
-            return False
-        if op == "DoesNotExist" and have is not None:
-            return False
-    return True
-
-
 def scaled(value: Any, total: int, *, round_up: bool) -> int | None:
     """An int-or-percent field as a pod count of ``total``; None when it is neither."""
     if isinstance(value, int):
@@ -311,7 +290,7 @@ def check_budget(seen: _Seen, *, drain: bool = False) -> list[Finding]:
         return blocked
     sts = seen.sts
     labels = template_labels(sts)
-    covering = [p for p in seen.items(PDB) if label_selector_matches(o.spec(p).get("selector"), labels)]
+    covering = [p for p in seen.items(PDB) if o.label_selector_matches(o.spec(p).get("selector"), labels)]
     if not covering:
         expected = f"a PodDisruptionBudget in {seen.namespace} selecting {labels}"
         have = len(seen.items(PDB))
@@ -324,7 +303,7 @@ def check_budget(seen: _Seen, *, drain: bool = False) -> list[Finding]:
         subject = o.subject(pdb, PDB)
         healthy = None
         if POD not in seen.unreadable and seen.items(POD):
-            covered = [p for p in seen.items(POD) if label_selector_matches(o.spec(pdb).get("selector"), o.labels(p))]
+            covered = [p for p in seen.items(POD) if o.label_selector_matches(o.spec(pdb).get("selector"), o.labels(p))]
             healthy = sum(1 for p in covered if o.pod_ready(p) and not o.terminating(p))
         allowed, how = disruptions_allowed(pdb, replicas_of(sts), healthy)
         if allowed == 0:
@@ -337,7 +316,7 @@ def check_budget(seen: _Seen, *, drain: bool = False) -> list[Finding]:
         others = sorted(
             o.name(p)
             for p in seen.items(POD)
-            if o.name(p) not in own and label_selector_matches(o.spec(pdb).get("selector"), o.labels(p))
+            if o.name(p) not in own and o.label_selector_matches(o.spec(pdb).get("selector"), o.labels(p))
         )
         if others:
             shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")

@@ -250,27 +250,12 @@ def volume_pin(sts: Obj, pvcs: Sequence[Obj], pvs: Sequence[Obj], ordinal: int) 
 def _term_matches(term: Obj, node: str, labels: Mapping[str, str]) -> bool:
     """A nodeSelectorTerm: all expressions (and field expressions on metadata.name) hold."""
     for expr in term.get("matchExpressions") or ():
-        if not _expr_matches(expr, labels.get(str(expr.get("key")))):
+        if not o.expression_matches(expr, labels.get(str(expr.get("key")))):
             return False
     for expr in term.get("matchFields") or ():
-        if not _expr_matches(expr, node if expr.get("key") == "metadata.name" else None):
+        if not o.expression_matches(expr, node if expr.get("key") == "metadata.name" else None):
             return False
     return True
-
-
-def _expr_matches(expr: Obj, value: str | None) -> bool:
-    op, values = expr.get("operator"), [str(v) for v in expr.get("values") or ()]
-    if op == "In":
-        return value in values
-    if op == "NotIn":
-        return value not in values
-    if op == "Exists":
-        return value is not None
-    if op == "DoesNotExist":
-        return value is None
-    if op in ("Gt", "Lt") and value is not None and values and value.isdigit() and values[0].isdigit():
-        return int(value) > int(values[0]) if op == "Gt" else int(value) < int(values[0])
-    return False
 
 
 def check_tokens(sts: Obj, written: Mapping[str, str], read: Mapping[str, str | None]) -> list[Finding]:

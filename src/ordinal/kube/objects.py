@@ -184,3 +184,28 @@ def parse_time(value: Any) -> float | None:
 def selector_matches(selector: Mapping[str, str], obj_labels: Mapping[str, str]) -> bool:
     """Equality-based selector match; an empty selector matches nothing, as for Services."""
     return bool(selector) and all(obj_labels.get(k) == v for k, v in selector.items())
+
+
+def expression_matches(expr: Obj, value: str | None) -> bool:
+    """One set-based requirement (label or node selector) against the value its key has (None: absent)."""
+    op, values = expr.get("operator"), [str(v) for v in expr.get("values") or ()]
+    if op == "In":
+        return value in values
+    if op == "NotIn":
+        return value not in values
+    if op == "Exists":
+        return value is not None
+    if op == "DoesNotExist":
+        return value is None
+    if op in ("Gt", "Lt") and value is not None and values and value.isdigit() and values[0].isdigit():
+        return int(value) > int(values[0]) if op == "Gt" else int(value) < int(values[0])
+    return False
+
+
+def label_selector_matches(selector: Any, obj_labels: Mapping[str, str]) -> bool:
+    """A metav1.LabelSelector: None matches nothing, ``{}`` everything; matchLabels and matchExpressions ANDed."""
+    if not isinstance(selector, dict):
+        return False
+    if any(obj_labels.get(str(k)) != str(v) for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    return all(expression_matches(e, obj_labels.get(str(e.get("key")))) for e in selector.get("matchExpressions") or ())

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import pairwise
 
+from ordinal.checks.health import Question, unhealthy_counts
 from ordinal.checks.recorded import check_caught_up
 from ordinal.kube.manifests import pod_name
 from ordinal.observe.timeline import Incarnation, Mark, Timeline
@@ -52,13 +53,16 @@ def check_ordered_scale_up(
                     f"after {prev.name} at {_rel(timeline, prev.first_seen)}",
                 )
             )
-    for n, inc in created:
-        unhealthy = [
-            _describe(pods, lower, inc.first_seen, set_name)
-            for lower in range(start, n)
-            if not _healthy(pods, lower, inc.first_seen, min_ready_seconds, slack)
-        ]
-        if unhealthy:
+    counts = unhealthy_counts(
+        pods, [Question(inc.first_seen, start, n) for n, inc in created], min_ready_seconds, slack
+    )
+    for (n, inc), count in zip(created, counts, strict=True):
+        if count:
+            unhealthy = [
+                _describe(pods, lower, inc.first_seen, set_name)
+                for lower in range(start, n)
+                if not _healthy(pods, lower, inc.first_seen, min_ready_seconds, slack)
+            ]
             findings.append(
                 Finding(
                     "ordering.created-after-ready",
@@ -105,14 +109,19 @@ def check_ordered_scale_down(
                     f"{inc.name} deleted at {_rel(timeline, asked)}; {prev.name} gone at {gone}",
                 )
             )
-    for n, inc in deleted:
+    counts = _counts_at_deletions(pods, deleted, in_range, min_ready_seconds, slack)
+    for (n, inc), (in_range_unhealthy, own_unhealthy) in zip(deleted, counts, strict=True):
         before = _just_before(_asked(inc))
-        blockers = [
-            _describe(pods, i, before, set_name)
-            for i in in_range
-            if not _healthy(pods, i, before, min_ready_seconds, slack)
-        ]
-        if not _healthy(pods, n, before, min_ready_seconds, slack):
+        blockers = (
+            [
+                _describe(pods, i, before, set_name)
+                for i in in_range
+                if not _healthy(pods, i, before, min_ready_seconds, slack)
+            ]
+            if in_range_unhealthy
+            else []
+        )
+        if own_unhealthy:
             lower_unhealthy = [
                 i
                 for i in range(start, n)
@@ -164,7 +173,8 @@ def check_rolling_update(
     ]
     findings = _descending(timeline, deleted, "ordering.update-descending")
     floor = start + partition
-    for n, inc in deleted:
+    counts = _counts_at_deletions(pods, deleted, in_range, min_ready_seconds, slack)
+    for (n, inc), (in_range_unhealthy, own_unhealthy) in zip(deleted, counts, strict=True):
         asked = _asked(inc)
         if n < floor:
             findings.append(
@@ -176,13 +186,14 @@ def check_rolling_update(
                     f"{inc.name} at revision {inc.revision} deleted at {_rel(timeline, asked)}",
                 )
             )
-        before = _just_before(asked)
-        unavailable = [
-            _describe(pods, i, before, set_name)
-            for i in in_range
-            if i != n and not _healthy(pods, i, before, min_ready_seconds, slack)
-        ]
-        if len(unavailable) >= max_unavailable:
+        others = in_range_unhealthy - (own_unhealthy if n in in_range else 0)
+        if others >= max_unavailable:
+            before = _just_before(asked)
+            unavailable = [
+                _describe(pods, i, before, set_name)
+                for i in in_range
+                if i != n and not _healthy(pods, i, before, min_ready_seconds, slack)
+            ]
             findings.append(
                 Finding(
                     "ordering.update-one-at-a-time",
@@ -284,6 +295,22 @@ def _descending(timeline: Timeline, deleted: list[tuple[int, Incarnation]], rule
                 )
             )
     return findings
+
+
+def _counts_at_deletions(
+    pods: dict[int, list[Incarnation]],
+    deleted: list[tuple[int, Incarnation]],
+    in_range: range,
+    min_ready_seconds: float,
+    slack: float,
+) -> list[tuple[int, int]]:
+    """Per deletion, just before it was asked: unhealthy ordinals in range, and whether the deleted one was."""
+    questions = []
+    for n, inc in deleted:
+        before = _just_before(_asked(inc))
+        questions += [Question(before, in_range.start, in_range.stop), Question(before, n, n + 1)]
+    counts = unhealthy_counts(pods, questions, min_ready_seconds, slack)
+    return list(zip(counts[0::2], counts[1::2], strict=True))
 
 
 def _live_incarnation(pods: dict[int, list[Incarnation]], ordinal: int, mark: Mark) -> Incarnation | None:

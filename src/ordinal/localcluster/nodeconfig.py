@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from ordinal.localcluster.components import NODE_LEASE_SECONDS
 from ordinal.localcluster.network import ClusterNet
 
 CNI_BIN_DIR = "/usr/lib/cni"  # Debian's containernetworking-plugins
@@ -203,6 +204,7 @@ def kubelet_config(
         },
         "nodeStatusReportFrequency": "10s",
         "nodeStatusUpdateFrequency": "10s",
+        "nodeLeaseDurationSeconds": NODE_LEASE_SECONDS,
         "syncFrequency": "10s",
         "rotateCertificates": False,
         "serverTLSBootstrap": False,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ordinal import capabilities
-from ordinal.act.namespaces import create_namespace, delete_namespace, leaks, new_run_id, sweep
+from ordinal.act.namespaces import create_namespace, leaks, new_run_id, remove_namespace, sweep
 from ordinal.act.nodes import ledger_nodes, restore_node
 from ordinal.act.workload import Timeouts
 from ordinal.artefacts.figures import Figure, FigureLog
@@ -249,7 +249,9 @@ class SuiteSession:
         return ns
 
     def delete_namespace(self, ns: str, kube: Kube | None = None) -> list[str]:
-        errors = delete_namespace(kube or self.kube(), ns, timeout=self.timeouts.gone)
+        """Emptied first (:func:`~ordinal.act.namespaces.remove_namespace`): the namespace controller waits
+        15 s before it looks again at claims with finalizers, and the run's last namespaces are its tail."""
+        errors = remove_namespace(kube or self.kube(), ns, timeout=self.timeouts.gone)
         if not errors:
             self.live_namespaces.pop(ns, None)
         return errors
@@ -259,7 +261,7 @@ class SuiteSession:
 
         Namespace deletion takes the namespace controller 5-10 s even for an empty namespace;
         waiting for it after every test would double the suite's time. Each namespace still
-        goes through :func:`~ordinal.act.namespaces.delete_namespace` (namespace gone, then its PVs).
+        goes through :meth:`delete_namespace` (pods and claims gone, namespace gone, then its PVs).
         """
         with self._lock:
             if self._reaper is None:
@@ -301,9 +303,11 @@ class SuiteSession:
         close = getattr(self._resolver, "close", None)
         if callable(close):
             close()
-        self._join_reaper()
+        # What is still live (the probe pod's namespace, an interrupted test's) goes beside the reaped ones.
         for ns in list(self.live_namespaces):
-            self.cleanup_errors += self.delete_namespace(ns)
+            if ns not in self._reaping:
+                self.reap(ns)
+        self._join_reaper()
         if self.worker is not None:
             kube.close()
             if self._recorder_kube is not None:

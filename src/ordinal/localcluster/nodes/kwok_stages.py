@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 
 from ordinal.labels import SIMULATE_LABEL, UNREADY
+from ordinal.localcluster.components import NODE_LEASE_SECONDS
 
-LEASE_SECONDS = 40
 #: Longest a simulated pod stays Terminating before it is removed (its grace period when shorter).
 TERMINATION_CAP_SECONDS = 2
 
@@ -166,7 +166,7 @@ def stages() -> list[dict[str, Any]]:
             "kind": "KwokConfiguration",
             # A config file replaces kwok's defaults wholesale, so the parallelism settings are spelled out.
             "options": {
-                "nodeLeaseDurationSeconds": LEASE_SECONDS,
+                "nodeLeaseDurationSeconds": NODE_LEASE_SECONDS,
                 "nodeLeaseParallelism": 4,
                 "nodePlayStageParallelism": 4,
                 "podPlayStageParallelism": 4,

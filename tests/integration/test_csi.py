@@ -168,6 +168,9 @@ def test_cluster_starts_with_the_csi_stack(csi_cluster: dict[str, Any], kube: Ku
         "Delete",
     )
     assert not klass.get("allowVolumeExpansion")  # directories have no size a pod sees: no expansion
+    real_zones = sorted({o.labels(kube.get(NODES, n))[ZONE_LABEL] for n in csi_cluster["real_nodes"]})
+    [term] = klass["allowedTopologies"]
+    assert term["matchLabelExpressions"] == [{"key": CSI_ZONE_LABEL, "values": real_zones}]
     assert csi_cluster["csi"]["storage_class"] == csi.STORAGE_CLASS
     assert (Path(csi_cluster["where"]) / "csi" / "controller.sock").is_socket()
 

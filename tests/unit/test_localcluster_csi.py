@@ -17,7 +17,7 @@ from ordinal.types import Obj
 
 
 def by_kind(kind: str) -> list[Obj]:
-    return [obj for obj in csi.objects() if obj["kind"] == kind]
+    return [obj for obj in csi.objects(["zone-b", "zone-a", "zone-b"]) if obj["kind"] == kind]
 
 
 def test_csidriver_requires_attach_passes_pod_info_and_applies_fsgroup() -> None:
@@ -33,6 +33,9 @@ def test_storage_class_waits_for_first_consumer_deletes_and_does_not_expand() ->
     assert (klass["volumeBindingMode"], klass["reclaimPolicy"]) == ("WaitForFirstConsumer", "Delete")
     assert "allowVolumeExpansion" not in klass
     assert "annotations" not in klass["metadata"]  # ordinal-local stays the default class
+    # Only the real nodes' zones, by the driver's key: simulated nodes (no driver, no such label) never qualify.
+    [term] = klass["allowedTopologies"]
+    assert term["matchLabelExpressions"] == [{"key": CSI_ZONE_LABEL, "values": ["zone-a", "zone-b"]}]
 
 
 def test_attacher_may_patch_attachment_status_and_read_csinodes() -> None:

@@ -19,7 +19,7 @@ from ordinal.localcluster import build, components, csi, dnspod, paths, pki, pre
 from ordinal.localcluster.bootstrap import apply_all
 from ordinal.localcluster.context import LOOPBACK, Context, Ports
 from ordinal.localcluster.gates import wait_gate
-from ordinal.localcluster.nodes import NodeKind, real
+from ordinal.localcluster.nodes import NodeKind, real, zone_name
 from ordinal.localcluster.nodes.kwok import KwokNodes
 from ordinal.localcluster.nodes.real import RealNodes
 from ordinal.localcluster.versions import load
@@ -207,7 +207,8 @@ def up(
             for make in (components.etcd, components.apiserver):
                 timings[make.__name__] = _start(ctx, make(ctx))
             with _admin(ctx) as kube:
-                apply_all(kube, csi.objects() if real_nodes else [])
+                real_zones = [zone_name(i, zones) for i in range(real_nodes)]  # real nodes come first
+                apply_all(kube, csi.objects(real_zones) if real_nodes else [])
             for make in (components.controller_manager, components.scheduler):
                 timings[make.__name__] = _start(ctx, make(ctx))
             t0 = time.monotonic()

@@ -172,8 +172,13 @@ def host_components(ctx: Context) -> list[Component]:
 # --- objects ------------------------------------------------------------------------------------
 
 
-def objects() -> list[Obj]:
-    """CSIDriver (attach required, pod info on mount, fsGroup applied by the kubelet), the class, RBAC."""
+def objects(zones: list[str]) -> list[Obj]:
+    """CSIDriver (attach required, pod info on mount, fsGroup applied by the kubelet), the class, RBAC.
+
+    The class allows only ``zones``, the real nodes' (by the driver's zone key, which the kubelet puts
+    on a node once the driver registers there): the scheduler then never picks a simulated node for a
+    claim of it, as it would for any vendor's class restricted to the nodes its driver runs on.
+    """
     rbac_v1 = "rbac.authorization.k8s.io/v1"
     roles: dict[str, list[Obj]] = {
         # What the external-attacher reads and writes (its upstream RBAC, events added).
@@ -231,6 +236,7 @@ def objects() -> list[Obj]:
             "provisioner": DRIVER,
             "reclaimPolicy": "Delete",
             "volumeBindingMode": "WaitForFirstConsumer",
+            "allowedTopologies": [{"matchLabelExpressions": [{"key": CSI_ZONE_LABEL, "values": sorted(set(zones))}]}],
         },
     ]
     for name, rules in roles.items():

@@ -46,9 +46,11 @@ func (r *registrar) NotifyRegistrationStatus(_ context.Context, st *registerapi.
 	return &registerapi.RegistrationStatusResponse{}, nil
 }
 
-// registrationSocket is where the kubelet's plugin watcher looks for the driver's registrar.
+// registrationSocket is where the kubelet's plugin watcher finds the driver's registrar. The watcher
+// takes any socket in the directory; the name is short because a unix socket path has at most 107
+// characters and the directory lies deep in the kubelet's root dir.
 func registrationSocket(dir string) string {
-	return filepath.Join(dir, DriverName+"-reg.sock")
+	return filepath.Join(dir, "csi.sock")
 }
 
 // runRegistrar waits for the driver to answer Probe (the kubelet calls NodeGetInfo right after

@@ -67,11 +67,15 @@ def test_registration_gate_waits_for_every_real_node_with_the_zone_key() -> None
 
 def test_sockets_live_where_the_kubelet_looks_and_a_long_state_path_is_refused(tmp_path: Path) -> None:
     node = NodeLayout(tmp_path, "ordinal-node-1", 1, ClusterNet(0))
-    assert csi.node_socket(node) == node.kubelet_root / "plugins" / "csi.ordinal.dev" / "csi.sock"
-    assert csi.registration_socket(node) == node.kubelet_root / "plugins_registry" / "csi.ordinal.dev-reg.sock"
-    csi.check_socket_paths(NodeLayout(Path("/tmp/s"), "ordinal-node-1", 1, ClusterNet(0)))
+    assert csi.node_socket(node) == node.dir / "csi-node.sock"
+    assert csi.registration_socket(node) == node.kubelet_root / "plugins_registry" / "csi.sock"
+    # No longer than the kubelet's own socket under its root dir: the driver adds no limit of its own.
+    kubelets_own = node.kubelet_root / "pod-resources" / "kubelet.sock"
+    assert len(str(csi.registration_socket(node))) <= len(str(kubelets_own))
+    deep = NodeLayout(Path("/root/.local/state/ordinal/cluster-hardened"), "ordinal-node-1", 1, ClusterNet(0))
+    csi.check_socket_paths(deep)
     with pytest.raises(ClusterError, match="set ORDINAL_CLUSTER_DIR to a shorter path"):
-        csi.check_socket_paths(NodeLayout(Path("/tmp") / ("x" * 60), "ordinal-node-1", 1, ClusterNet(0)))
+        csi.check_socket_paths(NodeLayout(Path("/tmp") / ("x" * 70), "ordinal-node-1", 1, ClusterNet(0)))
 
 
 def test_without_real_nodes_there_is_no_class_and_the_state_says_why(tmp_path: Path) -> None:

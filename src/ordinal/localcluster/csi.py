@@ -6,7 +6,7 @@ NodeStage/NodePublish by the kubelet.
 Per real node, inside its namespaces (the kubelet's root dir and its mounts live there)::
 
     csi-node@<node>       ordinal-csi driver --mode node: NodeStage/NodePublish as bind mounts
-    csi-registrar@<node>  ordinal-csi registrar: <kubelet root>/plugins_registry/csi.ordinal.dev-reg.sock
+    csi-registrar@<node>  ordinal-csi registrar: <kubelet root>/plugins_registry/csi.sock
 
 Once, on the host::
 
@@ -53,8 +53,10 @@ def controller_socket(state: Path) -> Path:
 
 
 def node_socket(node: NodeLayout) -> Path:
-    """The node service's socket, where the kubelet looks for CSI drivers (``plugins/<driver>/``)."""
-    return node.kubelet_root / "plugins" / DRIVER / "csi.sock"
+    """The node service's socket: the registrar tells the kubelet where it is, any path will do, so a
+    short one beside containerd's (``<kubelet root>/plugins/csi.ordinal.dev/csi.sock`` would be 27
+    characters longer and a unix socket path has at most 107)."""
+    return node.dir / "csi-node.sock"
 
 
 def registration_dir(node: NodeLayout) -> Path:
@@ -62,7 +64,10 @@ def registration_dir(node: NodeLayout) -> Path:
 
 
 def registration_socket(node: NodeLayout) -> Path:
-    return registration_dir(node) / f"{DRIVER}-reg.sock"
+    """The kubelet's plugin watcher takes any socket in ``plugins_registry``. A short name (not the
+    sidecar's ``csi.ordinal.dev-reg.sock``): no longer than the kubelet's own sockets under its root
+    dir (``pod-resources/kubelet.sock``), so the driver never limits where a cluster's state may be."""
+    return registration_dir(node) / "csi.sock"
 
 
 def check_socket_paths(node: NodeLayout) -> None:

@@ -94,3 +94,22 @@ def test_the_csi_driver_and_the_stamped_upstream_attacher_are_built() -> None:
     attacher = arts["attacher"]
     assert (attacher.module_dir, attacher.package) == ("attacher", build.ATTACHER_PACKAGE)
     assert attacher.ldflags == "-X main.version=v4.13.0"
+
+
+def test_gen_pins_the_csi_modules_and_the_attachers_k8s_modules_at_the_cluster_release(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ordinal.localcluster import gomod, paths
+    from ordinal.localcluster.versions import load
+
+    monkeypatch.setattr(gomod, "staging_modules", lambda release, cwd: [])  # the kube modules: not this test's
+    v = load(paths.source_dir())
+    wanted = gomod.desired(v, paths.source_dir())
+    csi_requires, csi_replaces = wanted["csi"]
+    assert csi_replaces == {}
+    assert csi_requires["github.com/container-storage-interface/spec"] == v.csi_spec.split("@")[1]
+    assert csi_requires["github.com/kubernetes-csi/csi-test/v5"] == v.csi_test.split("@")[1]
+    assert csi_requires["k8s.io/kubelet"] == csi_requires["k8s.io/client-go"] == v.staging
+    attacher_requires, _ = wanted["attacher"]
+    assert attacher_requires["github.com/kubernetes-csi/external-attacher/v4"] == v.external_attacher.split("@")[1]
+    assert {attacher_requires[m] for m in gomod.ATTACHER_STAGING} == {v.staging}

@@ -9,6 +9,9 @@
   size): wall time, outcomes and the API requests the run made (the apiserver's request counter);
 - scale (no cluster; ``--scale`` for this table alone): events, timeline memory and check time of the ordering,
   rollout and identity checks at 3, 10 and 50 replicas (see ``scripts/bench_scale.py``).
+- the CSI stack (``ordinal-csi`` and the external-attacher): ``up`` of 2 real nodes in one zone, the
+  stack's own start time, each CSI process's RSS, and a one-replica set on ``ordinal-csi`` (provision,
+  attach, stage, publish) to Ready (``--no-csi`` skips it);
 - upstream's ``[sig-apps] StatefulSet`` e2e specs on the local cluster: passed/failed/skipped and the
   wall time of the last ``tox -e upstream`` (``--upstream`` runs them afresh, most of an hour).
 
@@ -31,10 +34,11 @@ from xml.etree import ElementTree as ET
 from ordinal.act.namespaces import create_namespace, delete_namespace, new_run_id
 
 
-def rss_kib(pid: int) -> int:
+def rss_kib(pid: int, key: str = "VmRSS") -> int:
+    """Resident memory of a process (``RssAnon``: its own pages, not the binary's shared ones)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{key}:"):
                 return int(line.split()[1])
     except OSError:
         pass
@@ -158,6 +162,54 @@ def cluster_figures(figures: dict[str, Any], settle: float, suite: bool) -> None
             cluster.down()
 
 
+#: Process names of the CSI stack (per node ones carry ``@<node>``).
+CSI_PROCESSES = ("csi-controller", "csi-attacher", "csi-provisioner", "csi-node@", "csi-registrar@")
+
+
+def csi_figures(figures: dict[str, Any], settle: float) -> None:
+    """A cluster of 2 real nodes in one zone, where ordinal-csi volumes can move between kubelets."""
+    from ordinal.kube.manifests import headless_service_manifest, selector_labels, statefulset_manifest
+    from ordinal.labels import NODE_KIND_LABEL, REAL_NODE_KIND
+    from ordinal.localcluster import cluster, csi, process
+    from ordinal.observe.waiting import wait_for_set_ready
+    from ordinal.target import Target, connect
+
+    with tempfile.TemporaryDirectory(prefix="ordinal-bench-csi-") as tmp:
+        where = Path(tmp) / "cluster"
+        start = time.monotonic()
+        data = cluster.up(nodes=2, zones=1, real_nodes=2, port_offset=BENCH_OFFSET + 1000, state_dir=where)
+        figures["csi_cluster_up_2_real_nodes_s"] = round(time.monotonic() - start, 2)
+        figures["csi_stack_start_s (host components + every CSINode registered)"] = data["timings"].get("csi")
+        try:
+            time.sleep(settle)
+            mine = [r for r in process.records(where) if r.name.startswith(CSI_PROCESSES)]
+            per = {r.name: (rss_kib(r.pid), rss_kib(r.pid, "RssAnon")) for r in mine}
+            figures["csi_idle_rss_total_mib (VmRSS; own anonymous)"] = (
+                f"{sum(v for v, _ in per.values()) / 1024:.0f}; {sum(a for _, a in per.values()) / 1024:.0f}"
+            )
+            for name, (kib, anon) in sorted(per.items()):
+                figures[f"csi_idle_rss_{name}_mib (VmRSS; own anonymous)"] = f"{kib / 1024:.0f}; {anon / 1024:.0f}"
+            kube = connect(Target(data["kubeconfig"], None, "local cluster", local=True))
+            ns = create_namespace(kube, new_run_id(), prefix="benchcsi")
+            try:
+                kube.create_object(headless_service_manifest("web", ns, selector_labels("web")))
+                manifest = statefulset_manifest(
+                    "web", ns, replicas=1, image=data["images"]["busybox"], storage_class=csi.STORAGE_CLASS
+                )
+                pod = manifest["spec"]["template"]["spec"]
+                pod["nodeSelector"] = {NODE_KIND_LABEL: REAL_NODE_KIND}
+                pod["containers"][0]["imagePullPolicy"] = "IfNotPresent"
+                start = time.monotonic()
+                kube.create_object(manifest)
+                wait_for_set_ready(kube, ns, "web", 1, timeout=180)
+                figures["csi_statefulset_1_replica_ready_s"] = round(time.monotonic() - start, 2)
+            finally:
+                delete_namespace(kube, ns)
+                kube.close()
+        finally:
+            cluster.down(state_dir=where)
+
+
 def upstream_figures(figures: dict[str, Any], fresh: bool) -> None:
     from ordinal.localcluster import upstream
 
@@ -194,6 +246,7 @@ def main() -> int:
     parser.add_argument("--no-suite", action="store_true", help="skip the serial and parallel suite runs")
     parser.add_argument("--scale", action="store_true", help="only the scale figures (no cluster)")
     parser.add_argument("--upstream", action="store_true", help="run upstream's StatefulSet e2e specs afresh")
+    parser.add_argument("--no-csi", action="store_true", help="skip the CSI stack's cluster (2 real nodes)")
     args = parser.parse_args()
     figures: dict[str, Any] = {}
     if args.scale:
@@ -206,6 +259,8 @@ def main() -> int:
     else:
         recorded_build(figures)
     cluster_figures(figures, args.settle, suite=not args.no_suite)
+    if not args.no_csi:
+        csi_figures(figures, args.settle)
     upstream_figures(figures, args.upstream)
     width = max(len(k) for k in figures)
     for key, value in figures.items():

@@ -110,6 +110,12 @@ def _run_cluster(args: argparse.Namespace) -> int:
         )
         print(f"local cluster up in {data['seconds']}s; kubeconfig: {data['kubeconfig']}")
         print(f'DNS: {data["dns"]}   (eval "$(ordinal cluster env)" to use it)')
+        stack = data.get("csi") or {}
+        if stack.get("driver"):
+            nodes_with = ", ".join(stack["nodes"])
+            print(f"CSI: StorageClass {stack['storage_class']} (driver {stack['driver']}) on {nodes_with}")
+        else:
+            print(f"CSI: none ({stack.get('why', 'not started')})")
     elif args.action == "build":
         for built in build.build(log=_say, kubernetes=args.kubernetes).values():
             note = "cached" if built.cached else f"built in {built.seconds:.0f}s"

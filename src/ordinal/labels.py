@@ -50,6 +50,9 @@ INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 NODE_KIND_LABEL = "ordinal.dev/node-kind"
 REAL_NODE_KIND = "real"
 SIMULATED_NODE_KIND = "kwok"
+#: The zone key of the local cluster's CSI driver (csi.ordinal.dev): its CSINode topology key, and the
+#: label the kubelet puts on a node when the driver registers there; its PVs' node affinity names it.
+CSI_ZONE_LABEL = "topology.csi.ordinal.dev/zone"
 #: kwok marks the nodes it fakes with this annotation (any kwok cluster, not only ours).
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 

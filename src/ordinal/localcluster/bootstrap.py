@@ -91,6 +91,7 @@ def rbac() -> list[Obj]:
     ]
 
 
-def apply_all(kube: Kube) -> None:
-    for obj in [*rbac(), *storage_classes()]:
+def apply_all(kube: Kube, extra: list[Obj] | None = None) -> None:
+    """The add-ons' RBAC and the classes, then ``extra`` (the CSI driver's objects when real nodes run it)."""
+    for obj in [*rbac(), *storage_classes(), *(extra or [])]:
         kube.create(resource_for(obj), obj)

@@ -1,6 +1,7 @@
 """Compile the local cluster's binaries once and cache them by what they are built from.
 
-Each artifact (the Kubernetes multi-call binary, etcd, CoreDNS, kwok, our provisioner) has
+Each artifact (the Kubernetes multi-call binary, etcd, CoreDNS, kwok, our provisioner, our CSI
+driver and the upstream external-attacher) has
 its own cache key: the Go version, its pins and the bytes of its wrapper module. A warm
 ``up`` finds every key present and compiles nothing.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from ordinal.errors import ClusterError
 from ordinal.localcluster import paths, progress
-from ordinal.localcluster.versions import Versions, kube_module, load
+from ordinal.localcluster.versions import Versions, kube_module, load, split_pin
 from ordinal.progress import Reporter
 
 #: Names the multi-call binary answers to (symlinks made next to it).
@@ -81,7 +82,20 @@ def artifacts(v: Versions, kubernetes: str | None = None) -> list[Artifact]:
         Artifact("pause", ("pause",), "pause", "."),
         Artifact("coredns", ("coredns",), None, f"github.com/coredns/coredns@{v.coredns}"),
         Artifact("kwok", ("kwok",), None, f"sigs.k8s.io/kwok/cmd/kwok@{v.kwok}"),
+        # The CSI stack real nodes run: our driver (with its registrar and provisioner) and the real attacher.
+        Artifact("csi", ("ordinal-csi",), "csi", "."),
+        attacher_artifact(v),
     ]
+
+
+#: The external-attacher's main package, built from the wrapper module cluster/attacher.
+ATTACHER_PACKAGE = "github.com/kubernetes-csi/external-attacher/v4/cmd/csi-attacher"
+
+
+def attacher_artifact(v: Versions) -> Artifact:
+    """The upstream external-attacher, stamped with its release (``--version``, its startup log line)."""
+    _, release = split_pin(v.external_attacher)
+    return Artifact("attacher", ("csi-attacher",), "attacher", ATTACHER_PACKAGE, ldflags=f"-X main.version={release}")
 
 
 def go_env() -> dict[str, str]:

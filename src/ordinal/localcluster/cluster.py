@@ -15,11 +15,11 @@ from ordinal.kube import permissions
 from ordinal.kube.client import api_client
 from ordinal.kube.objects import node_ready
 from ordinal.kube.rest import NODES, SERVICE_ACCOUNTS, Kube, resource_for
-from ordinal.localcluster import build, components, dnspod, paths, pki, preflight, process, state
+from ordinal.localcluster import build, components, csi, dnspod, paths, pki, preflight, process, state
 from ordinal.localcluster.bootstrap import apply_all
 from ordinal.localcluster.context import LOOPBACK, Context, Ports
 from ordinal.localcluster.gates import wait_gate
-from ordinal.localcluster.nodes import NodeKind, real
+from ordinal.localcluster.nodes import NodeKind, real, zone_name
 from ordinal.localcluster.nodes.kwok import KwokNodes
 from ordinal.localcluster.nodes.real import RealNodes
 from ordinal.localcluster.versions import load
@@ -94,6 +94,7 @@ def _identities(real_names: list[str]) -> tuple[pki.Identity, ...]:
     return (
         pki.Identity("kube-proxy", "system:kube-proxy"),
         *(pki.Identity(real.kubelet_identity(n), f"system:node:{n}", ("system:nodes",)) for n in real_names),
+        *(pki.Identity(name, user) for name, user in csi.IDENTITIES),
     )
 
 
@@ -206,7 +207,8 @@ def up(
             for make in (components.etcd, components.apiserver):
                 timings[make.__name__] = _start(ctx, make(ctx))
             with _admin(ctx) as kube:
-                apply_all(kube)
+                real_zones = [zone_name(i, zones) for i in range(real_nodes)]  # real nodes come first
+                apply_all(kube, csi.objects(real_zones) if real_nodes else [])
             for make in (components.controller_manager, components.scheduler):
                 timings[make.__name__] = _start(ctx, make(ctx))
             t0 = time.monotonic()
@@ -226,6 +228,13 @@ def up(
                 archives = real.image_refs(ctx)
             for make in (components.coredns, components.provisioner):
                 timings[make.__name__] = _start(ctx, make(ctx))
+            if real_nodes:  # the CSI stack: host components, then every real node's kubelet has registered it
+                t0 = time.monotonic()
+                for comp in csi.host_components(ctx):
+                    timings[comp.name] = _start(ctx, comp)
+                with _admin(ctx) as kube:
+                    csi.wait_registered(kube, by_kind[real.KIND])
+                timings["csi"] = time.monotonic() - t0
             if real_nodes:  # the cluster DNS as a pod too, reachable through the API server like anywhere else
                 t0 = time.monotonic()
                 with _admin(ctx) as kube:
@@ -252,6 +261,8 @@ def up(
             "node_kinds": [k.name for k in kinds if by_kind[k.name]],
             # Images every real node has (no registry, imagePullPolicy IfNotPresent); empty without real nodes.
             "images": archives,
+            # The CSI driver and its class (real nodes only), or why there is none.
+            "csi": csi.summary(ctx, by_kind[real.KIND]),
             "pod_dns": f"{ctx.net.bridge_ip}:53" if ctx.net else None,
             "cluster_domain": cluster_domain,
             "dns_pod": dns_pod or None,

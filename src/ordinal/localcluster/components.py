@@ -156,6 +156,8 @@ def controller_manager(ctx: Context) -> Component:
             f"--cluster-signing-cert-file={pki / 'ca.crt'}",
             f"--cluster-signing-key-file={pki / 'ca.key'}",
             "--use-service-account-credentials=true",
+            # No --controllers: the defaults include attachdetach, which creates and deletes the
+            # VolumeAttachments of csi.ordinal.dev (attachRequired) that the external-attacher serves.
             # Default /usr/libexec/kubernetes/kubelet-plugins/volume/exec/, which it would create on the host.
             f"--flex-volume-plugin-dir={ctx.state / 'flexvolume'}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",

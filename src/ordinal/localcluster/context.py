@@ -54,6 +54,8 @@ class Ports:
     dns: int = 1053
     dns_ready: int = 10261
     dns_health: int = 10262
+    csi_attacher: int = 10263  # the external-attacher's /metrics (real nodes only)
+    csi_provisioner: int = 10264  # the ordinal-csi provisioner's /healthz (real nodes only)
 
     def named(self) -> dict[str, int]:
         return dict(vars(self))

@@ -7,6 +7,7 @@ deadline and fails early, with the log's last line, when the process has died.
 from __future__ import annotations
 
 import ssl
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -46,6 +47,16 @@ def http_check(
             return f"HTTP {err.code}"
         except (OSError, urllib.error.URLError) as err:
             return str(getattr(err, "reason", err))
+
+    return check
+
+
+def command_check(argv: list[str]) -> Callable[[], str | None]:
+    """A check returning None when ``argv`` exits 0, else the end of what it printed."""
+
+    def check() -> str | None:
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        return None if proc.returncode == 0 else (proc.stderr.strip() or f"exit {proc.returncode}")[-160:]
 
     return check
 

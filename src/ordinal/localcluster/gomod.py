@@ -16,13 +16,26 @@ from typing import Any
 from ordinal.errors import ClusterError
 from ordinal.localcluster import paths
 from ordinal.localcluster.build import go_env, go_version
-from ordinal.localcluster.versions import Versions, kube_module, load, staging_of
+from ordinal.localcluster.versions import Versions, kube_module, load, split_pin, staging_of
 
 #: The e2e module has no Go files of its own (it builds packages of k8s.io/kubernetes): `go mod tidy` would
 #: drop every requirement, so its go.mod and go.sum are completed by loading what it builds instead.
 E2E_MODULE = "e2e"
 E2E_PACKAGES = ("k8s.io/kubernetes/test/e2e", "k8s.io/kubernetes/test/images/agnhost")
 SETTLE: dict[str, list[str]] = {E2E_MODULE: ["list", "-mod=mod", "-deps", "-test", *E2E_PACKAGES]}
+#: ordinal-csi (driver, registrar, provisioner) and the upstream external-attacher, built as a `tool` of
+#: its wrapper module: the attacher's own go.mod has replaces, so `go install pkg@version` refuses it.
+CSI_MODULE, ATTACHER_MODULE = "csi", "attacher"
+#: k8s.io modules the attacher links, held at the cluster's release (the attacher pins v0.37.0 of them).
+ATTACHER_STAGING = (
+    "k8s.io/api",
+    "k8s.io/apimachinery",
+    "k8s.io/apiserver",
+    "k8s.io/client-go",
+    "k8s.io/component-base",
+    "k8s.io/csi-translation-lib",
+    "k8s.io/streaming",
+)
 
 
 def _go(args: list[str], cwd: Path) -> str:
@@ -59,6 +72,15 @@ def desired(v: Versions, source: Path) -> dict[str, tuple[dict[str, str], dict[s
         # Upstream's e2e test binary and agnhost (``tox -e upstream``): the default release, the same replaces.
         E2E_MODULE: kube[kube_module(v.kubernetes, v.kubernetes)],
         "etcd": ({"go.etcd.io/etcd/server/v3": v.etcd}, {}),
+        CSI_MODULE: (
+            {
+                **dict(split_pin(p) for p in (v.csi_spec, v.csi_lib_utils, v.csi_test, v.provisioner_lib)),
+                **{m: v.staging for m in ("k8s.io/api", "k8s.io/apimachinery", "k8s.io/client-go")},
+                **{m: v.staging for m in ("k8s.io/kubelet", "k8s.io/mount-utils")},
+            },
+            {},
+        ),
+        ATTACHER_MODULE: (dict([split_pin(v.external_attacher), *((m, v.staging) for m in ATTACHER_STAGING)]), {}),
         "provisioner": (
             {
                 lib_path: lib_version,

@@ -19,6 +19,12 @@ class Versions:
     provisioner_lib: str  # module@version
     #: Older releases ``cluster up --kubernetes vX.Y`` can start, each with a module cluster/kube-vX.Y.
     kubernetes_older: tuple[str, ...] = ()
+    #: The CSI stack (module@version each): the spec and csi-lib-utils ordinal-csi is built on, csi-test
+    #: (csi-sanity in its go test) and the upstream external-attacher the local cluster runs.
+    csi_spec: str = ""
+    csi_lib_utils: str = ""
+    csi_test: str = ""
+    external_attacher: str = ""
 
     @property
     def staging(self) -> str:
@@ -40,6 +46,12 @@ class Versions:
                 return release
         known = ", ".join(minor_of(r) for r in (self.kubernetes, *self.kubernetes_older))
         raise InvalidScenario(f"expected --kubernetes one of {known} (pinned in cluster/versions.json), got {wanted!r}")
+
+
+def split_pin(pin: str) -> tuple[str, str]:
+    """``path@version`` → ``(path, version)``."""
+    path, _, version = pin.partition("@")
+    return path, version
 
 
 def minor_of(release: str) -> str:
@@ -70,6 +82,10 @@ def load(source: Path) -> Versions:
             kwok=raw["kwok"],
             provisioner_lib=raw["external_provisioner_lib"],
             kubernetes_older=tuple(raw.get("kubernetes_older") or ()),
+            csi_spec=raw["csi_spec"],
+            csi_lib_utils=raw["csi_lib_utils"],
+            csi_test=raw["csi_test"],
+            external_attacher=raw["external_attacher"],
         )
     except (OSError, ValueError, KeyError) as err:
         raise ClusterError(f"expected a readable pin file {path} with go/kubernetes/etcd/...: {err}") from err

@@ -35,9 +35,9 @@ from typing import Any
 
 from ordinal.errors import ClusterError
 from ordinal.labels import INSTANCE_TYPE_LABEL, NODE_KIND_LABEL, REAL_NODE_KIND, REGION_LABEL, ZONE_LABEL
-from ordinal.localcluster import cgroups, images, network, paths, process
+from ordinal.localcluster import cgroups, csi, images, network, paths, process
 from ordinal.localcluster.context import Context
-from ordinal.localcluster.gates import http_check, wait_gate
+from ordinal.localcluster.gates import command_check, http_check, wait_gate
 from ordinal.localcluster.network import ClusterNet
 from ordinal.localcluster.nodeconfig import (
     MAX_SOCKET_PATH,
@@ -164,6 +164,7 @@ class RealNodes:
                 f"expected a state directory path short enough for unix sockets (<= {MAX_SOCKET_PATH} characters "
                 f"for {node.socket}), got {len(str(node.socket))}: set ORDINAL_CLUSTER_DIR to a shorter path"
             )
+        csi.check_socket_paths(node)
         net = node.net
         for sub in ("containerd/root", "containerd/state", "tmp", "opt", "runc", "cni/ipam", "pod-logs", "sysctl"):
             node.path(sub).mkdir(parents=True, exist_ok=True)
@@ -245,6 +246,16 @@ class RealNodes:
             timeout=60,
             record=kubelet,
         )
+        # The CSI node service and its registrar: the kubelet's plugin watcher finds the registration
+        # socket, asks it for the driver's socket and registers the driver (CSINode, the zone label).
+        csi_node = spawn("csi-node", _nsenter(holder, csi.node_driver_argv(ctx, node, labels[ZONE_LABEL])))
+        wait_gate(
+            f"the ordinal-csi node service of {node.name} to answer Probe",
+            command_check(csi.probe(ctx, csi.node_socket(node))),
+            timeout=30,
+            record=csi_node,
+        )
+        spawn("csi-registrar", _nsenter(holder, csi.registrar_argv(ctx, node)))
         proxy = spawn(
             "kube-proxy",
             _nsenter(holder, [ctx.bin("kube-proxy"), f"--config={node.path('kube-proxy.yaml')}", "--v=1"]),

@@ -70,6 +70,9 @@ CONTROLLER_REVISIONS = Resource("apps/v1", "controllerrevisions", "ControllerRev
 ENDPOINT_SLICES = Resource("discovery.k8s.io/v1", "endpointslices", "EndpointSlice")
 PDBS = Resource("policy/v1", "poddisruptionbudgets", "PodDisruptionBudget")
 STORAGE_CLASSES = Resource("storage.k8s.io/v1", "storageclasses", "StorageClass", namespaced=False)
+VOLUME_ATTACHMENTS = Resource("storage.k8s.io/v1", "volumeattachments", "VolumeAttachment", namespaced=False)
+CSI_DRIVERS = Resource("storage.k8s.io/v1", "csidrivers", "CSIDriver", namespaced=False)
+CSI_NODES = Resource("storage.k8s.io/v1", "csinodes", "CSINode", namespaced=False)
 LEASES = Resource("coordination.k8s.io/v1", "leases", "Lease")
 ACCESS_REVIEWS = Resource(
     "authorization.k8s.io/v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", namespaced=False
@@ -99,6 +102,9 @@ _BY_KIND = {
         ENDPOINT_SLICES,
         PDBS,
         STORAGE_CLASSES,
+        VOLUME_ATTACHMENTS,
+        CSI_DRIVERS,
+        CSI_NODES,
         LEASES,
         CLUSTER_ROLES,
         CLUSTER_ROLE_BINDINGS,

@@ -188,6 +188,13 @@ class ClusterInfo:
         data["gates"] = dict(self.gates)
         data["pod_index_label"] = self.pod_index_label
         data["readiness_control"] = self.readiness_control
+        reason = attach_missing(self, self.storage)
+        detail = reason or ""
+        if self.storage is not None:
+            attached, why = self.storage.attaches()
+            data["storage"]["attaches"] = {"attached": attached, "why": why}
+            detail = detail or why
+        data["csi_attach"] = {"available": reason is None, "detail": detail}
         return data
 
     def summary(self) -> list[str]:
@@ -206,6 +213,7 @@ class ClusterInfo:
             + (f" ({len(self.simulated_nodes)} simulated)" if self.simulated_nodes else ""),
             f"storage: {storage}",
             f"exec into pods: {'yes' if self.exec_pods else f'no ({self.exec_why_not})'}",
+            f"volume attachments: {attach_missing(self, self.storage) or 'yes'}",
             f"dns: {self.dns.mode}" + (f" {self.dns.where}" if self.dns.where else f" ({self.dns.why_not})"),
             f"cluster domain: {self.cluster_domain or 'unknown'} ({self.domain_source})",
             f"feature gates: {gates}",

@@ -169,6 +169,10 @@ def test_detach_and_attach_times_of_a_move_are_measured_from_the_timeline() -> N
     assert move.detach_seconds == pytest.approx(1.3) and move.attach_seconds == pytest.approx(0.1)
     figures = attach_figures(story.rec.timeline, NS, [CLAIM], context="after-delete")
     assert sorted(name for name, _ in figures) == ["attach-after-delete", "attach-after-delete", "detach-after-delete"]
+    fault = story.rec.timeline.incarnations("web-1")[0].deletion_requested
+    assert fault is not None
+    after = attach_figures(story.rec.timeline, NS, [CLAIM], context="after-delete", since=fault.t)
+    assert after == [("attach-after-delete", pytest.approx(0.1)), ("detach-after-delete", pytest.approx(1.3))]
 
 
 def test_no_move_means_no_detach_figure() -> None:

@@ -220,6 +220,8 @@ class Move:
     detach_seconds: float | None
     #: The new node's attachment created → attached; None when not recorded.
     attach_seconds: float | None
+    #: When the old pod was gone (recorder clock seconds; its first sighting if never seen gone).
+    left_at: float
 
 
 def moves(timeline: Timeline, namespace: str, claims: Iterable[str]) -> list[Move]:
@@ -244,6 +246,7 @@ def moves(timeline: Timeline, namespace: str, claims: Iterable[str]) -> list[Mov
                     new.node,
                     _detach_seconds(old, by_pv.get(pv, [])),
                     _attach_seconds(new, by_pv.get(pv, [])),
+                    (old.gone or old.first_seen).t,
                 )
             )
     return found
@@ -270,20 +273,26 @@ def _attach_seconds(new: Incarnation, attachments: list[Attachment]) -> float | 
 
 
 def attach_figures(
-    timeline: Timeline, namespace: str, claims: Iterable[str], *, context: str
+    timeline: Timeline, namespace: str, claims: Iterable[str], *, context: str, since: float | None = None
 ) -> list[tuple[str, float]]:
     """``(name, seconds)`` figures: ``attach-<context>`` for every attachment of the claims' volumes seen from
-    creation to attached, ``detach-<context>`` for every move (old pod gone → old attachment gone)."""
+    creation to attached, ``detach-<context>`` for every move (old pod gone → old attachment gone).
+
+    ``since`` (recorder clock seconds, e.g. the moment of a fault) leaves out attachments and
+    moves that began before it, such as the first attach when the set was created.
+    """
     claims = list(claims)
     volumes = timeline.claim_volumes(namespace)
     wanted = {volumes[c] for c in claims if c in volumes}
     found: list[tuple[str, float]] = []
     for pv, attachments in timeline.attachments().items():
-        if pv in wanted:
-            found += [(f"attach-{context}", s) for a in attachments if (s := a.seconds_to_attach()) is not None]
-    found += [
-        (f"detach-{context}", m.detach_seconds)
-        for m in moves(timeline, namespace, claims)
-        if m.detach_seconds is not None
-    ]
+        if pv not in wanted:
+            continue
+        for a in attachments:
+            seconds = a.seconds_to_attach()
+            if seconds is not None and (since is None or a.first_seen.t >= since):
+                found.append((f"attach-{context}", seconds))
+    for move in moves(timeline, namespace, claims):
+        if move.detach_seconds is not None and (since is None or move.left_at >= since):
+            found.append((f"detach-{context}", move.detach_seconds))
     return found

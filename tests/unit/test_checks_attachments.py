@@ -267,6 +267,18 @@ def test_the_second_pod_may_take_the_claim_once_the_first_is_gone() -> None:
     assert check_single_pod_claims(rec.timeline, NS, ["data-web-0"]) == []
 
 
+def test_the_second_pod_may_take_the_claim_once_the_first_has_ended() -> None:
+    """A terminating pod whose containers stopped (phase Succeeded) no longer holds the claim, as the scheduler
+    sees it; one still Running does."""
+    rec = Recording().create(0, node="n1").ready(0).delete(0)
+    _second_pod(rec, node="n1")
+    assert rules(check_single_pod_claims(rec.timeline, NS, ["data-web-0"])) == ["storage.single-pod-claim"]
+    ended = Recording().create(0, node="n1").ready(0).delete(0)
+    ended._change(0, None, "MODIFIED", lambda p, _: p["status"].update(phase="Succeeded"))
+    _second_pod(ended, node="n1")
+    assert check_single_pod_claims(ended.timeline, NS, ["data-web-0"]) == []
+
+
 def test_an_expanded_claim_must_show_the_new_size_to_the_api_and_to_the_pod() -> None:
     """status.capacity and the pod's df MUST each reach the size asked for; a bigger filesystem is fine."""
     claim = pvc(0)

@@ -150,22 +150,24 @@ def _errors(subject: str, attachments: list[Attachment], t0: float) -> list[Find
 def check_single_pod_claims(timeline: Timeline, namespace: str, claims: Iterable[str]) -> list[Finding]:
     """A ReadWriteOncePod claim is used by one pod at a time: no two pods mounting it are bound to nodes at once.
 
-    A pod is "on" the claim from the first event that shows it bound to a node until it is gone;
-    the scheduler must keep any other pod unbound (Pending) meanwhile.
+    A pod is "on" the claim from the first event that shows it bound to a node until it has ended
+    (phase Succeeded or Failed: its containers are stopped, and the scheduler no longer counts
+    it) or is gone; the scheduler must keep any other pod unbound (Pending) meanwhile.
     """
     users = timeline.claim_users(namespace)
     t0 = timeline.t0
     findings: list[Finding] = []
     for claim in claims:
-        spans = []
+        spans: list[tuple[Mark, Mark | None, Incarnation]] = []
         for pod in users.get(claim, []):
             bound = next((mark for mark, state in pod.states if state.node), None)
+            ended = next((mark for mark, state in pod.states if state.phase in ("Succeeded", "Failed")), pod.gone)
             if bound is not None:
-                spans.append((bound, pod))
+                spans.append((bound, ended, pod))
         spans.sort(key=lambda span: span[0].seq)
-        active: list[tuple[Mark, Incarnation]] = []
-        for start, pod in spans:
-            active = [(s, p) for s, p in active if p.gone is None or p.gone > start]
+        active: list[tuple[Mark, Mark | None, Incarnation]] = []
+        for start, ended, pod in spans:
+            active = [(s, e, p) for s, e, p in active if e is None or e > start]
             findings += [
                 Finding(
                     "storage.single-pod-claim",
@@ -175,9 +177,9 @@ def check_single_pod_claims(timeline: Timeline, namespace: str, claims: Iterable
                     f"{pod.name} bound to {pod.node} at {start.t - t0:+.2f}s while {other.name} was on {other.node} "
                     f"(since {since.t - t0:+.2f}s)",
                 )
-                for since, other in active
+                for since, _, other in active
             ]
-            active.append((start, pod))
+            active.append((start, ended, pod))
     return findings
 
 

@@ -12,6 +12,7 @@ from ordinal.act.workload import Workload
 from ordinal.artefacts import step
 from ordinal.capabilities import ClusterInfo
 from ordinal.checks.assertions import assert_no_findings
+from ordinal.checks.attachments import attach_figures, single_writer_claims
 from ordinal.checks.storage import (
     ClaimSnapshot,
     Pin,
@@ -97,7 +98,9 @@ def test_pod_keeps_its_pvc_after_reschedule(how: str, stateful: Workload, record
 @pytest.mark.promise(feature="The same volume after a disruption", story="drain")
 @pytest.mark.disruptive
 @pytest.mark.needs("nodes:2")
-def test_pod_keeps_its_pvc_after_drain(stateful: Workload, recorder: Recorder, run_id: str, figures: Figures) -> None:
+def test_pod_keeps_its_pvc_after_drain(
+    stateful: Workload, recorder: Recorder, run_id: str, figures: Figures, cluster_info: ClusterInfo
+) -> None:
     """A pod drained off its node MUST come back with the same claim and PV, only where its volume may be used.
 
     Node-pinned: it waits, unscheduled, until its node is back. Zone-pinned: it returns on another
@@ -110,6 +113,7 @@ def test_pod_keeps_its_pvc_after_drain(stateful: Workload, recorder: Recorder, r
         pin = _pin(stateful, 1)
         node = str(o.spec(victim).get("nodeName"))
         takers = _other_takers(stateful, pin, node)
+    fault = recorder.clock()
     with step(f"Drain node {node} of {o.name(victim)}"), stateful.draining(1, run_id) as drained:
         if pin is not None and not takers:
             wait = f"The volume is pinned to {pin}: {o.name(victim)} must wait, unscheduled, while {node} is cordoned"
@@ -148,6 +152,12 @@ def test_pod_keeps_its_pvc_after_drain(stateful: Workload, recorder: Recorder, r
     seconds = replacement_time(recorder, o.name(victim), o.uid(victim))
     if seconds is not None:
         figures.record("reattach-after-drain" + (f"-{pin.kind}-pinned" if pin else ""), seconds)
+    if cluster_info.volume_attachments:  # a CSI volume that moved: how long detach and attach took
+        claims = single_writer_claims(stateful.requested())
+        for name, value in attach_figures(
+            recorder.timeline, stateful.namespace, claims, context="after-drain", since=fault
+        ):
+            figures.record(name, value)
 
 
 def _wait_failed_scheduling(workload: Workload, name: str, old_uid: str) -> None:
@@ -240,11 +250,15 @@ def test_zone_pinned_volume_keeps_the_pod_in_its_zone(stateful: Workload, record
 @pytest.mark.promise(feature="A claim per ordinal", story="claim deleted under a Pending pod")
 @pytest.mark.disruptive
 def test_claim_deleted_while_its_pod_is_pending_is_recreated(
-    stateful: Workload, recorder: Recorder, run_id: str
+    stateful: Workload, recorder: Recorder, run_id: str, cluster_info: ClusterInfo
 ) -> None:
     """A claim deleted while its pod is Pending MUST be recreated (new UID), and the pod MUST start on it."""
     nodes, _ = stateful.kube.list(NODES)
     usable = sorted((n for n in nodes if o.node_schedulable(n)), key=o.name)
+    # A CSI class provisions only where its node plugin runs (CSINode): pin the pod to such a node.
+    csi = cluster_info.storage.csi if cluster_info.storage is not None else None
+    if csi is not None and csi.nodes:
+        usable = [n for n in usable if o.name(n) in csi.nodes] or usable
     assert usable, "expected a schedulable node, found none"
     node = o.name(usable[0])
     host = o.labels(usable[0]).get(HOSTNAME_LABEL, node)

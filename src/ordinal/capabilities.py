@@ -24,9 +24,21 @@ from ordinal.checks.storage import pin_of_pv
 from ordinal.errors import InvalidScenario, OrdinalError
 from ordinal.kube import objects as o
 from ordinal.kube.manifests import DEFAULT_UID, restricted_security, statefulset_manifest
-from ordinal.kube.rest import ACCESS_REVIEWS, NODES, PODS, PVS, SERVICES, STATEFULSETS, STORAGE_CLASSES, ApiError, Kube
+from ordinal.kube.rest import (
+    ACCESS_REVIEWS,
+    CSI_DRIVERS,
+    CSI_NODES,
+    NODES,
+    PODS,
+    PVS,
+    SERVICES,
+    STATEFULSETS,
+    STORAGE_CLASSES,
+    ApiError,
+    Kube,
+)
 from ordinal.kube.streams import exec_in_pod
-from ordinal.labels import DEFAULT_CLASS_ANNOTATIONS, NODE_KIND_LABEL, REAL_NODE_KIND, ZONE_LABEL
+from ordinal.labels import DEFAULT_CLASS_ANNOTATIONS, HOSTNAME_LABEL, NODE_KIND_LABEL, REAL_NODE_KIND, ZONE_LABEL
 from ordinal.observe import dnsquery
 from ordinal.observe.dnsquery import Resolver
 from ordinal.observe.waiting import Query, Verdict, wait_for
@@ -53,6 +65,33 @@ POD_INDEX_LABEL_SINCE: Version = (1, 28, 0)
 
 
 @dataclass(frozen=True)
+class CsiInfo:
+    """The CSI driver behind the class under test, as the API shows it (its CSIDriver object and CSINodes).
+
+    The driver's own name and version (CSI GetPluginInfo) are a gRPC answer on each node's socket,
+    which no API client reaches: the version is read from the CSIDriver object's labels where its
+    packager put one, else it is unknown, and ``version_source`` says which.
+    """
+
+    driver: str
+    #: How the class is known to be CSI: "CSIDriver object", "CSINode of 2 nodes", "PV spec.csi".
+    evidence: str
+    #: ``spec.attachRequired`` (true when the driver has no CSIDriver object); None: could not read it.
+    attach_required: bool | None
+    pod_info_on_mount: bool | None
+    fs_group_policy: str | None
+    storage_capacity: bool | None
+    #: Node label keys the driver reports in NodeGetInfo (CSINode ``drivers[].topologyKeys``), all nodes.
+    topology_keys: tuple[str, ...]
+    #: Nodes whose CSINode lists the driver (where its node plugin registered with the kubelet).
+    nodes: tuple[str, ...]
+    version: str
+    version_source: str
+    #: What could not be read (csidrivers/csinodes refused), "" when everything was.
+    unreadable: str = ""
+
+
+@dataclass(frozen=True)
 class StorageInfo:
     """The StorageClass under test and how its volumes behave."""
 
@@ -64,10 +103,33 @@ class StorageInfo:
     #: None: cannot tell yet.
     topology: str | None
     pinned_because: str
+    #: ``allowVolumeExpansion: true``: a claim of the class may be grown.
+    expansion: bool = False
+    #: The class's CSI driver; None when the provisioner is not one (or it could not be told, see ``csi_unknown``).
+    csi: CsiInfo | None = None
+    #: Why it cannot be told whether the provisioner is a CSI driver ("" when it can).
+    csi_unknown: str = ""
 
     @property
     def node_pinned(self) -> bool | None:
         return None if self.topology is None else self.topology == "node"
+
+    def attaches(self) -> tuple[bool | None, str]:
+        """Whether the class's volumes are attached to nodes (CSI, attachRequired), and the sentence saying so.
+
+        Local and hostPath volumes, and CSI drivers with ``attachRequired: false``, are never attached:
+        attachment promises do not apply to them (they are neither failed nor passed there).
+        """
+        if self.csi is None:
+            if self.csi_unknown:
+                return None, f"cannot tell whether {self.name} volumes are attached ({self.csi_unknown})"
+            return False, f"{self.name} volumes are not attached (provisioner {self.provisioner} is not a CSI driver)"
+        if self.csi.attach_required is False:
+            driver = self.csi.driver
+            return False, f"{self.name} volumes are not attached (CSIDriver {driver} has attachRequired: false)"
+        if self.csi.attach_required is None:
+            return None, f"cannot tell whether {self.name} volumes are attached ({self.csi.unreadable})"
+        return True, f"{self.name} volumes are attached by CSI driver {self.csi.driver}"
 
 
 @dataclass(frozen=True)
@@ -104,6 +166,9 @@ class ClusterInfo:
     domain_source: str = "not discovered"
     #: The identity may cordon, taint and label nodes (what drains and node loss need).
     node_changes: bool = True
+    #: The API serves storage.k8s.io/v1 VolumeAttachments and the identity may list and watch them.
+    volume_attachments: bool = False
+    volume_attachments_why_not: str = "not discovered"
 
     @property
     def pod_index_label(self) -> bool:
@@ -123,6 +188,13 @@ class ClusterInfo:
         data["gates"] = dict(self.gates)
         data["pod_index_label"] = self.pod_index_label
         data["readiness_control"] = self.readiness_control
+        reason = attach_missing(self, self.storage)
+        detail = reason or ""
+        if self.storage is not None:
+            attached, why = self.storage.attaches()
+            data["storage"]["attaches"] = {"attached": attached, "why": why}
+            detail = detail or why
+        data["csi_attach"] = {"available": reason is None, "detail": detail}
         return data
 
     def summary(self) -> list[str]:
@@ -141,6 +213,7 @@ class ClusterInfo:
             + (f" ({len(self.simulated_nodes)} simulated)" if self.simulated_nodes else ""),
             f"storage: {storage}",
             f"exec into pods: {'yes' if self.exec_pods else f'no ({self.exec_why_not})'}",
+            f"volume attachments: {attach_missing(self, self.storage) or 'yes'}",
             f"dns: {self.dns.mode}" + (f" {self.dns.where}" if self.dns.where else f" ({self.dns.why_not})"),
             f"cluster domain: {self.cluster_domain or 'unknown'} ({self.domain_source})",
             f"feature gates: {gates}",
@@ -159,6 +232,9 @@ CAPABILITIES: Mapping[str, str] = {
     "readiness-control": "control over pod readiness (simulated nodes or exec into pods)",
     "node-loss": "a node the suite can silence (simulated nodes)",
     "node-changes": "permission patch nodes (cordon, taint; see ordinal rbac --disruptive)",
+    "csi-attach": "VolumeAttachments (CSI attach)",
+    "csi": "a CSI StorageClass",
+    "volume-expansion": "a StorageClass that allows volume expansion",
 }
 _COUNTED = {"nodes": "{n} schedulable nodes", "zones": "{n} zones"}
 _GATE_PREFIX = "gate:"
@@ -191,6 +267,9 @@ def has(info: ClusterInfo, capability: str) -> bool:
         "readiness-control": lambda: info.readiness_control,
         "node-loss": lambda: bool(info.simulated_nodes),
         "node-changes": lambda: info.node_changes,
+        "csi-attach": lambda: info.volume_attachments and attach_missing(info, info.storage) is None,
+        "csi": lambda: info.storage is not None and info.storage.csi is not None,
+        "volume-expansion": lambda: info.storage is not None and info.storage.expansion,
         "nodes": lambda: len(info.schedulable_nodes) >= int(count or 0),
         "zones": lambda: len(info.zones) >= int(count or 0),
         "gate": lambda: info.gates.get(count) is True,
@@ -206,7 +285,26 @@ def missing(info: ClusterInfo, capabilities: Sequence[str] = (), min_version: st
         if not has(info, capability):
             if capability == "dns" and info.dns.mode != "none":
                 return "needs: the cluster domain (pass --cluster-domain)"
+            if capability == "csi-attach" and info.storage is not None:
+                return attach_missing(info, info.storage)
+            if capability == "csi" and info.storage is not None:
+                why = info.storage.csi_unknown or f"provisioner {info.storage.provisioner} is not a CSI driver"
+                return f"needs: {describe(capability)} ({info.storage.name}: {why})"
             return f"needs: {describe(capability)}"
+    return None
+
+
+def attach_missing(info: ClusterInfo, storage: StorageInfo | None) -> str | None:
+    """Why attachment promises cannot be judged on this class: not applicable, or not visible; None if they can."""
+    if storage is None:
+        return f"needs: {describe('storage')}"
+    attached, why = storage.attaches()
+    if attached is False:
+        return f"not applicable: {why}"
+    if attached is None:
+        return f"needs: {describe('csi-attach')} ({why})"
+    if not info.volume_attachments:
+        return f"needs: {describe('csi-attach')} ({info.volume_attachments_why_not})"
     return None
 
 
@@ -291,13 +389,21 @@ def is_default_class(storage_class: Obj) -> bool:
 BOOLS = ("true", "false")
 
 
-def storage_info(storage_class: Obj, pvs: Sequence[Obj]) -> StorageInfo:
+def storage_info(
+    storage_class: Obj,
+    pvs: Sequence[Obj],
+    *,
+    csi_drivers: Sequence[Obj] | None = (),
+    csi_nodes: Sequence[Obj] | None = (),
+    unreadable: str = "",
+) -> StorageInfo:
     """Classify the class: node-pinned, zone-pinned or unpinned, by what its volumes carry.
 
     Existing PVs of the class decide when there are any (a per-node affinity pins to a node; any
     other topology key, the zone label or a CSI driver's, to a zone); otherwise the class itself
-    (``nodePinned``/``zonePinned`` parameters, ``allowedTopologies``, a known local-disk
-    provisioner) or "cannot tell".
+    (``nodePinned``/``zonePinned`` parameters, a known local-disk provisioner), the topology keys
+    its CSI driver reports, ``allowedTopologies``, or "cannot tell". ``csi_drivers``/``csi_nodes``
+    are None when they could not be read (``unreadable`` says why).
     """
     name = o.name(storage_class)
     provisioner = str(storage_class.get("provisioner", ""))
@@ -307,6 +413,7 @@ def storage_info(storage_class: Obj, pvs: Sequence[Obj]) -> StorageInfo:
     topology: str | None = None
     because = "no volume of this class to look at yet"
     mine = [pv for pv in pvs if o.spec(pv).get("storageClassName") == name]
+    csi, csi_unknown = csi_info(provisioner, mine, csi_drivers, csi_nodes, unreadable)
     if mine:
         pins = [pin_of_pv(pv) for pv in mine]
         kinds = {p.kind for p in pins if p is not None}
@@ -323,9 +430,91 @@ def storage_info(storage_class: Obj, pvs: Sequence[Obj]) -> StorageInfo:
         because = "parameter " + ", ".join(f"{k}={v}" for k, v in sorted(given.items()))
     elif provisioner in LOCAL_PROVISIONERS:
         topology, because = "node", f"provisioner {provisioner} makes local volumes"
+    elif csi is not None and csi.nodes:
+        keys = csi.topology_keys
+        topology = "node" if HOSTNAME_LABEL in keys else "zone" if keys else "none"
+        because = f"CSI driver {csi.driver} reports topology keys {', '.join(keys) or 'none'} (CSINode)"
     elif storage_class.get("allowedTopologies"):
         topology, because = "zone", "the class restricts volumes to allowedTopologies"
-    return StorageInfo(name, provisioner, mode, is_default_class(storage_class), topology, because)
+    return StorageInfo(
+        name,
+        provisioner,
+        mode,
+        is_default_class(storage_class),
+        topology,
+        because,
+        expansion=storage_class.get("allowVolumeExpansion") is True,
+        csi=csi,
+        csi_unknown=csi_unknown,
+    )
+
+
+#: CSIDriver labels a packager may carry the driver's version in, most specific first.
+VERSION_LABELS = ("app.kubernetes.io/version", "helm.sh/chart")
+_CHART_VERSION = re.compile(r"-v?(\d+\.\d+\.\d+\S*)$")
+
+
+def csi_info(
+    driver: str,
+    pvs: Sequence[Obj],
+    csi_drivers: Sequence[Obj] | None,
+    csi_nodes: Sequence[Obj] | None,
+    unreadable: str = "",
+) -> tuple[CsiInfo | None, str]:
+    """The CSI driver named ``driver`` (a class's provisioner), or None and why it cannot be told.
+
+    A driver is CSI when it has a CSIDriver object, a CSINode lists it (its node plugin
+    registered), or a PV of the class carries ``spec.csi``. When neither list could be read
+    and no PV says, it cannot be told.
+    """
+    objects = [d for d in csi_drivers or () if o.name(d) == driver]
+    nodes = sorted(
+        (o.name(n), entry)
+        for n in csi_nodes or ()
+        for entry in o.spec(n).get("drivers") or ()
+        if isinstance(entry, dict) and entry.get("name") == driver
+    )
+    by_pv = any((o.spec(pv).get("csi") or {}).get("driver") == driver for pv in pvs)
+    evidence = [
+        *(["CSIDriver object"] if objects else []),
+        *([f"CSINode of {len(nodes)} node{'s' if len(nodes) != 1 else ''}"] if nodes else []),
+        *(["PV spec.csi"] if by_pv else []),
+    ]
+    if not evidence:
+        if csi_drivers is None and csi_nodes is None:
+            return None, unreadable or "csidrivers and csinodes could not be read"
+        return None, ""
+    spec = o.spec(objects[0]) if objects else {}
+    attach: bool | None = spec.get("attachRequired", True) is not False if objects else None
+    if not objects and csi_drivers is not None:
+        attach = True  # no CSIDriver object: the attach/detach controller attaches
+    version, source = _driver_version(objects[0] if objects else None, driver)
+    keys = sorted({str(k) for _, entry in nodes for k in entry.get("topologyKeys") or ()})
+    info = CsiInfo(
+        driver=driver,
+        evidence=", ".join(evidence),
+        attach_required=attach,
+        pod_info_on_mount=bool(spec.get("podInfoOnMount")) if objects else None,
+        fs_group_policy=str(spec.get("fsGroupPolicy") or "ReadWriteOnceWithFSType") if objects else None,
+        storage_capacity=bool(spec.get("storageCapacity")) if objects else None,
+        topology_keys=tuple(keys),
+        nodes=tuple(dict.fromkeys(name for name, _ in nodes)),
+        version=version,
+        version_source=source,
+        unreadable=unreadable,
+    )
+    return info, ""
+
+
+def _driver_version(obj: Obj | None, driver: str) -> tuple[str, str]:
+    """(version, where it came from), or ("", why it is unknown)."""
+    labels = o.labels(obj) if obj is not None else {}
+    if version := labels.get(VERSION_LABELS[0], ""):
+        return version, f"CSIDriver {driver} label {VERSION_LABELS[0]}"
+    if (match := _CHART_VERSION.search(labels.get(VERSION_LABELS[1], ""))) is not None:
+        return match.group(1), f"CSIDriver {driver} label {VERSION_LABELS[1]} (the chart's version)"
+    where = "has no CSIDriver object to read" if obj is None else f"CSIDriver {driver} carries no version label"
+    return "", f"unknown: GetPluginInfo is not reachable from the API and {where} ({', '.join(VERSION_LABELS)})"
 
 
 def max_unavailable_kept(dry_run_result: Obj) -> bool:
@@ -379,7 +568,8 @@ def discover(
             pvs, _ = kube.list(PVS)
         except ApiError:  # PVs are cluster-scoped; a tenant may not read them
             pvs = []
-        storage = storage_info(chosen, pvs)
+        drivers, csi_nodes, unreadable = read_csi(kube)
+        storage = storage_info(chosen, pvs, csi_drivers=drivers, csi_nodes=csi_nodes, unreadable=unreadable)
     gates: dict[str, bool | None] = {}
     try:
         manifest = statefulset_manifest("ordinal-gate-probe", "", replicas=0, max_unavailable=2, claim_template=None)
@@ -394,6 +584,7 @@ def discover(
         exec_why = probes.exec_probe()
         exec_pods, selector = not exec_why, {}
     node_changes = allowed(kube, "patch", "nodes")
+    attachments, attachments_why = attachments_visible(kube)
     return ClusterInfo(
         target=f"{target.source}: {target.kubeconfig or 'in-cluster'}"
         + (f" (context {target.context})" if target.context else ""),
@@ -411,7 +602,39 @@ def discover(
         exec_node_selector=selector,
         dns=dns,
         node_changes=node_changes,
+        volume_attachments=attachments,
+        volume_attachments_why_not=attachments_why,
     )
+
+
+STORAGE_API = "/apis/storage.k8s.io/v1"
+
+
+def attachments_visible(kube: Kube) -> tuple[bool, str]:
+    """Whether the API serves VolumeAttachments and this identity may list and watch them; else why not."""
+    try:
+        served = json.loads(kube.raw_get(STORAGE_API)).get("resources") or []
+    except (OrdinalError, ApiError, ValueError) as err:
+        return False, f"the API does not serve {STORAGE_API}: {str(err).splitlines()[0]}"
+    if not any(isinstance(r, dict) and r.get("name") == "volumeattachments" for r in served):
+        return False, f"the API serves no volumeattachments in {STORAGE_API}"
+    refused = [v for v in ("list", "watch") if not allowed(kube, v, "volumeattachments", group="storage.k8s.io")]
+    if refused:
+        return False, f"the identity may not {'/'.join(refused)} volumeattachments (see ordinal rbac)"
+    return True, ""
+
+
+def read_csi(kube: Kube) -> tuple[list[Obj] | None, list[Obj] | None, str]:
+    """CSIDriver and CSINode objects (None for a list the identity may not read) and what could not be read."""
+    found: list[list[Obj] | None] = []
+    refused: list[str] = []
+    for res in (CSI_DRIVERS, CSI_NODES):
+        try:
+            found.append(kube.list(res)[0])
+        except (OrdinalError, ApiError) as err:
+            found.append(None)
+            refused.append(f"{res.plural}: {str(err).splitlines()[0]}")
+    return found[0], found[1], "; ".join(refused)
 
 
 def dry_run_in(kube: Kube, namespace: str) -> Callable[[Obj], Obj]:

@@ -217,6 +217,71 @@ def pv(claim: Obj, *, name: str | None = None, node: str | None = None) -> Obj:
     }
 
 
+CSI_DRIVER = "csi.example.dev"
+CSI_ZONE_KEY = "topology.csi.example.dev/zone"
+
+
+def csi_pv(claim: Obj, *, driver: str = CSI_DRIVER, zone: str | None = None, storage_class: str = "csi") -> Obj:
+    """The PV a CSI provisioner makes for a claim; ``zone`` pins it with the driver's own topology key."""
+    volume = pv(claim)
+    volume["spec"]["csi"] = {"driver": driver, "volumeHandle": f"vol-{claim['metadata']['uid']}"}
+    volume["spec"]["storageClassName"] = storage_class
+    if zone:
+        expr = {"key": CSI_ZONE_KEY, "operator": "In", "values": [zone]}
+        volume["spec"]["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [expr]}]}}
+    return volume
+
+
+def volume_attachment(
+    pv_name: str,
+    node_name: str,
+    *,
+    attached: bool = False,
+    driver: str = CSI_DRIVER,
+    attach_error: str | None = None,
+    detach_error: str | None = None,
+    deleting: bool = False,
+) -> Obj:
+    """A VolumeAttachment as the attach/detach controller makes it and the external-attacher reports it."""
+    name = f"csi-{pv_name}-{node_name}"
+    meta: Obj = {"name": name, "uid": f"uid-{name}", "resourceVersion": "1", "creationTimestamp": STAMP}
+    if deleting:
+        meta["deletionTimestamp"] = STAMP
+    status: Obj = {"attached": attached}
+    if attach_error:
+        status["attachError"] = {"message": attach_error, "time": STAMP}
+    if detach_error:
+        status["detachError"] = {"message": detach_error, "time": STAMP}
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "VolumeAttachment",
+        "metadata": meta,
+        "spec": {"attacher": driver, "nodeName": node_name, "source": {"persistentVolumeName": pv_name}},
+        "status": status,
+    }
+
+
+def csi_driver(name: str = CSI_DRIVER, *, labels: Mapping[str, str] | None = None, **spec: Any) -> Obj:
+    """A CSIDriver object; ``spec`` as the API spells it (attachRequired, podInfoOnMount, …)."""
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "CSIDriver",
+        "metadata": {"name": name, "uid": f"uid-csidriver-{name}", "labels": dict(labels or {})},
+        "spec": {"attachRequired": True, "podInfoOnMount": False, "fsGroupPolicy": "File", **spec},
+    }
+
+
+def csi_node(node_name: str, drivers: Mapping[str, Sequence[str]]) -> Obj:
+    """A node's CSINode: each registered driver with its topology keys."""
+    entries = [{"name": d, "nodeID": node_name, "topologyKeys": list(keys)} for d, keys in drivers.items()]
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "CSINode",
+        "metadata": {"name": node_name, "uid": f"uid-csinode-{node_name}"},
+        "spec": {"drivers": entries},
+    }
+
+
 def service(
     name: str = "web",
     *,

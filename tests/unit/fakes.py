@@ -44,6 +44,10 @@ class FakeKube:
         self.now, self.closed = 0.0, False
         #: The answer to a review (SelfSubjectAccessReview → {"allowed": True}); tests may change it.
         self.reviews: dict[str, dict[str, Any]] = {"SelfSubjectAccessReview": {"allowed": True}}
+        #: (verb, resource) pairs an access review refuses, whatever ``reviews`` says.
+        self.denied: set[tuple[str, str]] = set()
+        #: Other non-resource paths ``raw_get`` serves (API discovery), as their JSON text.
+        self.paths: dict[str, str] = {}
         self.put(*objects)
 
     def put(self, *objects: Obj) -> None:
@@ -82,6 +86,9 @@ class FakeKube:
         self._count("POST", "create")
         new = _listed(res, obj)
         if res.kind in self.reviews:  # a review is answered, never stored
+            attrs = (new.get("spec") or {}).get("resourceAttributes") or {}
+            if (attrs.get("verb"), attrs.get("resource")) in self.denied:
+                return {**new, "status": {"allowed": False}}
             return {**new, "status": dict(self.reviews[res.kind])}
         meta = new.setdefault("metadata", {})
         if res.namespaced and namespace:
@@ -127,6 +134,8 @@ class FakeKube:
 
     def raw_get(self, path: str, timeout: float = 30.0) -> str:
         self._count("GET", "raw_get")
+        if path in self.paths:
+            return self.paths[path]
         if path != "/version":
             raise ApiError("GET", path, 404, "NotFound", "the fake API serves only /version")
         major, minor = self.git_version.lstrip("v").split(".")[:2]

@@ -9,12 +9,13 @@ retention passes, and no API-surface test ran.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ordinal.artefacts import environment, results
 from ordinal.artefacts.figures import Figure
-from ordinal.capabilities import ClusterInfo, DnsAccess, StorageInfo
+from ordinal.capabilities import ClusterInfo, CsiInfo, DnsAccess, StorageInfo
 from ordinal.errors import InvariantViolated
 from ordinal.observe.timeline import Timeline
 from ordinal.report import model
@@ -172,6 +173,41 @@ STORAGE_CLASS = {
 }
 
 
+CSI_STORAGE_CLASS = {
+    "metadata": {"name": "ordinal-csi"},
+    "provisioner": "csi.ordinal.dev",
+    "volumeBindingMode": "WaitForFirstConsumer",
+    "reclaimPolicy": "Delete",
+    "allowVolumeExpansion": False,
+}
+CSI_FIGURES = [
+    Figure("conformance/test_volumes.py::test_volume_attachment_follows_its_pod[delete]", "attach-after-delete", 0.8),
+    Figure("conformance/test_volumes.py::test_volume_attachment_follows_its_pod[delete]", "detach-after-delete", 1.6),
+    Figure("conformance/test_volumes.py::test_volume_attachment_follows_its_pod[evict]", "attach-after-evict", 0.9),
+    Figure("conformance/test_volumes.py::test_volume_attachment_follows_its_pod[evict]", "detach-after-evict", 1.9),
+]
+
+
+def csi_cluster_info() -> ClusterInfo:
+    """The local cluster with the ordinal-csi class: a CSI driver that attaches, zonal, on two real nodes."""
+    csi = CsiInfo(
+        driver="csi.ordinal.dev",
+        evidence="CSIDriver object, CSINode of 2 nodes",
+        attach_required=True,
+        pod_info_on_mount=True,
+        fs_group_policy="File",
+        storage_capacity=False,
+        topology_keys=("topology.csi.ordinal.dev/zone",),
+        nodes=("n1", "n2"),
+        version="0.1.0",
+        version_source="CSIDriver csi.ordinal.dev label app.kubernetes.io/version",
+    )
+    storage = StorageInfo(
+        "ordinal-csi", "csi.ordinal.dev", "WaitForFirstConsumer", True, "zone", "CSINode topology", csi=csi
+    )
+    return replace(cluster_info(), storage=storage, volume_attachments=True, volume_attachments_why_not="")
+
+
 def cluster_info() -> ClusterInfo:
     return ClusterInfo(
         target="local cluster: /tmp/kubeconfig",
@@ -199,17 +235,21 @@ def node(name: str, zone: str) -> dict[str, Any]:
     }
 
 
-def write_run(directory: Path, *, with_environment: bool = True) -> Path:
-    """Write results.jsonl, figures.jsonl, environment.json and session.json as a conformance run would."""
+def write_run(directory: Path, *, with_environment: bool = True, csi: bool = False) -> Path:
+    """Write results.jsonl, figures.jsonl, environment.json and session.json as a conformance run would.
+
+    ``csi``: the run was on the ordinal-csi class, with attach and detach figures.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     log = results.ResultLog(directory / results.RESULTS_FILE)
     for line in records():
         log.add(line)
-    (directory / "figures.jsonl").write_text("".join(json.dumps(f.to_json()) + "\n" for f in FIGURES))
+    figures = FIGURES + (CSI_FIGURES if csi else [])
+    (directory / "figures.jsonl").write_text("".join(json.dumps(f.to_json()) + "\n" for f in figures))
     if with_environment:
         env = {
-            "cluster": cluster_info().to_json(),
-            "storage_class": environment.storage_class_record(STORAGE_CLASS),
+            "cluster": (csi_cluster_info() if csi else cluster_info()).to_json(),
+            "storage_class": environment.storage_class_record(CSI_STORAGE_CLASS if csi else STORAGE_CLASS),
             "nodes": [environment.node_record(node(f"n{i}", z)) for i, z in enumerate(("zone-a", "zone-b", "zone-c"))],
             "errors": [],
         }
@@ -237,5 +277,7 @@ def run_info(**changes: Any) -> model.RunInfo:
     return model.RunInfo(**{**values, **changes})
 
 
-def sample_report(directory: Path, **changes: Any) -> dict[str, Any]:
-    return model.build(model.load(write_run(directory)), run_info(**changes))
+def sample_report(directory: Path, *, csi: bool = False, **changes: Any) -> dict[str, Any]:
+    if csi:
+        changes.setdefault("storage_class", "ordinal-csi")
+    return model.build(model.load(write_run(directory, csi=csi)), run_info(**changes))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from factories import CSI_DRIVER, CSI_ZONE_KEY, csi_driver, csi_node, csi_pv, pvc
 from fakes import FakeKube
 
 from ordinal import capabilities as caps
@@ -377,3 +379,121 @@ def test_an_identity_that_may_not_patch_nodes_skips_the_disruptive_tests_naming_
         caps.missing(found, ["node-changes"])
         == "needs: permission patch nodes (cordon, taint; see ordinal rbac --disruptive)"
     )
+
+
+# -- CSI: which driver, does it attach, are attachments visible --------------------------------
+
+STORAGE_V1 = json.dumps({"kind": "APIResourceList", "resources": [{"name": "volumeattachments"}, {"name": "csinodes"}]})
+
+
+def _csi_cluster(*objects: Obj, pvs: list[Obj] | None = None) -> FakeKube:
+    kube = cluster([node("n1"), node("n2")], [storage_class("csi", default=True, provisioner=CSI_DRIVER)], pvs or [])
+    kube.put(*objects)
+    kube.paths[caps.STORAGE_API] = STORAGE_V1
+    return kube
+
+
+def _discover(kube: FakeKube, storage_class: str | None = None) -> ClusterInfo:
+    probes, _ = _probes()
+    return caps.discover(
+        kube, Target("/k", None, "flag"), probes=probes, storage_class=storage_class, dns=DnsAccess("none")
+    )  # type: ignore[arg-type]
+
+
+def test_a_csi_class_that_attaches_has_visible_attachments() -> None:
+    """A class whose CSIDriver says attachRequired, with VolumeAttachments listable, MUST have the capability."""
+    found = _discover(
+        _csi_cluster(
+            csi_driver(labels={"app.kubernetes.io/version": "v1.4.0"}, storageCapacity=True),
+            csi_node("n1", {CSI_DRIVER: [CSI_ZONE_KEY]}),
+            csi_node("n2", {CSI_DRIVER: [CSI_ZONE_KEY], "other.csi": []}),
+        )
+    )
+    assert found.volume_attachments and caps.has(found, "csi-attach") and caps.missing(found, ["csi-attach"]) is None
+    csi = found.storage.csi if found.storage else None
+    assert csi is not None and csi.attach_required is True and csi.storage_capacity is True
+    assert (csi.version, csi.version_source) == ("v1.4.0", f"CSIDriver {CSI_DRIVER} label app.kubernetes.io/version")
+    assert csi.topology_keys == (CSI_ZONE_KEY,) and csi.nodes == ("n1", "n2") and csi.fs_group_policy == "File"
+    assert found.storage is not None and found.storage.topology == "zone"  # no PV yet: the driver's keys say
+    assert found.to_json()["storage"]["csi"]["driver"] == CSI_DRIVER
+
+
+def test_hostpath_and_local_classes_are_not_applicable_never_failed_or_passed() -> None:
+    """A provisioner that is no CSI driver MUST make the attachment promises 'not applicable: …', naming the class."""
+    kube = cluster([node("n1")], [storage_class("ordinal-local", default=True, provisioner="ordinal.dev/hostpath")], [])
+    kube.paths[caps.STORAGE_API] = STORAGE_V1
+    found = _discover(kube)
+    assert found.volume_attachments and found.storage is not None and found.storage.csi is None
+    assert caps.missing(found, ["csi-attach"]) == (
+        "not applicable: ordinal-local volumes are not attached (provisioner ordinal.dev/hostpath is not a CSI driver)"
+    )
+    assert caps.missing(found, ["csi"]) == (
+        "needs: a CSI StorageClass (ordinal-local: provisioner ordinal.dev/hostpath is not a CSI driver)"
+    )
+
+
+def test_a_csi_driver_without_attach_is_not_applicable_either() -> None:
+    found = _discover(_csi_cluster(csi_driver(attachRequired=False)))
+    assert caps.has(found, "csi")
+    assert caps.missing(found, ["csi-attach"]) == (
+        f"not applicable: csi volumes are not attached (CSIDriver {CSI_DRIVER} has attachRequired: false)"
+    )
+
+
+def test_attachments_the_identity_may_not_watch_skip_naming_the_permission() -> None:
+    kube = _csi_cluster(csi_driver())
+    kube.denied.add(("watch", "volumeattachments"))
+    found = _discover(kube)
+    assert caps.missing(found, ["csi-attach"]) == (
+        "needs: VolumeAttachments (CSI attach) (the identity may not watch volumeattachments (see ordinal rbac))"
+    )
+
+
+def test_an_api_without_volume_attachments_skips_naming_them() -> None:
+    kube = _csi_cluster(csi_driver())
+    kube.paths.pop(caps.STORAGE_API)
+    found = _discover(kube)
+    assert (
+        not found.volume_attachments
+        and "the API does not serve /apis/storage.k8s.io/v1" in found.volume_attachments_why_not
+    )
+    assert str(caps.missing(found, ["csi-attach"])).startswith("needs: VolumeAttachments (CSI attach) (the API")
+
+
+def test_csi_objects_that_cannot_be_read_leave_attachment_unknown_not_passed() -> None:
+    """Without csidrivers/csinodes and no PV to tell, whether the class attaches MUST be 'cannot tell'."""
+    info, why = caps.csi_info(CSI_DRIVER, [], None, None, "csidrivers: forbidden; csinodes: forbidden")
+    assert info is None and why == "csidrivers: forbidden; csinodes: forbidden"
+    sc = storage_class("csi", provisioner=CSI_DRIVER)
+    storage = caps.storage_info(sc, [], csi_drivers=None, csi_nodes=None, unreadable=why)
+    assert storage.attaches() == (None, f"cannot tell whether csi volumes are attached ({why})")
+    found = info_with(storage)
+    assert (
+        caps.missing(found, ["csi-attach"])
+        == f"needs: VolumeAttachments (CSI attach) (cannot tell whether csi volumes are attached ({why}))"
+    )
+
+
+def test_a_pv_of_the_class_shows_a_driver_is_csi_and_attaches_by_default() -> None:
+    """No CSIDriver object but a CSI PV: CSI, and attached (the attach/detach controller's default)."""
+    claim = pvc(0)
+    volume = csi_pv(claim)
+    info, _ = caps.csi_info(CSI_DRIVER, [volume], [], [])
+    assert info is not None and info.evidence == "PV spec.csi" and info.attach_required is True
+    assert info.version == "" and info.version_source.startswith("unknown: GetPluginInfo is not reachable")
+
+
+def test_a_chart_label_gives_the_version_and_says_so() -> None:
+    info, _ = caps.csi_info(CSI_DRIVER, [], [csi_driver(labels={"helm.sh/chart": "example-csi-2.31.0"})], [])
+    assert info is not None and info.version == "2.31.0" and "helm.sh/chart" in info.version_source
+
+
+def test_expansion_is_a_named_capability() -> None:
+    storage = caps.storage_info(storage_class("x", allowVolumeExpansion=True), [])
+    assert storage.expansion and caps.has(info_with(storage), "volume-expansion")
+    plain = info_with(caps.storage_info(storage_class("y"), []))
+    assert caps.missing(plain, ["volume-expansion"]) == "needs: a StorageClass that allows volume expansion"
+
+
+def info_with(storage: StorageInfo) -> ClusterInfo:
+    return info(storage=storage, volume_attachments=True, volume_attachments_why_not="")

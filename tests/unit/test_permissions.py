@@ -108,3 +108,19 @@ def test_a_reader_that_stops_early_gets_no_traceback() -> None:
     child.stdout.close()  # the reader leaves, as `head` does
     _, err = child.communicate(timeout=60)
     assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()[-500:]
+
+
+def test_csi_reads_are_optional_rules_that_name_the_skip() -> None:
+    """VolumeAttachments, CSIDrivers and CSINodes MUST be readable by the ClusterRole, as optional rules."""
+    plain = {
+        (r["apiGroups"][0], res, v) for r in _rules(disruptive=False) for res in r["resources"] for v in r["verbs"]
+    }
+    for resource in ("volumeattachments", "csidrivers", "csinodes"):
+        assert {("storage.k8s.io", resource, v) for v in ("get", "list", "watch")} <= plain
+    assert permissions.uncovered([Call("watch", "storage.k8s.io", "volumeattachments", "")]) == []
+    assert "optional: without it, tests skip with 'needs: VolumeAttachments (CSI attach)'" in permissions.advice(
+        "watch", "storage.k8s.io", "volumeattachments", ""
+    )
+    header = permissions.header("ord", disruptive=False)
+    assert "#   volumeattachments get/list/watch: VolumeAttachments (CSI attach)" in header
+    assert "#   csidrivers, csinodes get/list/watch:" in header

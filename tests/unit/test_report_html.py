@@ -124,3 +124,26 @@ def test_a_bar_chart_scales_every_bar_to_one_axis() -> None:
 def test_axis_ticks_are_round_numbers() -> None:
     assert charts._ticks(7.5) == [0.0, 2.0, 4.0, 6.0]
     assert charts._ticks(0.3) == [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3]
+
+
+def test_a_csi_class_shows_its_driver_and_attach_detach_charts(tmp_path: Path) -> None:
+    """The environment MUST name the CSI driver, version source and CSIDriver settings; attach/detach MUST chart."""
+    parsed = Page(html.render(sample_report(tmp_path, csi=True)))
+    words = " ".join(parsed.text)
+    for fact in (
+        "csi.ordinal.dev 0.1.0 (CSIDriver csi.ordinal.dev label app.kubernetes.io/version)",
+        "attachRequired true, podInfoOnMount true, fsGroupPolicy File, storageCapacity false",
+        "topology.csi.ordinal.dev/zone on 2 nodes",
+        "ordinal-csi volumes are attached by CSI driver csi.ordinal.dev",
+    ):
+        assert fact in words, fact
+    labels = {str(a.get("aria-label")) for t, a in parsed.tags if t == "svg"}
+    assert {
+        "Volume attach (attachment created → attached)",
+        "Volume detach (old pod gone → its attachment gone)",
+    } <= labels
+
+
+def test_a_hostpath_class_says_it_has_no_csi_driver_and_why(page: tuple[str, Page]) -> None:
+    words = " ".join(page[1].text)
+    assert "none (not applicable: ordinal-local volumes are not attached" in words

@@ -234,3 +234,40 @@ def test_an_unknown_promise_label_gets_an_area_of_its_own(tmp_path: Path) -> Non
     assert model.area_of("Rollout and partition") == "rollout-partition"
     assert model.area_of("dns") == "dns"
     assert model.area_of("Node Affinity!") == "node-affinity"
+
+
+def test_a_csi_class_reports_its_driver_settings_topology_and_where_the_version_came_from(tmp_path: Path) -> None:
+    """Driver name and version (with its source), attachRequired, podInfoOnMount, fsGroupPolicy, storageCapacity,
+    CSINode topology keys MUST be in the environment; attach and detach figures MUST be figure groups."""
+    report = sample_report(tmp_path, csi=True)
+    csi = report["environment"]["csi"]
+    assert (csi["driver"], csi["version"], csi["version_source"]) == (
+        "csi.ordinal.dev",
+        "0.1.0",
+        "CSIDriver csi.ordinal.dev label app.kubernetes.io/version",
+    )
+    assert (csi["attach_required"], csi["pod_info_on_mount"], csi["fs_group_policy"], csi["storage_capacity"]) == (
+        True,
+        True,
+        "File",
+        False,
+    )
+    assert csi["topology_keys"] == ["topology.csi.ordinal.dev/zone"] and csi["nodes"] == ["n1", "n2"]
+    assert csi["attaches"] == "ordinal-csi volumes are attached by CSI driver csi.ordinal.dev"
+    attach = next(c for c in report["environment"]["capabilities"] if c["name"] == "VolumeAttachments (CSI attach)")
+    assert attach["available"] is True
+    groups = {s["name"]: s["group"] for s in report["figures"]["stats"]}
+    assert groups["attach-after-delete"] == "attach" and groups["detach-after-evict"] == "detach"
+    assert report["figures"]["reattach"]["n"] == 2  # attach/detach are not reattach samples
+
+
+def test_a_hostpath_class_has_no_csi_driver_and_says_attachment_does_not_apply(tmp_path: Path) -> None:
+    env = sample_report(tmp_path)["environment"]
+    assert env["csi"] is None
+    attach = next(c for c in env["capabilities"] if c["name"] == "VolumeAttachments (CSI attach)")
+    assert attach == {
+        "name": "VolumeAttachments (CSI attach)",
+        "available": False,
+        "detail": "not applicable: ordinal-local volumes are not attached "
+        "(provisioner ordinal.dev/hostpath is not a CSI driver)",
+    }

@@ -59,3 +59,12 @@ def test_a_report_of_another_version_is_refused(tmp_path: Path) -> None:
     report = sample_report(tmp_path) | {"report_version": 2}
     with pytest.raises(schema.ReportInvalid, match=r"expected report_version 1, found 2"):
         schema.validate(report)
+
+
+def test_a_csi_report_is_valid(tmp_path: Path) -> None:
+    """The CSI driver section and the attach/detach figure groups MUST match the schema."""
+    report = sample_report(tmp_path, csi=True)
+    schema.validate(report)
+    report["environment"]["csi"]["attach_required"] = "yes"
+    with pytest.raises(schema.ReportInvalid, match="attach_required"):
+        schema.validate(report)

@@ -76,3 +76,16 @@ def read_tokens(kube: Kube, sts: Obj, pods: Sequence[Obj], names: Iterable[str])
     wanted = set(names)
     live = [p for p in pods if not o.terminating(p)]
     return {o.name(p): read_token(kube, sts, p) for p in live if o.name(p) in wanted}
+
+
+def mounted_bytes(kube: Kube, sts: Obj, pod: Obj) -> int | None:
+    """The size of the filesystem the pod sees at its claim's mount (``df``), in bytes; None if unreadable.
+
+    A volume that is a directory on a bigger disk shows that disk: what the pod can see, which is
+    what an expansion promises to grow to at least the size asked for.
+    """
+    container, path = token_path(sts, pod)
+    mount = path.rsplit("/", 1)[0] or "/"
+    out = _exec(kube, pod, container, f"df -P -k {shlex.quote(mount)} | tail -n 1")
+    fields = out.split()
+    return int(fields[1]) * 1024 if len(fields) > 1 and fields[1].isdigit() else None

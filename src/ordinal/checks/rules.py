@@ -79,6 +79,24 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         "storage.reattached-volume": Rule(_ERROR, "after a disruption the ordinal's PVC is on the same PV"),
         "storage.pod-on-volume-node": Rule(_ERROR, "with a node-pinned volume the pod runs on the PV's node"),
         "storage.data-token": Rule(_ERROR, "a token written into the volume before a fault reads back unchanged"),
+        "storage.attachment-follows-pod": Rule(
+            _ERROR, "an attached (CSI) volume is attached to the node of every pod that runs with it"
+        ),
+        "storage.attached-to-one-node": Rule(
+            _ERROR,
+            "a ReadWriteOnce volume is attached to one node at a time: the old attachment is detached or gone "
+            "before the new one is attached",
+        ),
+        "storage.attachment-recorded": Rule(
+            _ERROR, "each claim judged for attachment has a recorded PV of a CSI driver that attaches"
+        ),
+        "storage.attach-error": Rule(_INFO, "the attacher reported an attach or detach error (it may have recovered)"),
+        "storage.single-pod-claim": Rule(
+            _ERROR, "a ReadWriteOncePod claim keeps every other pod off while one pod uses it"
+        ),
+        "storage.claim-expanded": Rule(
+            _ERROR, "an expanded claim reports at least the requested size, and its pod sees at least that much"
+        ),
         # chaos experiment bookkeeping (probes of ordinal.chaos)
         "chaos.statefulset-ready": Rule(_ERROR, "every replica Ready and available, spec observed"),
         "chaos.baseline": Rule(_ERROR, "a snapshot was taken before the fault"),

@@ -22,6 +22,10 @@ UpdateStrategy = Literal["RollingUpdate", "OnDelete"]
 RetentionAction = Literal["Retain", "Delete"]
 #: ``(whenDeleted, whenScaled)``, the order the API lists them in.
 Retention = tuple[RetentionAction, RetentionAction]
+AccessMode = Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadOnlyMany", "ReadWriteMany"]
+ACCESS_MODES: tuple[AccessMode, ...] = ("ReadWriteOnce", "ReadWriteOncePod", "ReadOnlyMany", "ReadWriteMany")
+#: Access modes whose volume one node (or one pod) uses at a time: the ones attachment promises are about.
+SINGLE_WRITER_MODES = frozenset({"ReadWriteOnce", "ReadWriteOncePod"})
 
 #: Pinned so every run uses the same bits; override with ``--image`` for air-gapped registries.
 DEFAULT_IMAGE = "registry.k8s.io/e2e-test-images/busybox:1.36.1-1"
@@ -164,10 +168,16 @@ def pvc_template(
     storage_class: str | None = None,
     size: str = "1Mi",
     labels: Mapping[str, str] | None = None,
+    access_modes: Sequence[AccessMode] = ("ReadWriteOnce",),
 ) -> Obj:
     """One ``volumeClaimTemplates`` entry; ``storage_class=None`` leaves the field out (cluster default)."""
     _require_label("claim template name", name)
-    claim_spec: Obj = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
+    modes = list(access_modes)
+    if not modes or any(m not in ACCESS_MODES for m in modes):
+        raise InvalidScenario(f"claim template {name}: expected access modes among {ACCESS_MODES}, got {modes}")
+    if "ReadWriteOncePod" in modes and len(modes) > 1:
+        raise InvalidScenario(f"claim template {name}: ReadWriteOncePod cannot be combined with {modes}")
+    claim_spec: Obj = {"accessModes": modes, "resources": {"requests": {"storage": size}}}
     if storage_class is not None:
         claim_spec["storageClassName"] = storage_class
     metadata: Obj = {"name": name}
@@ -186,6 +196,7 @@ def statefulset_manifest(
     storage_class: str | None = None,
     claim_template: str | None = "data",
     claim_size: str = "1Mi",
+    access_modes: Sequence[AccessMode] = ("ReadWriteOnce",),
     pod_management: PodManagement = "OrderedReady",
     update_strategy: UpdateStrategy = "RollingUpdate",
     partition: int | None = None,
@@ -251,7 +262,9 @@ def statefulset_manifest(
     if claim_template is not None:
         container["volumeMounts"] = [{"name": claim_template, "mountPath": DATA_MOUNT}]
         spec["volumeClaimTemplates"] = [
-            pvc_template(claim_template, storage_class=storage_class, size=claim_size, labels=extra)
+            pvc_template(
+                claim_template, storage_class=storage_class, size=claim_size, labels=extra, access_modes=access_modes
+            )
         ]
     if ordinals_start is not None:
         spec["ordinals"] = {"start": ordinals_start}
@@ -292,6 +305,51 @@ def as_written(sts: Obj) -> Obj:
     else:
         meta.pop("annotations", None)
     return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta, "spec": o.spec(sts)}
+
+
+def claim_pod_manifest(
+    name: str,
+    namespace: str,
+    claim: str,
+    *,
+    image: str = DEFAULT_IMAGE,
+    labels: Mapping[str, str] | None = None,
+    run_as_user: int | None = DEFAULT_UID,
+    node_selector: Mapping[str, str] | None = None,
+) -> Obj:
+    """A bare pod that mounts an existing claim at ``/data``: a second user of an ordinal's volume.
+
+    It idles like the set's pods and meets Pod Security "restricted" too; it goes away at once
+    when deleted.
+    """
+    _require_label("pod name", name)
+    pod_security, container_security = restricted_security(run_as_user)
+    spec: Obj = {
+        "terminationGracePeriodSeconds": 1,
+        "securityContext": pod_security,
+        "containers": [
+            {
+                "name": "main",
+                "image": image,
+                "command": ["/bin/sh", "-c", _idle_script(None)],
+                "securityContext": container_security,
+                "volumeMounts": [{"name": "data", "mountPath": DATA_MOUNT}],
+            }
+        ],
+        "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}],
+    }
+    if node_selector:
+        spec["nodeSelector"] = dict(node_selector)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": _metadata(name, namespace, labels), "spec": spec}
+
+
+def claim_modes(sts: Obj) -> dict[str, list[str]]:
+    """Claim template name → the access modes the set asks for (what a test sent, not what the server kept)."""
+    found: dict[str, list[str]] = {}
+    for template in o.spec(sts).get("volumeClaimTemplates") or ():
+        if isinstance(template, dict):
+            found[o.name(template)] = [str(m) for m in o.spec(template).get("accessModes") or ()]
+    return found
 
 
 def pdb_manifest(

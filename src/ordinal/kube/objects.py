@@ -7,6 +7,7 @@ instead of raising ``KeyError`` deep inside a check.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,7 @@ _SUBJECT_WORDS = {
     "Event": "event",
     "ControllerRevision": "controllerrevision",
     "PodDisruptionBudget": "pdb",
+    "VolumeAttachment": "volumeattachment",
 }
 
 
@@ -209,3 +211,25 @@ def label_selector_matches(selector: Any, obj_labels: Mapping[str, str]) -> bool
     if any(obj_labels.get(str(k)) != str(v) for k, v in (selector.get("matchLabels") or {}).items()):
         return False
     return all(expression_matches(e, obj_labels.get(str(e.get("key")))) for e in selector.get("matchExpressions") or ())
+
+
+def quantity_bytes(value: Any) -> int | None:
+    """A resource quantity (``1Mi``, ``2Gi``, ``500M``, ``1e9``) in bytes, rounded up; None when it is not one."""
+    from kubernetes.utils.quantity import parse_quantity
+
+    try:
+        parsed = parse_quantity(value)
+    except (ValueError, TypeError):
+        return None
+    rounded: int = math.ceil(parsed)
+    return rounded
+
+
+def pvc_capacity(pvc: Obj) -> int | None:
+    """What a claim holds now (``status.capacity.storage``) in bytes; None before it is bound."""
+    return quantity_bytes((status(pvc).get("capacity") or {}).get("storage"))
+
+
+def pvc_request(pvc: Obj) -> int | None:
+    """What a claim asks for (``spec.resources.requests.storage``) in bytes."""
+    return quantity_bytes(((spec(pvc).get("resources") or {}).get("requests") or {}).get("storage"))

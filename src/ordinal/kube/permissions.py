@@ -71,6 +71,20 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("policy", ("poddisruptionbudgets",), ("create", "delete", *READ), "the sample's budget"),
     Permission("storage.k8s.io", ("storageclasses",), READ, "the class under test"),
     Permission(
+        "storage.k8s.io",
+        ("volumeattachments",),
+        READ,
+        "the timeline follows each claim's volume as it is attached to and detached from nodes (CSI attach)",
+        optional="VolumeAttachments (CSI attach)",
+    ),
+    Permission(
+        "storage.k8s.io",
+        ("csidrivers", "csinodes"),
+        READ,
+        "whether the class's CSI driver attaches volumes; its settings, version and topology keys for the report",
+        optional="the CSI driver's details (attachRequired, topology keys)",
+    ),
+    Permission(
         "authorization.k8s.io",
         ("selfsubjectaccessreviews",),
         ("create",),
@@ -85,7 +99,8 @@ PERMISSIONS: tuple[Permission, ...] = (
         namespace="kube-system",
     ),
 )
-NON_RESOURCE_URLS = ("/version",)
+#: ``/apis/storage.k8s.io/v1``: whether the API serves VolumeAttachments (discovery; every user may read it).
+NON_RESOURCE_URLS = ("/version", "/apis/storage.k8s.io/v1")
 
 
 def needed(*, disruptive: bool) -> tuple[Permission, ...]:

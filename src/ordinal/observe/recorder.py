@@ -32,6 +32,7 @@ from ordinal.kube.rest import (
     PVCS,
     PVS,
     STATEFULSETS,
+    VOLUME_ATTACHMENTS,
     Gone,
     Kube,
     Resource,
@@ -43,7 +44,74 @@ log = logging.getLogger(__name__)
 
 NAMESPACED = (PODS, PVCS, STATEFULSETS, ENDPOINT_SLICES, EVENTS, CONTROLLER_REVISIONS)
 CLUSTER_WIDE = (PVS, NODES)
+#: Cluster-scoped like PVs, but only those of the namespace's volumes are recorded; a recorder
+#: watches them only when asked (the capability "VolumeAttachments (CSI attach)").
+ATTACHMENTS = (VOLUME_ATTACHMENTS,)
 WATCH_SECONDS = 300  # server-side timeout of one watch request; the thread re-opens it
+#: Events kept per VolumeAttachment whose PV is not (yet) known to belong to the namespace.
+HELD_PER_ATTACHMENT = 4
+
+
+class AttachmentScope:
+    """Which VolumeAttachments concern a namespace: those of the PVs its claims are bound to.
+
+    An attachment names only its PV; the PV's claimRef (or a claim's volumeName) ties it to the
+    namespace. Each kind has its own watch, so an attachment may arrive before what ties it: it
+    is held here (its last few events, dropped when it is deleted) and handed over, with its
+    original times, once its PV turns out to be the namespace's. Memory stays proportional to
+    the attachments that exist, never to the events seen.
+    """
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self.volumes: set[str] = set()
+        self._held: dict[str, dict[str, list[tuple[str, Obj, float]]]] = {}
+
+    def learn(self, kind: str, obj: Obj) -> list[tuple[str, Obj, float]]:
+        """Note a claim or PV event; the held attachment events of a PV that just became ours, in order."""
+        volume = None
+        if kind == "PersistentVolumeClaim" and o.namespace(obj) == self.namespace:
+            volume = o.spec(obj).get("volumeName")
+        elif kind == "PersistentVolume" and (o.spec(obj).get("claimRef") or {}).get("namespace") == self.namespace:
+            volume = o.name(obj)
+        if not volume or volume in self.volumes:
+            return []
+        self.volumes.add(str(volume))
+        held = self._held.pop(str(volume), {})
+        return sorted((e for events in held.values() for e in events), key=lambda e: e[2])
+
+    def admit(self, event_type: str, obj: Obj, t: float) -> bool:
+        """True when the attachment is one of the namespace's; else it is held (or forgotten once deleted)."""
+        volume = str((o.spec(obj).get("source") or {}).get("persistentVolumeName") or "")
+        if volume in self.volumes:
+            return True
+        per_pv = self._held.setdefault(volume, {})
+        if event_type == "DELETED":
+            per_pv.pop(o.uid(obj) or o.name(obj), None)
+        else:
+            events = per_pv.setdefault(o.uid(obj) or o.name(obj), [])
+            events.append((event_type, _compact(obj), t))
+            del events[:-HELD_PER_ATTACHMENT]
+        if not per_pv:
+            self._held.pop(volume, None)
+        return False
+
+    def split(self, items: list[Obj], t: float) -> list[Obj]:
+        """A fresh list of attachments: the namespace's ones; the rest are held afresh."""
+        self._held.clear()
+        return [item for item in items if self.admit("ADDED", item, t)]
+
+    @property
+    def held(self) -> int:
+        """Attachments waiting for their PV to be known (for tests and debugging)."""
+        return sum(len(per_pv) for per_pv in self._held.values())
+
+
+def _compact(obj: Obj) -> Obj:
+    """What the timeline reads of an attachment, without managedFields and the like."""
+    meta = o.meta(obj)
+    kept = {k: meta[k] for k in ("name", "uid", "resourceVersion", "deletionTimestamp") if k in meta}
+    return {"kind": "VolumeAttachment", "metadata": kept, "spec": o.spec(obj), "status": o.status(obj)}
 
 
 class Recorder:
@@ -69,10 +137,32 @@ class Recorder:
         self._responses: dict[str, Any] = {}
         self._synced: dict[str, threading.Event] = {r.plural: threading.Event() for r in self.kinds}
         self.errors: list[str] = []
+        self.scope = AttachmentScope(namespace)
 
-    def record(self, event_type: str, obj: Obj) -> None:
+    def record(self, event_type: str, obj: Obj, kind: str | None = None) -> None:
+        kind = kind or str(obj.get("kind", ""))
         with self._lock:
-            self.timeline.record(event_type, obj, self.clock())
+            t = self.clock()
+            if kind == VOLUME_ATTACHMENTS.kind and not self.scope.admit(event_type, obj, t):
+                return
+            self.timeline.record(event_type, obj, t, kind)
+            self._release(kind, obj)
+
+    def relist(self, res: Resource, items: list[Obj], namespace: str | None) -> None:
+        """A fresh list of ``res``: objects gone meanwhile are closed out (see :meth:`Timeline.relist`)."""
+        with self._lock:
+            t = self.clock()
+            if res.kind == VOLUME_ATTACHMENTS.kind:
+                items = self.scope.split(items, t)
+            self.timeline.relist(res.kind, items, t, namespace)
+            for item in items:
+                self._release(res.kind, item)
+
+    def _release(self, kind: str, obj: Obj) -> None:
+        """Claims and PVs tie attachments to the namespace: record the ones held for them (lock held)."""
+        if kind in (PVCS.kind, PVS.kind):
+            for event_type, held, t in self.scope.learn(kind, obj):
+                self.timeline.record(event_type, held, t, VOLUME_ATTACHMENTS.kind)
 
     def start(self, timeout: float = 30.0) -> Recorder:
         for res in self.kinds:
@@ -108,8 +198,7 @@ class Recorder:
             try:
                 if not rv:
                     items, rv = self.kube.list(res, namespace)
-                    with self._lock:  # a re-list also closes out objects deleted while we were away
-                        self.timeline.relist(res.kind, items, self.clock(), namespace)
+                    self.relist(res, items, namespace)  # also closes out objects deleted while we were away
                     self._synced[res.plural].set()
                 for event_type, obj in self.kube.watch(
                     res,
@@ -119,7 +208,7 @@ class Recorder:
                     on_open=functools.partial(self._responses.__setitem__, res.plural),
                 ):
                     rv = obj.get("metadata", {}).get("resourceVersion", rv)
-                    self.record(event_type, obj)
+                    self.record(event_type, obj, res.kind)
                     if self._stop.is_set():
                         return
             except Gone:

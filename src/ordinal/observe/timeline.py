@@ -208,6 +208,51 @@ class Replacement:
         return found
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """One VolumeAttachment object (one UID): a PV on one node, from first sight to removal.
+
+    ``attached`` holds the stretches it reported ``status.attached: true``, each closed by the
+    first event that says detached (or by its removal); None while still attached.
+    """
+
+    name: str
+    uid: str
+    pv: str
+    node: str
+    attacher: str
+    first_seen: Mark
+    #: Whether the recording saw it before it was attached (so ``first_seen`` is its creation).
+    seen_created: bool
+    attached: tuple[tuple[Mark, Mark | None], ...]
+    deletion_requested: Mark | None
+    gone: Mark | None
+    #: ``(mark, "attach: …" / "detach: …")`` for every new error message the attacher reported.
+    errors: tuple[tuple[Mark, str], ...]
+
+    @property
+    def attached_at(self) -> Mark | None:
+        return self.attached[0][0] if self.attached else None
+
+    def seconds_to_attach(self) -> float | None:
+        """From creation (as recorded) to the first ``attached: true``; None when either was not seen."""
+        at = self.attached_at
+        return round(at.t - self.first_seen.t, 3) if self.seen_created and at is not None else None
+
+    def attached_during(self, start: Mark, end: Mark | None) -> bool:
+        """Was it attached at some point between ``start`` and ``end`` (None: the end of the recording)?"""
+        return any((end is None or a < end) and (b is None or b > start) for a, b in self.attached)
+
+    def describe(self, t0: float) -> str:
+        """``volumeattachment csi-1a2b (pv pvc-x on node-1, attached +3.20s–+7.10s)`` for findings."""
+        spans = ", ".join(
+            f"{a.t - t0:+.2f}s–" + (f"{b.t - t0:+.2f}s" if b is not None else "still attached")
+            for a, b in self.attached
+        )
+        state = f"attached {spans}" if spans else "never attached"
+        return f"volumeattachment {self.name} (pv {self.pv} on {self.node}, {state})"
+
+
 class Timeline:
     """Ordered, de-duplicated record of watch events over several kinds."""
 
@@ -351,6 +396,45 @@ class Timeline:
             for ordinal in sorted(by_ordinal)
         }
 
+    def claim_users(self, namespace: str | None = None) -> dict[str, list[Incarnation]]:
+        """Claim name → every pod incarnation that mounts it, in first-seen order (one pass over the pods)."""
+        by_uid: dict[str, list[Entry]] = {}
+        for entry in self.of_kind("Pod", namespace):
+            by_uid.setdefault(_identity(entry.namespace, entry.name, entry.uid), []).append(entry)
+        users: dict[str, list[Incarnation]] = {}
+        for uid, entries in by_uid.items():
+            incarnation = _incarnation(uid, entries)
+            for claim in dict.fromkeys(c for e in entries for c in e.detail.get("claims") or ()):
+                users.setdefault(str(claim), []).append(incarnation)
+        return users
+
+    def claim_volumes(self, namespace: str | None = None) -> dict[str, str]:
+        """Claim name → the PV it was last seen bound to."""
+        volumes: dict[str, str] = {}
+        for entry in self.of_kind("PersistentVolumeClaim", namespace):
+            if entry.detail.get("volume"):
+                volumes[entry.name] = str(entry.detail["volume"])
+        return volumes
+
+    def volume_drivers(self) -> dict[str, str | None]:
+        """PV name → its CSI driver (``spec.csi.driver``), None for a volume that is not CSI."""
+        drivers: dict[str, str | None] = {}
+        for entry in self.of_kind("PersistentVolume"):
+            driver = entry.detail.get("driver")
+            drivers[entry.name] = str(driver) if driver else None
+        return drivers
+
+    def attachments(self) -> dict[str, list[Attachment]]:
+        """PV name → its VolumeAttachments in first-seen order (one pass over the recorded attachments)."""
+        by_uid: dict[str, list[Entry]] = {}
+        for entry in self.of_kind("VolumeAttachment"):
+            by_uid.setdefault(_identity(entry.namespace, entry.name, entry.uid), []).append(entry)
+        found: dict[str, list[Attachment]] = {}
+        for uid, entries in by_uid.items():
+            attachment = _attachment(uid, entries)
+            found.setdefault(attachment.pv, []).append(attachment)
+        return found
+
     def set_replicas(self, name: str, namespace: str | None = None) -> list[tuple[Mark, int]]:
         """The replica counts StatefulSet ``name``'s spec asked for, as recorded (its scale history)."""
         return [
@@ -466,17 +550,63 @@ def _incarnation(uid: str, entries: list[Entry]) -> Incarnation:
     )
 
 
+def _attachment(uid: str, entries: list[Entry]) -> Attachment:
+    spans: list[tuple[Mark, Mark | None]] = []
+    errors: list[tuple[Mark, str]] = []
+    opened: Mark | None = None
+    last_error = ""
+    for entry in entries:
+        attached = bool(entry.detail.get("attached")) and entry.event != "DELETED"
+        if attached and opened is None:
+            opened = entry.mark
+        elif not attached and opened is not None:
+            spans.append((opened, entry.mark))
+            opened = None
+        for which in ("attach", "detach"):
+            message = entry.detail.get(f"{which}_error")
+            if message and f"{which}: {message}" != last_error:
+                last_error = f"{which}: {message}"
+                errors.append((entry.mark, last_error))
+    if opened is not None:
+        spans.append((opened, None))
+    first = entries[0]
+    return Attachment(
+        name=first.name,
+        uid=uid,
+        pv=str(first.detail.get("pv") or ""),
+        node=str(first.detail.get("node") or ""),
+        attacher=str(first.detail.get("attacher") or ""),
+        first_seen=first.mark,
+        seen_created=not first.detail.get("attached") and not first.detail.get("synthetic"),
+        attached=tuple(spans),
+        deletion_requested=next((e.mark for e in entries if e.detail.get("deleting") or e.event == "DELETED"), None),
+        gone=next((e.mark for e in entries if e.event == "DELETED"), None),
+        errors=tuple(errors),
+    )
+
+
 def _related(entries: Iterable[Entry], names: Collection[str]) -> set[int]:
     """Sequence numbers of entries about the named pods or what hangs off them."""
+    entries = list(entries)
     wanted = set(names)
     nodes = {str(e.detail["node"]) for e in entries if e.kind == "Pod" and e.name in wanted and e.detail.get("node")}
+    claims = {str(c) for e in entries if e.kind == "Pod" and e.name in wanted for c in e.detail.get("claims") or ()}
+    claims |= wanted
+    volumes = {
+        str(e.detail["volume"])
+        for e in entries
+        if e.kind == "PersistentVolumeClaim" and e.name in claims and e.detail.get("volume")
+    } | {e.name for e in entries if e.kind == "PersistentVolume" and e.name in wanted}
     related: set[int] = set()
     for e in entries:
         if (
             e.name in wanted
             or (e.kind == "Node" and e.name in nodes)
+            or (e.kind == "PersistentVolumeClaim" and e.name in claims)
             or (e.kind == "PersistentVolumeClaim" and any(e.name.endswith(f"-{n}") for n in wanted))
             or (e.kind == "PersistentVolume" and any(str(e.detail.get("claim", "")).endswith(f"-{n}") for n in wanted))
+            or (e.kind == "PersistentVolume" and e.name in volumes)
+            or (e.kind == "VolumeAttachment" and str(e.detail.get("pv")) in volumes)
             or (e.kind == "Event" and str(e.detail.get("object", "")).split("/")[-1] in wanted)
             or (e.kind == "EndpointSlice" and any(ep[0] in wanted for ep in e.detail.get("endpoints") or ()))
         ):
@@ -526,6 +656,11 @@ def _pod_detail(pod: Obj) -> dict[str, Any]:
         "set": set_name,
         "ordinal": parse_ordinal(o.name(pod), str(set_name)) if set_name else None,
         "disruption": disruption.get("reason") if disruption and disruption.get("status") == "True" else None,
+        "claims": [
+            str(claim)
+            for volume in o.spec(pod).get("volumes") or ()
+            if isinstance(volume, dict) and (claim := (volume.get("persistentVolumeClaim") or {}).get("claimName"))
+        ],
     }
 
 
@@ -544,6 +679,20 @@ def _pv_detail(pv: Obj) -> dict[str, Any]:
         "phase": o.status(pv).get("phase"),
         "claim": f"{claim.get('namespace')}/{claim.get('name')}" if claim else None,
         "deleting": o.terminating(pv),
+        "driver": (o.spec(pv).get("csi") or {}).get("driver"),
+    }
+
+
+def _attachment_detail(va: Obj) -> dict[str, Any]:
+    spec, status = o.spec(va), o.status(va)
+    return {
+        "pv": (spec.get("source") or {}).get("persistentVolumeName"),
+        "node": spec.get("nodeName"),
+        "attacher": spec.get("attacher"),
+        "attached": bool(status.get("attached")),
+        "attach_error": (status.get("attachError") or {}).get("message"),
+        "detach_error": (status.get("detachError") or {}).get("message"),
+        "deleting": o.terminating(va),
     }
 
 
@@ -604,4 +753,5 @@ _DETAILS: dict[str, Callable[[Obj], dict[str, Any]]] = {
     "Event": _event_detail,
     "Node": _node_detail,
     "ControllerRevision": _revision_detail,
+    "VolumeAttachment": _attachment_detail,
 }

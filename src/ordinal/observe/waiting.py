@@ -23,7 +23,17 @@ from typing import Generic, TypeVar, cast
 from ordinal.errors import InvalidScenario, InvariantViolated, OrdinalError, TransientApiError, WaitTimeout
 from ordinal.kube import objects as o
 from ordinal.kube.manifests import parse_ordinal, pod_name, set_window
-from ordinal.kube.rest import ENDPOINT_SLICES, NODES, PODS, STATEFULSETS, ApiError, Gone, Kube, Resource
+from ordinal.kube.rest import (
+    ENDPOINT_SLICES,
+    NODES,
+    PODS,
+    STATEFULSETS,
+    VOLUME_ATTACHMENTS,
+    ApiError,
+    Gone,
+    Kube,
+    Resource,
+)
 from ordinal.labels import SERVICE_NAME_LABEL
 from ordinal.types import MONOTONIC, Clock, Finding, Obj
 
@@ -413,6 +423,28 @@ def wait_for_gone(kube: Kube, res: Resource, namespace: str | None, names: Itera
 
     where = f" in {namespace}" if namespace else ""
     wait_for(kube, Query(res, namespace), judge, expect=f"{res.plural} {wanted}{where} gone", timeout=timeout)
+
+
+def wait_for_detached(kube: Kube, volume: str, node: str, *, timeout: float) -> None:
+    """Wait until no VolumeAttachment ties PV ``volume`` to ``node`` any more (detached and removed)."""
+
+    def judge(items: list[Obj]) -> Verdict[None]:
+        left = [
+            i
+            for i in items
+            if (o.spec(i).get("source") or {}).get("persistentVolumeName") == volume
+            and o.spec(i).get("nodeName") == node
+        ]
+        seen = "; ".join(f"{lingering_phrase(i)}, attached {o.status(i).get('attached')}" for i in left)
+        return Verdict(not left, seen or "none")
+
+    wait_for(
+        kube,
+        Query(VOLUME_ATTACHMENTS),
+        judge,
+        expect=f"pv {volume} detached from {node} (its VolumeAttachment gone)",
+        timeout=timeout,
+    )
 
 
 def lingering_phrase(obj: Obj) -> str:

@@ -29,7 +29,7 @@ from ordinal.errors import CapabilityMissing, InvalidScenario, InvariantViolated
 from ordinal.kube.manifests import run_labels
 from ordinal.kube.rest import ApiError, Kube
 from ordinal.observe.dnsquery import Resolver
-from ordinal.observe.recorder import Recorder
+from ordinal.observe.recorder import ATTACHMENTS, CLUSTER_WIDE, NAMESPACED, Recorder
 from ordinal.pytest_plugin import progress
 from ordinal.pytest_plugin.records import (
     Figures,
@@ -532,9 +532,14 @@ def namespace(request: pytest.FixtureRequest, kube: Kube) -> Iterator[str]:
 
 @pytest.fixture
 def recorder(request: pytest.FixtureRequest, kube: Kube, namespace: str) -> Iterator[Recorder]:
-    """Watches over the test's namespace (and PVs, nodes) feeding one timeline, started before the test acts."""
+    """Watches over the test's namespace (and PVs, nodes) feeding one timeline, started before the test acts.
+
+    Where the identity may watch VolumeAttachments, the namespace's ones are recorded too.
+    """
     state = session_of(request.config)
-    rec = Recorder(state.recorder_kube(), namespace).start(timeout=state.timeouts.pod)
+    info: ClusterInfo = request.getfixturevalue("cluster_info")
+    kinds = (*NAMESPACED, *CLUSTER_WIDE, *(ATTACHMENTS if info.volume_attachments else ()))
+    rec = Recorder(state.recorder_kube(), namespace, kinds=kinds).start(timeout=state.timeouts.pod)
     request.node.stash[RECORDER_KEY] = rec
     yield rec
     rec.stop()

@@ -150,6 +150,7 @@ def _environment(report: Mapping[str, Any]) -> str:
                 ("yes" if cap["available"] else "no") + (f" ({cap['detail']})" if cap["detail"] else ""),
             )
         )
+    items += _csi_items(env)
     gates = ", ".join(f"{k}={v}" for k, v in sorted(env["feature_gates"].items()))
     if gates:
         items.append(("Feature gates", gates))
@@ -171,6 +172,36 @@ def _environment(report: Mapping[str, Any]) -> str:
     )
     errors = "".join(f'<p class="reason">Could not read: {_e(e)}</p>' for e in env["errors"])
     return f'<h2 id=environment>Environment</h2><dl class="grid">{grid}</dl>{nodes}{errors}'
+
+
+def _flag(value: object) -> str:
+    return "unknown" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _csi_items(env: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The class's CSI driver: name, version and where it came from, its CSIDriver settings, topology keys."""
+    csi = env.get("csi")
+    if "csi" not in env:
+        return []  # a report from before the field existed
+    if not csi:
+        attach = next((c for c in env["capabilities"] if c["name"].startswith("VolumeAttachments")), None)
+        return [("CSI driver", "none" + (f" ({attach['detail']})" if attach and attach["detail"] else ""))]
+    version = csi["version"] or "version unknown"
+    nodes = csi["nodes"]
+    keys = ", ".join(csi["topology_keys"]) or "none"
+    items = [
+        ("CSI driver", f"{csi['driver']} {version} ({csi['version_source']}); known as CSI by {csi['evidence']}"),
+        (
+            "CSIDriver",
+            f"attachRequired {_flag(csi['attach_required'])}, podInfoOnMount {_flag(csi['pod_info_on_mount'])}, "
+            f"fsGroupPolicy {_flag(csi['fs_group_policy'])}, storageCapacity {_flag(csi['storage_capacity'])}",
+        ),
+        ("Topology keys (CSINode)", f"{keys} on {len(nodes)} node{'s' if len(nodes) != 1 else ''}"),
+        ("Attachment", csi["attaches"] or "unknown"),
+    ]
+    if csi["unreadable"]:
+        items.append(("CSI objects not read", csi["unreadable"]))
+    return items
 
 
 def _stat_bars(rows: Iterable[tuple[str, Mapping[str, Any]]], high: str = "max") -> list[charts.Bar]:
@@ -215,6 +246,8 @@ def _figures(report: Mapping[str, Any]) -> str:
         ]
         parts.append(charts.bar_chart(bars, "Reattach latency percentiles"))
     for group, title in (
+        ("attach", "Volume attach (attachment created → attached)"),
+        ("detach", "Volume detach (old pod gone → its attachment gone)"),
         ("dns", "DNS propagation (Ready → resolvable)"),
         ("rollout", "Rollout durations"),
         ("scale-up", "Scale-up"),

@@ -63,6 +63,8 @@ VERDICT_OF: Mapping[str, str] = {
 #: Figure name prefixes and the chart group they belong to.
 FIGURE_GROUPS: tuple[tuple[str, str], ...] = (
     ("reattach-", "reattach"),
+    ("attach-", "attach"),
+    ("detach-", "detach"),
     ("ready-to-resolvable", "dns"),
     ("rollout-", "rollout"),
     ("scale-up-", "scale-up"),
@@ -371,6 +373,7 @@ def _environment(env: Mapping[str, Any] | None, run: RunInfo) -> Data:
     if env is None:
         errors.append("the suite wrote no environment.json (did it reach the cluster?)")
     exec_detail = "" if cluster.get("exec_pods") else str(cluster.get("exec_why_not") or "")
+    attach = cluster.get("csi_attach") or {}
     return {
         "target": str(cluster.get("target") or ""),
         "local": bool(cluster.get("local")),
@@ -402,9 +405,43 @@ def _environment(env: Mapping[str, Any] | None, run: RunInfo) -> Data:
                 "available": bool(cluster.get("readiness_control")),
                 "detail": f"{len(cluster.get('simulated_nodes') or [])} simulated nodes",
             },
+            *(
+                [
+                    {
+                        "name": "VolumeAttachments (CSI attach)",
+                        "available": bool(attach.get("available")),
+                        "detail": str(attach.get("detail") or ""),
+                    }
+                ]
+                if attach
+                else []
+            ),
         ],
         "feature_gates": dict(cluster.get("gates") or {}),
         "errors": errors,
+        "csi": _csi(storage),
+    }
+
+
+def _csi(storage: Mapping[str, Any]) -> Data | None:
+    """The class's CSI driver as the run saw it (None for a class whose provisioner is no CSI driver)."""
+    csi = storage.get("csi") if storage else None
+    if not isinstance(csi, dict):
+        return None
+    attaches = storage.get("attaches") or {}
+    return {
+        "driver": str(csi.get("driver") or ""),
+        "evidence": str(csi.get("evidence") or ""),
+        "version": str(csi.get("version") or ""),
+        "version_source": str(csi.get("version_source") or "unknown"),
+        "attach_required": csi.get("attach_required"),
+        "pod_info_on_mount": csi.get("pod_info_on_mount"),
+        "fs_group_policy": csi.get("fs_group_policy"),
+        "storage_capacity": csi.get("storage_capacity"),
+        "topology_keys": [str(k) for k in csi.get("topology_keys") or ()],
+        "nodes": [str(n) for n in csi.get("nodes") or ()],
+        "attaches": str(attaches.get("why") or ""),
+        "unreadable": str(csi.get("unreadable") or ""),
     }
 
 

@@ -5,8 +5,8 @@ attach/detach controller moves a ReadWriteOnce volume to the pod's new node with
 attaching it to two nodes at once; a ReadWriteOncePod claim admits one pod; an expanded claim
 shows its new size to the pod and keeps its data. Attachment is judged from the timeline, where
 VolumeAttachments join PVs, claims and pods. On classes whose volumes are never attached
-(hostPath, local volumes, ``attachRequired: false``) the attachment test is not applicable and
-says so; the others skip naming the capability they lack.
+(hostPath, local volumes, ``attachRequired: false``) the attachment test skips saying the
+class's volumes are not attached; the others skip naming the capability they lack.
 """
 
 from __future__ import annotations

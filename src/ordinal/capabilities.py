@@ -295,12 +295,13 @@ def missing(info: ClusterInfo, capabilities: Sequence[str] = (), min_version: st
 
 
 def attach_missing(info: ClusterInfo, storage: StorageInfo | None) -> str | None:
-    """Why attachment promises cannot be judged on this class: not applicable, or not visible; None if they can."""
+    """Why attachment promises cannot be judged on this class (its volumes never attach, or attachments are not
+    visible), as a ``needs:`` skip reason; None if they can."""
     if storage is None:
         return f"needs: {describe('storage')}"
     attached, why = storage.attaches()
     if attached is False:
-        return f"not applicable: {why}"
+        return f"needs: a StorageClass whose volumes are attached to nodes: {why}"
     if attached is None:
         return f"needs: {describe('csi-attach')} ({why})"
     if not info.volume_attachments:

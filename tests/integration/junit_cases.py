@@ -30,11 +30,10 @@ def broken(found: list[Case]) -> str:
     return "\n".join(f"{c.id}: {c.message[:400]}" for c in found if c.outcome in ("failure", "error"))
 
 
-#: How a skip names its reason: a capability the cluster lacks, or a promise that does not apply to the class
-#: (attachment on volumes that are never attached: ``not applicable: <class> volumes are not attached``).
-NAMED_SKIPS = ("needs: ", "not applicable: ")
+#: How a skip names its reason: the capability the cluster (or the class under test) lacks.
+NAMED_SKIPS = ("needs: ",)
 
 
 def vague_skips(found: list[Case]) -> list[Case]:
-    """Skips that name no capability: a skip must say ``needs: …`` (or ``not applicable: …``, and why)."""
+    """Skips that name no capability: a skip must say ``needs: …`` and why."""
     return [c for c in found if c.outcome == "skipped" and not c.message.startswith(NAMED_SKIPS)]

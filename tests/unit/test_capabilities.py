@@ -419,13 +419,14 @@ def test_a_csi_class_that_attaches_has_visible_attachments() -> None:
 
 
 def test_hostpath_and_local_classes_are_not_applicable_never_failed_or_passed() -> None:
-    """A provisioner that is no CSI driver MUST make the attachment promises 'not applicable: …', naming the class."""
+    """A provisioner that is no CSI driver MUST skip the attachment promises naming the class and why."""
     kube = cluster([node("n1")], [storage_class("ordinal-local", default=True, provisioner="ordinal.dev/hostpath")], [])
     kube.paths[caps.STORAGE_API] = STORAGE_V1
     found = _discover(kube)
     assert found.volume_attachments and found.storage is not None and found.storage.csi is None
     assert caps.missing(found, ["csi-attach"]) == (
-        "not applicable: ordinal-local volumes are not attached (provisioner ordinal.dev/hostpath is not a CSI driver)"
+        "needs: a StorageClass whose volumes are attached to nodes: "
+        "ordinal-local volumes are not attached (provisioner ordinal.dev/hostpath is not a CSI driver)"
     )
     assert caps.missing(found, ["csi"]) == (
         "needs: a CSI StorageClass (ordinal-local: provisioner ordinal.dev/hostpath is not a CSI driver)"
@@ -436,7 +437,8 @@ def test_a_csi_driver_without_attach_is_not_applicable_either() -> None:
     found = _discover(_csi_cluster(csi_driver(attachRequired=False)))
     assert caps.has(found, "csi")
     assert caps.missing(found, ["csi-attach"]) == (
-        f"not applicable: csi volumes are not attached (CSIDriver {CSI_DRIVER} has attachRequired: false)"
+        "needs: a StorageClass whose volumes are attached to nodes: "
+        f"csi volumes are not attached (CSIDriver {CSI_DRIVER} has attachRequired: false)"
     )
 
 

@@ -268,6 +268,6 @@ def test_a_hostpath_class_has_no_csi_driver_and_says_attachment_does_not_apply(t
     assert attach == {
         "name": "VolumeAttachments (CSI attach)",
         "available": False,
-        "detail": "not applicable: ordinal-local volumes are not attached "
-        "(provisioner ordinal.dev/hostpath is not a CSI driver)",
+        "detail": "needs: a StorageClass whose volumes are attached to nodes: ordinal-local volumes are not "
+        "attached (provisioner ordinal.dev/hostpath is not a CSI driver)",
     }

@@ -146,4 +146,4 @@ def test_a_csi_class_shows_its_driver_and_attach_detach_charts(tmp_path: Path) -
 
 def test_a_hostpath_class_says_it_has_no_csi_driver_and_why(page: tuple[str, Page]) -> None:
     words = " ".join(page[1].text)
-    assert "none (needs: a StorageClass whose volumes are attached to nodes: ordinal-local volumes are not attached" in words
+    assert "none (needs: a StorageClass whose volumes are attached to nodes: ordinal-local volumes are not" in words

@@ -5,6 +5,7 @@
 //	ordinal-csi registrar --driver-socket PATH --registration-dir DIR
 //	ordinal-csi provisioner --kubeconfig F --csi-address unix:///path [--health-addr ADDR]
 //	ordinal-csi probe --endpoint unix:///path
+//	ordinal-csi version
 //
 // Volumes are directories under --root, a directory every node sees (the cluster's state
 // directory, like a SAN): the controller creates them and records which node a volume is attached
@@ -45,6 +46,7 @@ const usage = `usage: ordinal-csi driver|registrar|provisioner|probe [flags]
   registrar    register the node service with the kubelet (plugin registration socket)
   provisioner  create and delete volumes for claims of the driver's StorageClasses
   probe        exit 0 once the driver at --endpoint answers Probe (readiness checks)
+  version      print the driver's vendor version (GetPluginInfo's), for the CSIDriver object's label
 `
 
 func main() {
@@ -75,6 +77,8 @@ func main() {
 		health := fs.String("health-addr", "127.0.0.1:10263", "address for GET /healthz (200 once provisioning runs)")
 		timeout := fs.Duration("timeout", 30*time.Second, "timeout of one CreateVolume/DeleteVolume call")
 		run = func() error { return runProvisioner(ctx, *kubeconfig, *address, *health, *timeout) }
+	case "version":
+		run = func() error { _, err := fmt.Println(version); return err }
 	case "probe":
 		endpoint := fs.String("endpoint", "", "unix:///path of the driver's socket (required)")
 		run = func() error { return probe(ctx, *endpoint) }

@@ -38,7 +38,14 @@ from ordinal.kube.rest import (
     Kube,
 )
 from ordinal.kube.streams import exec_in_pod
-from ordinal.labels import DEFAULT_CLASS_ANNOTATIONS, HOSTNAME_LABEL, NODE_KIND_LABEL, REAL_NODE_KIND, ZONE_LABEL
+from ordinal.labels import (
+    DEFAULT_CLASS_ANNOTATIONS,
+    HOSTNAME_LABEL,
+    NODE_KIND_LABEL,
+    REAL_NODE_KIND,
+    VERSION_LABEL,
+    ZONE_LABEL,
+)
 from ordinal.observe import dnsquery
 from ordinal.observe.dnsquery import Resolver
 from ordinal.observe.waiting import Query, Verdict, wait_for
@@ -451,7 +458,7 @@ def storage_info(
 
 
 #: CSIDriver labels a packager may carry the driver's version in, most specific first.
-VERSION_LABELS = ("app.kubernetes.io/version", "helm.sh/chart")
+VERSION_LABELS = (VERSION_LABEL, "helm.sh/chart")
 _CHART_VERSION = re.compile(r"-v?(\d+\.\d+\.\d+\S*)$")
 
 

@@ -68,3 +68,6 @@ OUT_OF_SERVICE_TAINT = "node.kubernetes.io/out-of-service"
 LOST_CONTACT_TAINTS = frozenset({UNREACHABLE_TAINT, NOT_READY_TAINT})
 #: Taints that mean the control plane no longer hears from the kubelet, or was told it is off.
 UNREACHABLE_TAINTS = LOST_CONTACT_TAINTS | {OUT_OF_SERVICE_TAINT}
+
+#: The recommended label for an object's version (a CSIDriver's: the driver's vendor version).
+VERSION_LABEL = "app.kubernetes.io/version"

@@ -17,7 +17,7 @@ from ordinal.types import Obj
 
 
 def by_kind(kind: str) -> list[Obj]:
-    return [obj for obj in csi.objects(["zone-b", "zone-a", "zone-b"]) if obj["kind"] == kind]
+    return [obj for obj in csi.objects(["zone-b", "zone-a", "zone-b"], "v0.1.0") if obj["kind"] == kind]
 
 
 def test_csidriver_requires_attach_passes_pod_info_and_applies_fsgroup() -> None:
@@ -25,6 +25,8 @@ def test_csidriver_requires_attach_passes_pod_info_and_applies_fsgroup() -> None
     assert driver["metadata"]["name"] == csi.DRIVER == "csi.ordinal.dev"
     spec = driver["spec"]
     assert (spec["attachRequired"], spec["podInfoOnMount"], spec["fsGroupPolicy"]) == (True, True, "File")
+    # The report reads the driver's version from this label (clients cannot call GetPluginInfo).
+    assert driver["metadata"]["labels"] == {"app.kubernetes.io/version": "v0.1.0"}
 
 
 def test_storage_class_waits_for_first_consumer_deletes_and_does_not_expand() -> None:

@@ -208,7 +208,7 @@ def up(
                 timings[make.__name__] = _start(ctx, make(ctx))
             with _admin(ctx) as kube:
                 real_zones = [zone_name(i, zones) for i in range(real_nodes)]  # real nodes come first
-                apply_all(kube, csi.objects(real_zones) if real_nodes else [])
+                apply_all(kube, csi.objects(real_zones, csi.driver_version(ctx)) if real_nodes else [])
             for make in (components.controller_manager, components.scheduler):
                 timings[make.__name__] = _start(ctx, make(ctx))
             t0 = time.monotonic()

@@ -21,13 +21,14 @@ kubelet to register with: no CSI process runs and the class is not created.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ordinal.errors import ClusterError
 from ordinal.kube.rest import CSI_NODES, Kube
-from ordinal.labels import CSI_ZONE_LABEL
+from ordinal.labels import CSI_ZONE_LABEL, VERSION_LABEL
 from ordinal.localcluster.components import Component
 from ordinal.localcluster.context import LOOPBACK, Context
 from ordinal.localcluster.gates import command_check, http_check
@@ -177,7 +178,15 @@ def host_components(ctx: Context) -> list[Component]:
 # --- objects ------------------------------------------------------------------------------------
 
 
-def objects(zones: list[str]) -> list[Obj]:
+def driver_version(ctx: Context) -> str:
+    """The built driver's vendor version (what GetPluginInfo answers), for the CSIDriver's version label."""
+    done = subprocess.run([str(ctx.bin("ordinal-csi")), "version"], capture_output=True, text=True)
+    if done.returncode != 0 or not done.stdout.strip():
+        raise ClusterError(f"expected `ordinal-csi version` to print the driver's version, got: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def objects(zones: list[str], version: str) -> list[Obj]:
     """CSIDriver (attach required, pod info on mount, fsGroup applied by the kubelet), the class, RBAC.
 
     The class allows only ``zones``, the real nodes' (by the driver's zone key, which the kubelet puts
@@ -223,7 +232,8 @@ def objects(zones: list[str]) -> list[Obj]:
         {
             "apiVersion": "storage.k8s.io/v1",
             "kind": "CSIDriver",
-            "metadata": {"name": DRIVER},
+            # Clients cannot call GetPluginInfo; the label is how `ordinal report` learns the version.
+            "metadata": {"name": DRIVER, "labels": {VERSION_LABEL: version}},
             "spec": {
                 "attachRequired": True,
                 "podInfoOnMount": True,

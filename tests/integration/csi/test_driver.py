@@ -1,27 +1,18 @@
 """ordinal-csi on real nodes: CSINode registration, provisioning, real attach/detach, a volume that moves.
 
-The CSI stack runs only with real nodes, and a zonal volume moves only between real nodes of one
-zone: these tests use the session's local cluster if it has two real nodes in one zone and the
-driver, otherwise they start their own (2 real nodes in one zone, Pod Security ``restricted``
-enforced, state ``<state dir>-csi``, port offset = the session's + 1000 or
-``ORDINAL_CSI_PORT_OFFSET``) and stop it at the end, checking that ``down`` leaves no process,
-mount or socket. csi-sanity's verdict on the driver is ``go -C cluster/csi test ./...``.
+On the package's CSI cluster (see ``conftest.py``). csi-sanity's verdict on the driver is
+``go -C cluster/csi test ./...``.
 Figures (attach, detach, move, up) go to the JUnit properties and ``reports/csi-figures.json``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from ordinal.act.namespaces import create_namespace, delete_namespace
 from ordinal.act.nodes import cordon, uncordon
 from ordinal.act.pods import delete_pod
 from ordinal.kube import objects as o
@@ -40,9 +31,8 @@ from ordinal.kube.rest import (
 )
 from ordinal.kube.streams import exec_in_pod
 from ordinal.labels import CSI_ZONE_LABEL, NODE_KIND_LABEL, REAL_NODE_KIND, ZONE_LABEL
-from ordinal.localcluster import cluster, csi, paths, process, state
+from ordinal.localcluster import csi, process
 from ordinal.observe.waiting import Query, Verdict, wait_for, wait_for_gone, wait_for_pod_recreated, wait_for_set_ready
-from ordinal.target import Target, connect
 from ordinal.types import Obj
 
 SET = "db"
@@ -51,51 +41,6 @@ TIMEOUT = 120
 FIGURES = Path(__file__).resolve().parents[2] / "reports" / "csi-figures.json"
 HOST_PROCESSES = ("csi-controller", "csi-attacher", "csi-provisioner")
 NODE_PROCESSES = ("csi-node", "csi-registrar")
-
-
-def _offset() -> int:
-    explicit = os.environ.get("ORDINAL_CSI_PORT_OFFSET")
-    if explicit:
-        return int(explicit)
-    return int(os.environ.get("ORDINAL_PORT_OFFSET") or 0) + 1000
-
-
-def _fits(data: dict[str, Any]) -> bool:
-    """Two real nodes in one zone with the driver: a volume can move between kubelets."""
-    if not (data.get("csi") or {}).get("driver"):
-        return False
-    real = data.get("real_nodes") or []
-    zones = [i % int(data.get("zones") or 1) for i, name in enumerate(data.get("nodes") or []) if name in real]
-    return any(zones.count(z) >= 2 for z in zones)
-
-
-@pytest.fixture(scope="module")
-def csi_cluster() -> Iterator[dict[str, Any]]:
-    running = state.read() if state.is_running() else None
-    if running and _fits(running):
-        yield {**running, "dedicated": None, "where": str(paths.state_dir())}
-        return
-    where = Path(f"{paths.state_dir()}-csi")
-    data = cluster.up(
-        nodes=2, zones=1, real_nodes=2, port_offset=_offset(), state_dir=where, pod_security="restricted", log=print
-    )
-    yield {**data, "dedicated": str(where), "where": str(where)}
-    cluster.down(state_dir=where, log=print)  # idempotent: test_down_leaves_no_process_mount_or_socket may have done it
-
-
-@pytest.fixture(scope="module")
-def kube(csi_cluster: dict[str, Any]) -> Iterator[Kube]:
-    client = connect(Target(csi_cluster["kubeconfig"], None, "local cluster", local=True))
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def ns(kube: Kube, run_id: str) -> Iterator[str]:
-    name = create_namespace(kube, run_id, prefix="ordcsi")
-    yield name
-    errors = delete_namespace(kube, name)
-    assert not errors, f"cleanup of {name} left: {errors}"
 
 
 def record_figure(record_property: Any, name: str, value: float, unit: str = "s") -> None:
@@ -290,35 +235,3 @@ def test_deleting_the_set_and_claim_deletes_the_pv_and_its_directory(
     wait_for(kube, Query(VOLUME_ATTACHMENTS), detached, expect=f"no VolumeAttachment of {pv_name}", timeout=TIMEOUT)
     assert not volume_dir.exists(), f"expected {volume_dir} removed with PV {pv_name}"
     assert not volume_dir.with_suffix(".json").exists()
-
-
-# --- teardown -------------------------------------------------------------------------------------
-
-
-def _traces(where: Path) -> list[str]:
-    """Processes, mounts and sockets of the cluster at ``where`` still on the host."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if str(where) in (proc / "cmdline").read_bytes().decode(errors="replace"):
-                    found.append(f"process {proc.name}")
-            except OSError:
-                pass
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        if str(where) in line.split()[4]:
-            found.append(f"mount {line.split()[4]}")
-    if where.exists():
-        found += [f"socket {p}" for p in where.rglob("*") if p.is_socket()]
-    return found
-
-
-def test_down_leaves_no_process_mount_or_socket(csi_cluster: dict[str, Any]) -> None:
-    """`down` MUST stop every CSI process and leave no mount or socket of the cluster behind."""
-    if csi_cluster["dedicated"] is None:
-        pytest.skip("the session's own cluster runs the driver; it is stopped by the session, not here")
-    where = Path(csi_cluster["dedicated"])
-    assert any(t.startswith("socket") for t in _traces(where))  # something to remove: the check is not vacuous
-    assert cluster.down(state_dir=where)
-    assert _traces(where) == []
-    assert not where.exists()

@@ -143,7 +143,8 @@ def test_the_whole_suite_passes_or_skips_on_the_hardened_cluster_as_a_foreign_on
     hardened: dict[str, Any], tmp_path: Path
 ) -> None:
     """Restricted pods, corp.example, the ci identity, DNS by port-forward: no test fails, every skip is named."""
-    result = _suite(hardened, tmp_path, "conformance", "--dns=port-forward", "-rs")
+    # Four workers: CI time, and parallel runs (locks, merged records and API calls) under the ci identity.
+    result = _suite(hardened, tmp_path, "conformance", "--dns=port-forward", "-rs", "-n", "4")
     print(result.stdout[-5000:])
     found = _assert_green(result, tmp_path, at_least=50)
     header = result.stdout
@@ -165,6 +166,8 @@ def test_zone_pinned_storage_keeps_its_promises_on_the_hardened_cluster(
         "conformance/test_retention.py",
         "--storage-class=ordinal-zonal",
         "--dns=port-forward",
+        "-n",
+        "4",
     )
     print(result.stdout[-3000:])
     found = _assert_green(result, tmp_path, at_least=15)

@@ -55,6 +55,8 @@ def test_the_suite_on_the_oldest_release_skips_what_it_lacks_and_fails_nothing(
             f"--junitxml={junit}",
             "-rs",
             "--allow-disruptive=yes",
+            "-n",
+            "4",
         ],
         cwd=ROOT,
         env=env,

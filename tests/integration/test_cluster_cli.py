@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from host_traces import processes_under
 
 from ordinal.localcluster import process
 
@@ -24,19 +25,6 @@ def one_line(text: str) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     assert len(lines) == 1, f"expected one line, got {len(lines)}: {text!r}"
     return lines[0]
-
-
-def processes_under(path: Path) -> list[int]:
-    """Pids whose command line mentions ``path`` (a stray process of a failed start would)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if str(path) in (proc / "cmdline").read_bytes().decode(errors="replace"):
-                    found.append(int(proc.name))
-            except OSError:
-                pass
-    return found
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
+from host_traces import mounts_under, processes_under, record_figure
 
 from ordinal.act.namespaces import create_namespace, delete_namespace
 from ordinal.act.nodes import uncordon
@@ -51,7 +52,7 @@ from ordinal.types import Obj
 
 SET = "db"
 TIMEOUT = 120
-FIGURES = Path(__file__).resolve().parents[2] / "reports" / "real-nodes-figures.json"
+FIGURES = "real-nodes-figures.json"
 #: Host paths a kubelet/containerd/CNI node would use by default; ours must never create them.
 HOST_DIRS = (
     "/run/containerd",
@@ -125,15 +126,6 @@ def ns(real_kube: Kube, run_id: str) -> Iterator[str]:
 def image(real_cluster: dict[str, Any]) -> str:
     ref: str = real_cluster["images"]["busybox"]
     return ref
-
-
-def record_figure(record_property: Any, name: str, value: float, unit: str = "s") -> None:
-    record_property(name, round(value, 3))
-    FIGURES.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(FIGURES.read_text()) if FIGURES.is_file() else {}
-    data[name] = {"value": round(value, 3), "unit": unit, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    FIGURES.write_text(json.dumps(data, indent=2))
-    print(f"figure {name}: {value:.3f}{unit}")
 
 
 def real_set(namespace: str, image: str, *, replicas: int = 1, storage_class: str | None = None) -> Obj:
@@ -219,7 +211,7 @@ def test_exec_and_logs_reach_a_container_on_a_real_node(
     """Exec MUST run in the pod's own container (its hostname, its exit code) and logs MUST show its output."""
     started = time.monotonic()
     deploy(real_kube, ns, image)
-    record_figure(record_property, "statefulset_1_replica_ready_seconds", time.monotonic() - started)
+    record_figure(record_property, FIGURES, "statefulset_1_replica_ready_seconds", time.monotonic() - started)
     assert out(real_kube, ns, "db-0", "hostname").strip() == "db-0"
     failed = sh(real_kube, ns, "db-0", "echo to-stderr >&2; exit 3")
     assert failed.code == 3 and "to-stderr" in failed.stderr
@@ -265,8 +257,8 @@ def test_pod_start_latency_on_a_real_node(real_kube: Kube, ns: str, image: str, 
         )
         samples.append(time.monotonic() - t0)
     samples.sort()
-    record_figure(record_property, "pod_start_median_seconds", samples[1])
-    record_figure(record_property, "pod_start_max_seconds", samples[-1])
+    record_figure(record_property, FIGURES, "pod_start_median_seconds", samples[1])
+    record_figure(record_property, FIGURES, "pod_start_max_seconds", samples[-1])
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -293,7 +285,7 @@ def test_token_survives_eviction_and_the_claim_reattaches(
     t0 = time.monotonic()
     evict(real_kube, ns, "db-0", timeout=TIMEOUT)
     wait_for_pod_recreated(real_kube, ns, "db-0", o.uid(old), timeout=TIMEOUT)
-    record_figure(record_property, "claim_reattach_after_eviction_seconds", time.monotonic() - t0)
+    record_figure(record_property, FIGURES, "claim_reattach_after_eviction_seconds", time.monotonic() - t0)
     assert read_token(real_kube, ns, "db-0") == token
 
 
@@ -312,7 +304,7 @@ def test_drain_moves_the_pod_to_another_real_node_with_its_data(
         drained = drain(real_kube, source, run_id, namespace=ns, timeout=TIMEOUT)
         assert [h.name for h in drained.evicted] == ["db-0"]
         new = wait_for_pod_recreated(real_kube, ns, "db-0", o.uid(old), timeout=TIMEOUT)
-        record_figure(record_property, "drain_to_other_node_ready_seconds", time.monotonic() - t0)
+        record_figure(record_property, FIGURES, "drain_to_other_node_ready_seconds", time.monotonic() - t0)
         target = o.spec(new)["nodeName"]
         assert target != source and target in real_cluster["real_nodes"], (source, target)
         assert read_token(real_kube, ns, "db-0") == token
@@ -405,8 +397,8 @@ def test_real_node_memory(real_cluster: dict[str, Any], record_property: Any) ->
             if key in totals:
                 totals[key] += int(line.split()[1])
     assert pids and totals["RssAnon"] > 0
-    record_figure(record_property, "real_node_daemons_rss_mib", totals["VmRSS"] / 1024, "MiB")
-    record_figure(record_property, "real_node_daemons_anon_mib", totals["RssAnon"] / 1024, "MiB")
+    record_figure(record_property, FIGURES, "real_node_daemons_rss_mib", totals["VmRSS"] / 1024, "MiB")
+    record_figure(record_property, FIGURES, "real_node_daemons_anon_mib", totals["RssAnon"] / 1024, "MiB")
 
 
 def test_cluster_env_points_the_suite_at_the_nodes_image(real_cluster: dict[str, Any]) -> None:
@@ -472,7 +464,7 @@ def test_drain_experiment_verifies_the_data_on_real_nodes(
     ]  # fmt: skip
     t0 = time.monotonic()
     done = subprocess.run(command, cwd=ROOT, env=_env_for(real_cluster, tmp_path), capture_output=True, text=True)
-    record_figure(record_property, f"drain_experiment_real_{storage_class}_seconds", time.monotonic() - t0)
+    record_figure(record_property, FIGURES, f"drain_experiment_real_{storage_class}_seconds", time.monotonic() - t0)
     data = json.loads(journal.read_text())
     explain = json.dumps(data.get("ordinal"), default=str)[:3000] + (done.stdout + done.stderr)[-3000:]
     assert (done.returncode, data["status"], data["deviated"]) == (0, "completed", False), explain
@@ -518,16 +510,8 @@ def _traces(where: Path, record: dict[str, Any]) -> list[str]:
     for root in cgroups.hierarchies():
         if (root / record["cgroup_root"].lstrip("/")).exists():
             found.append(f"cgroup {root}{record['cgroup_root']}")
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if str(where) in (proc / "cmdline").read_bytes().decode(errors="replace"):
-                    found.append(f"process {proc.name}")
-            except OSError:
-                pass
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        if str(where) in line.split()[4]:
-            found.append(f"mount {line.split()[4]}")
+    found += [f"process {pid}" for pid in processes_under(where)]
+    found += [f"mount {point}" for point in mounts_under(where)]
     return found
 
 

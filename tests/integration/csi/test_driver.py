@@ -7,11 +7,12 @@ Figures (attach, detach, move, up) go to the JUnit properties and ``reports/csi-
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from pathlib import Path
 from typing import Any
+
+from host_traces import record_figure
 
 from ordinal.act.nodes import cordon, uncordon
 from ordinal.act.pods import delete_pod
@@ -38,18 +39,9 @@ from ordinal.types import Obj
 SET = "db"
 CLAIM = f"data-{SET}-0"
 TIMEOUT = 120
-FIGURES = Path(__file__).resolve().parents[2] / "reports" / "csi-figures.json"
+FIGURES = "csi-figures.json"
 HOST_PROCESSES = ("csi-controller", "csi-attacher", "csi-provisioner")
 NODE_PROCESSES = ("csi-node", "csi-registrar")
-
-
-def record_figure(record_property: Any, name: str, value: float, unit: str = "s") -> None:
-    record_property(name, round(value, 3))
-    FIGURES.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(FIGURES.read_text()) if FIGURES.is_file() else {}
-    data[name] = {"value": round(value, 3), "unit": unit, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    FIGURES.write_text(json.dumps(data, indent=2))
-    print(f"figure {name}: {value:.3f}{unit}")
 
 
 def csi_set(namespace: str, image: str) -> Obj:
@@ -143,7 +135,7 @@ def test_claim_is_attached_follows_its_pod_and_keeps_its_data(
     t0 = time.monotonic()
     kube.create_object(csi_set(ns, image))
     wait_for_set_ready(kube, ns, SET, 1, timeout=TIMEOUT)
-    record_figure(record_property, "csi_statefulset_1_replica_ready_seconds", time.monotonic() - t0)
+    record_figure(record_property, FIGURES, "csi_statefulset_1_replica_ready_seconds", time.monotonic() - t0)
 
     pv_name = kube.get(PVCS, CLAIM, ns)["spec"]["volumeName"]
     pv = kube.get(PVS, pv_name)
@@ -201,9 +193,9 @@ def test_claim_is_attached_follows_its_pod_and_keeps_its_data(
         )
         attached_at = time.monotonic()
         replacement = wait_for_pod_recreated(kube, ns, pod_name(SET, 0), o.uid(first), timeout=TIMEOUT)
-        record_figure(record_property, "csi_move_to_other_node_ready_seconds", time.monotonic() - t0)
-        record_figure(record_property, "csi_detach_after_pod_delete_seconds", gone_at[0] - t0)
-        record_figure(record_property, "csi_attach_after_detach_seconds", attached_at - gone_at[0])
+        record_figure(record_property, FIGURES, "csi_move_to_other_node_ready_seconds", time.monotonic() - t0)
+        record_figure(record_property, FIGURES, "csi_detach_after_pod_delete_seconds", gone_at[0] - t0)
+        record_figure(record_property, FIGURES, "csi_attach_after_detach_seconds", attached_at - gone_at[0])
         assert o.spec(replacement)["nodeName"] == new_va["spec"]["nodeName"] != old_node, (old_node, events)
         assert sh(kube, ns, pod_name(SET, 0), "cat /data/token").strip() == token
     finally:

@@ -81,6 +81,13 @@ def _cluster_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         metavar="admin|ci",
         help="ci: a ServiceAccount bound to exactly `ordinal rbac --disruptive`, as a least-privilege CI would be",
     )
+    node = csub.add_parser(
+        "node",
+        help="stop a real node (its kubelet, containerd, containers and CSI node plugin stop answering, as a hung "
+        "machine's would) or start it again",
+    )
+    node.add_argument("power", choices=("stop", "start"), metavar="stop|start")
+    node.add_argument("name", metavar="NAME", help="a real node of the local cluster, e.g. ordinal-node-2")
     logs = csub.add_parser("logs", help="print a component's log")
     logs.add_argument("component")
     gen = csub.add_parser("gen", help="regenerate the Go modules' pins from cluster/versions.json")
@@ -131,6 +138,8 @@ def _run_cluster(args: argparse.Namespace) -> int:
         return 0 if info["running"] else 3
     elif args.action == "env":
         print("\n".join(cluster.env_lines(identity=args.identity)))
+    elif args.action == "node":
+        print(cluster.node_power(args.power, args.name))
     elif args.action == "logs":
         sys.stdout.write(cluster.log_path(args.component).read_text(errors="replace"))
     elif args.action == "gen":

@@ -203,7 +203,11 @@ def _suite_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
     _workers_option(run)
     run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="passed on to pytest after `--`")
     run.set_defaults(leaf=run)
-    cleanup = sub.add_parser("cleanup", help="remove what aborted runs left: namespaces, their volumes, cordons")
+    cleanup = sub.add_parser(
+        "cleanup",
+        help="remove what aborted runs left: namespaces, their volumes, cordons, taints; start nodes a run stopped "
+        "(with ORDINAL_NODE_START_COMMAND)",
+    )
     cleanup.add_argument("--run-id", default=None, help="only this run's leftovers (default: every ordinal run)")
     cleanup.add_argument(
         "--kubeconfig", default=None, help="cluster to clean (default: KUBECONFIG or the local cluster)"
@@ -224,16 +228,18 @@ def _workers_option(parser: _Parser) -> None:
 
 def _run_cleanup(args: argparse.Namespace) -> int:
     from ordinal.act.namespaces import sweep
+    from ordinal.act.nodes import NodeCommands
     from ordinal.kube.manifests import run_labels
     from ordinal.kube.rest import ApiError
     from ordinal.target import connect, resolve
 
     if args.run_id is not None:
         run_labels(args.run_id)  # a bad id fails here, before the cluster is asked
+    commands = NodeCommands.from_env()  # a node a run stopped is started again with ORDINAL_NODE_START_COMMAND
     target = resolve(args.kubeconfig, args.context)
     with connect(target) as kube:
         try:
-            removed, errors = sweep(kube, args.run_id)
+            removed, errors = sweep(kube, args.run_id, commands=commands)
         except ApiError as err:
             raise OrdinalError(f"expected to list ordinal's namespaces on {target.source}, got {err}") from err
     for item in removed:

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from ordinal import capabilities
 from ordinal.act.namespaces import new_run_id
-from ordinal.act.nodes import ledger_nodes, restore_node
+from ordinal.act.nodes import NodeCommands, ledger_nodes, restore_node
 from ordinal.chaos.results import Snapshot
 from ordinal.checks.storage import snapshot_claims
 from ordinal.errors import InvalidScenario
@@ -125,6 +125,8 @@ class Session:
     figures: list[dict[str, Any]] = field(default_factory=list)
     canaries: dict[tuple[str, str], Obj] = field(default_factory=dict)  # set -> what to restore
     restored_upto: dict[tuple[str, str], int] = field(default_factory=dict)  # set -> faults seen restored
+    #: How to stop and start real nodes, as the run's configuration gave them (None: not known yet).
+    node_commands: NodeCommands | None = None
     #: A session bound to one client whatever the arguments say (unit tests, embedding in another runner).
     fixed: tuple[Target, Kube] | None = None
     _clients: dict[tuple[str | None, str | None], tuple[Target, Kube]] = field(default_factory=dict)
@@ -296,6 +298,10 @@ class Session:
     def restore_nodes(self) -> list[str]:
         """Undo every node change this run recorded in the ledger; return what failed."""
         errors: list[str] = []
+        commands = self.node_commands
+        if commands is None:
+            with contextlib.suppress(InvalidScenario):
+                commands = NodeCommands.from_env()
         for kube in self._kubes():
             try:
                 nodes = ledger_nodes(kube, self.run_id)
@@ -304,7 +310,7 @@ class Session:
                 continue
             for node in nodes:
                 try:
-                    restore_node(kube, node)
+                    restore_node(kube, node, commands)
                 except Exception as err:
                     errors.append(f"node/{node}: {err}")
         return errors

@@ -416,6 +416,17 @@ def _environment(env: Mapping[str, Any] | None, run: RunInfo) -> Data:
                 if attach
                 else []
             ),
+            *(
+                [
+                    {
+                        "name": "stop and start a real node",
+                        "available": bool(cluster.get("node_stop")),
+                        "detail": str(cluster.get("node_stop_why_not") or ""),
+                    }
+                ]
+                if "node_stop" in cluster
+                else []
+            ),
         ],
         "feature_gates": dict(cluster.get("gates") or {}),
         "errors": errors,

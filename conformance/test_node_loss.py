@@ -26,7 +26,7 @@ from ordinal.act.workload import Workload
 from ordinal.artefacts import step
 from ordinal.capabilities import ClusterInfo
 from ordinal.checks.assertions import assert_no_findings
-from ordinal.checks.attachments import attach_figures, check_attachments, single_writer_claims
+from ordinal.checks.attachments import attach_figures, attached_only_to, check_attachments, single_writer_claims
 from ordinal.checks.identity import check_at_most_one_live
 from ordinal.checks.node_loss import check_lost_node, lost_node, node_loss_figures
 from ordinal.checks.storage import check_tokens
@@ -45,7 +45,6 @@ from ordinal.observe.waiting import (
     wait_for_pod_terminating,
 )
 from ordinal.pytest_plugin import Figures
-from ordinal.types import Obj
 
 pytestmark = pytest.mark.promise("Identity")
 
@@ -58,17 +57,6 @@ def stateful(workload: Workload) -> Workload:
     """The workload with a per-pod claim template ``data`` on the StorageClass under test."""
     workload.claim_template = "data"
     return workload
-
-
-def _attached_elsewhere(items: list[Obj], volume: str, node: str) -> str | None:
-    """Why the volume's attachments break "attached to the lost node only", or None."""
-    mine = [a for a in items if (o.spec(a).get("source") or {}).get("persistentVolumeName") == volume]
-    elsewhere = [f"{o.spec(a).get('nodeName')} ({o.name(a)})" for a in mine if o.spec(a).get("nodeName") != node]
-    if elsewhere:
-        return f"pv {volume} has attachments to {', '.join(elsewhere)} while {node} is lost"
-    if not any(o.status(a).get("attached") for a in mine):
-        return f"pv {volume} is no longer attached to {node}, though nobody confirmed the unmount"
-    return None
 
 
 @pytest.mark.promise(feature="At most one pod per identity", story="real node lost")
@@ -138,7 +126,7 @@ def test_pod_of_a_lost_node_is_replaced_only_after_the_node_is_declared_out_of_s
             hold(
                 kube,
                 Query(VOLUME_ATTACHMENTS),
-                lambda items: _attached_elsewhere(items, volume, node),
+                lambda items: attached_only_to(items, volume, node),
                 expect=f"pv {volume} attached to {node} only",
                 seconds=1.0,
             )

@@ -141,3 +141,14 @@ def test_a_class_that_does_not_attach_is_judged_without_attachments() -> None:
     loss = NodeLoss().unreachable().evicted().declared().force_deleted().replaced()
     story = lost_node(loss.rec.timeline, node=LOST, namespace=NS, pod="web-1", old_uid=OLD_UID, since=loss.fault)
     assert check_lost_node(loss.rec.timeline, story, pv=None) == []
+
+
+def test_a_volume_pinned_to_the_lost_node_brings_the_pod_back_there_once_the_node_is() -> None:
+    """With no other node for the volume the replacement MUST come back at all, on the lost node once it is back."""
+    loss = NodeLoss().unreachable().evicted().declared().force_deleted()
+    loss.rec.wait(30.0).node(LOST).create(1, node=LOST)
+    loss.rec.wait(3.0).ready(1)
+    story = lost_node(loss.rec.timeline, node=LOST, namespace=NS, pod="web-1", old_uid=OLD_UID, since=loss.fault)
+    assert check_lost_node(loss.rec.timeline, story, elsewhere=False) == []
+    (moved,) = check_lost_node(loss.rec.timeline, story)
+    assert moved.rule == "node-loss.replaced-after-declared" and "on another node than n1" in moved.expected

@@ -62,6 +62,8 @@ class Fault:
     node: str | None = None
     #: The pod the action aimed at (its node is the one hit), when it picked one itself.
     pod: str = ""
+    #: Other nodes where that pod's volume could be used when the fault struck (none: it must wait for the node).
+    takers: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {

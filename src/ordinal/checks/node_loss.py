@@ -66,13 +66,16 @@ def check_lost_node(
     *,
     pv: str | None = None,
     evicted: bool = True,
+    elsewhere: bool = True,
 ) -> list[Finding]:
     """Every node-loss promise the timeline can show for ``story``.
 
     ``pv``: the pod's volume when its class attaches (VolumeAttachments recorded), else None and
     the attachment promises are not judged. ``evicted``: the pod tolerates the lost node only
     briefly, so the control plane must have marked it for deletion before the node was declared
-    out of service.
+    out of service. ``elsewhere``: another node could take the pod's volume, so the replacement
+    must run there; without one (a volume pinned to the lost node) it must come back at all,
+    which it can only once the node is back.
     """
     t0, subject = timeline.t0, f"pod {story.namespace}/{story.pod}"
     findings: list[Finding] = []
@@ -126,14 +129,15 @@ def check_lost_node(
                 f"uid {new.uid} appeared at {story.rel(new.first_seen, t0)} on node {new.node}",
             )
         )
-    if declared is not None and (new is None or new.ready_at is None or new.node == story.node):
+    if declared is not None and (new is None or new.ready_at is None or (elsewhere and new.node == story.node)):
         seen = "none" if new is None else f"uid {new.uid} on {new.node}, Ready {story.rel(new.ready_at, t0)}"
+        where = f"on another node than {story.node}" if elsewhere else f"(on {story.node} once it is back)"
         findings.append(
             Finding(
                 "node-loss.replaced-after-declared",
                 subject,
                 "metadata.uid",
-                f"a new {story.pod} Ready on another node than {story.node} once it is declared out of service",
+                f"a new {story.pod} Ready {where} once it is declared out of service",
                 seen,
             )
         )

@@ -126,7 +126,9 @@ def stop_node_of(
     hit = {o.name(p): o.uid(p) for p in pods if parse_ordinal(o.name(p), name) is not None}
     at = now()
     nodes.stop_node(run.kube, node, run.session.run_id, commands)
-    run.session.record_fault(Fault("stop_node_of", ns, name, hit, at, node, pod=pod_name(name, chosen)))
+    run.session.record_fault(
+        Fault("stop_node_of", ns, name, hit, at, node, pod=pod_name(name, chosen), takers=siblings)
+    )
     targets = [{"pod": p, "uid": u, "node": node} for p, u in sorted(hit.items())]
     return run.touched(ns, targets, node=node, ordinal=chosen, volume_may_move_to=list(siblings))
 

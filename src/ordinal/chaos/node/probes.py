@@ -149,7 +149,7 @@ def lost_node_held(
             timeline, node=str(fault.node), namespace=ns, pod=fault.pod, old_uid=fault.pods[fault.pod], since=fault.at
         )
         pv, driver, why = _attached_volume(run, ns, name, fault.pod)
-        findings += check_lost_node(timeline, story, pv=pv)
+        findings += check_lost_node(timeline, story, pv=pv, elsewhere=bool(fault.takers))
         figures = dict(node_loss_figures(timeline, story, pv))
         if pv is not None:
             sts = get_set(run.kube, ns, name)
@@ -167,7 +167,8 @@ def lost_node_held(
     return run.verdict(
         subject,
         findings,
-        held="kept and unreplaced on the lost node until it was declared out of service, then back elsewhere",
+        held="kept, unreplaced, on the lost node until it was declared out of service; then back where its volume "
+        "may be used",
         details={"compared": True, "lost": judged},
         timeline_of=ns,
     )

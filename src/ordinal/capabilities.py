@@ -176,6 +176,9 @@ class ClusterInfo:
     #: The API serves storage.k8s.io/v1 VolumeAttachments and the identity may list and watch them.
     volume_attachments: bool = False
     volume_attachments_why_not: str = "not discovered"
+    #: Commands that stop and start a real node were given (``--node-stop-command``/``--node-start-command``).
+    node_stop: bool = False
+    node_stop_why_not: str = "not discovered"
 
     @property
     def pod_index_label(self) -> bool:
@@ -221,6 +224,7 @@ class ClusterInfo:
             f"storage: {storage}",
             f"exec into pods: {'yes' if self.exec_pods else f'no ({self.exec_why_not})'}",
             f"volume attachments: {attach_missing(self, self.storage) or 'yes'}",
+            f"node stop: {'yes' if self.node_stop else f'no ({self.node_stop_why_not})'}",
             f"dns: {self.dns.mode}" + (f" {self.dns.where}" if self.dns.where else f" ({self.dns.why_not})"),
             f"cluster domain: {self.cluster_domain or 'unknown'} ({self.domain_source})",
             f"feature gates: {gates}",
@@ -235,9 +239,11 @@ CAPABILITIES: Mapping[str, str] = {
     "dns": "DNS reachable from the test runner",
     "storage": "a StorageClass (cluster default or --storage-class)",
     "node-pinned-storage": "a node-pinned StorageClass",
+    "movable-storage": "a StorageClass whose volumes can move between nodes",
     "zone-pinned-storage": "a zone-pinned StorageClass",
     "readiness-control": "control over pod readiness (simulated nodes or exec into pods)",
     "node-loss": "a node the suite can silence (simulated nodes)",
+    "node-stop": "a command that stops and starts a real node (--node-stop-command)",
     "node-changes": "permission patch nodes (cordon, taint; see ordinal rbac --disruptive)",
     "csi-attach": "VolumeAttachments (CSI attach)",
     "csi": "a CSI StorageClass",
@@ -273,6 +279,8 @@ def has(info: ClusterInfo, capability: str) -> bool:
         "zone-pinned-storage": lambda: info.storage is not None and info.storage.topology == "zone",
         "readiness-control": lambda: info.readiness_control,
         "node-loss": lambda: bool(info.simulated_nodes),
+        "node-stop": lambda: info.node_stop,
+        "movable-storage": lambda: info.storage is not None and info.storage.topology != "node",
         "node-changes": lambda: info.node_changes,
         "csi-attach": lambda: info.volume_attachments and attach_missing(info, info.storage) is None,
         "csi": lambda: info.storage is not None and info.storage.csi is not None,
@@ -294,6 +302,9 @@ def missing(info: ClusterInfo, capabilities: Sequence[str] = (), min_version: st
                 return "needs: the cluster domain (pass --cluster-domain)"
             if capability == "csi-attach" and info.storage is not None:
                 return attach_missing(info, info.storage)
+            if capability == "movable-storage" and info.storage is not None:
+                why = f"{info.storage.name}: volumes pinned to one node, {info.storage.pinned_because}"
+                return f"needs: {describe(capability)} ({why})"
             if capability == "csi" and info.storage is not None:
                 why = info.storage.csi_unknown or f"provisioner {info.storage.provisioner} is not a CSI driver"
                 return f"needs: {describe(capability)} ({info.storage.name}: {why})"

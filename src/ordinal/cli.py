@@ -81,6 +81,13 @@ def _cluster_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         metavar="admin|ci",
         help="ci: a ServiceAccount bound to exactly `ordinal rbac --disruptive`, as a least-privilege CI would be",
     )
+    node = csub.add_parser(
+        "node",
+        help="stop a real node (its kubelet, containerd, containers and CSI node plugin stop answering, as a hung "
+        "machine's would) or start it again",
+    )
+    node.add_argument("power", choices=("stop", "start"), metavar="stop|start")
+    node.add_argument("name", metavar="NAME", help="a real node of the local cluster, e.g. ordinal-node-2")
     logs = csub.add_parser("logs", help="print a component's log")
     logs.add_argument("component")
     gen = csub.add_parser("gen", help="regenerate the Go modules' pins from cluster/versions.json")
@@ -131,6 +138,8 @@ def _run_cluster(args: argparse.Namespace) -> int:
         return 0 if info["running"] else 3
     elif args.action == "env":
         print("\n".join(cluster.env_lines(identity=args.identity)))
+    elif args.action == "node":
+        print(cluster.node_power(args.power, args.name))
     elif args.action == "logs":
         sys.stdout.write(cluster.log_path(args.component).read_text(errors="replace"))
     elif args.action == "gen":
@@ -194,7 +203,11 @@ def _suite_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
     _workers_option(run)
     run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="passed on to pytest after `--`")
     run.set_defaults(leaf=run)
-    cleanup = sub.add_parser("cleanup", help="remove what aborted runs left: namespaces, their volumes, cordons")
+    cleanup = sub.add_parser(
+        "cleanup",
+        help="remove what aborted runs left: namespaces, their volumes, cordons, taints; start nodes a run stopped "
+        "(with ORDINAL_NODE_START_COMMAND)",
+    )
     cleanup.add_argument("--run-id", default=None, help="only this run's leftovers (default: every ordinal run)")
     cleanup.add_argument(
         "--kubeconfig", default=None, help="cluster to clean (default: KUBECONFIG or the local cluster)"
@@ -215,16 +228,18 @@ def _workers_option(parser: _Parser) -> None:
 
 def _run_cleanup(args: argparse.Namespace) -> int:
     from ordinal.act.namespaces import sweep
+    from ordinal.act.nodes import NodeCommands
     from ordinal.kube.manifests import run_labels
     from ordinal.kube.rest import ApiError
     from ordinal.target import connect, resolve
 
     if args.run_id is not None:
         run_labels(args.run_id)  # a bad id fails here, before the cluster is asked
+    commands = NodeCommands.from_env()  # a node a run stopped is started again with ORDINAL_NODE_START_COMMAND
     target = resolve(args.kubeconfig, args.context)
     with connect(target) as kube:
         try:
-            removed, errors = sweep(kube, args.run_id)
+            removed, errors = sweep(kube, args.run_id, commands=commands)
         except ApiError as err:
             raise OrdinalError(f"expected to list ordinal's namespaces on {target.source}, got {err}") from err
     for item in removed:

@@ -479,3 +479,44 @@ class Recording:
         for i in ordinals:
             self.delete(i).gone(i)
         return self
+
+
+class VolumeStory:
+    """One claim of web-1 on a CSI volume, its pods and their VolumeAttachments, as watch events."""
+
+    def __init__(self, *, csi: bool = True) -> None:
+        self.rec = Recording()
+        claim = pvc(1)
+        self.volume = csi_pv(claim) if csi else pv(claim, node="n1")
+        self.pv = self.volume["metadata"]["name"]
+        self.rec.emit("ADDED", claim)
+        self.rec.emit("ADDED", self.volume)
+        self.vas: dict[str, Obj] = {}
+
+    def attach(self, node: str, *, error: str | None = None) -> VolumeStory:
+        """The controller creates the attachment, the attacher reports it attached (after ``error``, if any)."""
+        va = volume_attachment(self.pv, node)
+        self.vas[node] = self.rec.emit("ADDED", va)
+        if error:
+            self._va(node, attach_error=error)
+        return self._va(node, attached=True, attach_error=None)
+
+    def detach(self, node: str) -> VolumeStory:
+        """Deletion asked, the attacher detaches, the finalizer goes and the object with it."""
+        self._va(node, deleting=True)
+        self._va(node, attached=False)
+        self.rec.emit("DELETED", self.vas.pop(node))
+        return self
+
+    def _va(self, node: str, *, deleting: bool = False, **status: object) -> VolumeStory:
+        va = copy.deepcopy(self.vas[node])
+        if deleting:
+            va["metadata"]["deletionTimestamp"] = "2026-09-01T10:00:05Z"
+        for key, value in status.items():
+            field = {"attached": "attached", "attach_error": "attachError"}[key]
+            if value is None:
+                va["status"].pop(field, None)
+            else:
+                va["status"][field] = value if key == "attached" else {"message": value}
+        self.vas[node] = self.rec.emit("MODIFIED", va)
+        return self

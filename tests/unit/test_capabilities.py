@@ -89,6 +89,12 @@ def test_garbage_version_is_refused() -> None:
         (["zones:3"], None, "needs: 3 zones"),
         ([], "1.33", "needs: Kubernetes >= 1.33"),
         (["node-loss"], None, "needs: a node the suite can silence (simulated nodes)"),
+        (["node-stop"], None, "needs: a command that stops and starts a real node (--node-stop-command)"),
+        (
+            ["movable-storage"],
+            None,
+            "needs: a StorageClass whose volumes can move between nodes (std: volumes pinned to one node, fake)",
+        ),
     ],
 )
 def test_missing_names_the_first_capability_lacking(needs: list[str], min_version: str | None, reason: str) -> None:
@@ -108,6 +114,17 @@ def test_exec_dns_storage_and_gate_are_each_reported() -> None:
         "needs: a StorageClass (cluster default or --storage-class)",
         "needs: feature gate MaxUnavailableStatefulSet",
     ]
+
+
+def test_a_real_node_can_be_lost_where_stop_commands_were_given_and_volumes_move() -> None:
+    """node-stop follows the given commands; movable-storage any class not pinned to one node (unknown: try)."""
+    zonal = StorageInfo("z", "csi", "WaitForFirstConsumer", False, "zone", "CSINode topology keys")
+    ready = info(node_stop=True, node_stop_why_not="", storage=zonal)
+    assert caps.missing(ready, ["node-stop", "movable-storage", "exec"]) is None
+    unknown = StorageInfo("u", "x", "WaitForFirstConsumer", False, None, "no volume of this class to look at yet")
+    assert caps.has(info(storage=unknown), "movable-storage")
+    assert "node stop: no (not discovered)" in info().summary()
+    assert "node stop: yes" in ready.summary()
 
 
 def test_unknown_capabilities_are_refused() -> None:

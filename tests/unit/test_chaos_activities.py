@@ -54,10 +54,18 @@ EXPECTED = {
         "drain_node_of",
         "lose_node_of",
         "restore_node",
+        "start_node",
+        "stop_node_of",
         "taint_out_of_service",
         "uncordon_node",
     },
-    "ordinal.chaos.node.probes": {"await_node_ready", "await_node_unreachable", "nodes_restored"},
+    "ordinal.chaos.node.probes": {
+        "await_node_ready",
+        "await_node_unreachable",
+        "expect_attached_to_lost_node",
+        "lost_node_held",
+        "nodes_restored",
+    },
 }
 BUILTINS = {str: "string", int: "integer", float: "number", bool: "boolean"}
 INJECTED = ("configuration", "secrets")

@@ -316,6 +316,30 @@ def test_an_interrupt_the_control_caused_ends_as_failed(tmp_path: Path) -> None:
     assert outcome is not None and "caught by method action 'drain'" in outcome.attrib["message"]
 
 
+def test_a_method_step_the_cluster_lacks_a_capability_for_makes_the_run_not_checked(tmp_path: Path) -> None:
+    """A fault the cluster cannot make (no node-stop command) MUST stop the run as not checked, never held or failed."""
+    current().phase = "method"
+    needs = "needs: a command that stops and starts a real node (ORDINAL_NODE_STOP_COMMAND not given)"
+    state = {
+        "activity": {"name": "stop-node"},
+        "status": "failed",
+        "exception": ["Traceback...\n", f"chaoslib.exceptions.ActivityFailed: stop_node_of: {needs}\n"],
+    }
+    with pytest.raises(InterruptExecution, match="not checked: needs: a command"):
+        controls.after_activity_control({"type": "action", "name": "stop-node"}, state=state)
+    experiment = {"title": "Real", "steady-state-hypothesis": {"probes": []}, "method": [{"name": "stop-node"}]}
+    data = journal(status="interrupted", run=[state], experiment=experiment)
+    controls.after_experiment_control({"title": "Real"}, state=data, reports_dir=str(tmp_path), report_name="real")
+    section = data["ordinal"]
+    assert (data["status"], section["verdict"]) == ("failed", "not-checked")
+    assert section["not_checked"] == [{"phase": "method", "probe": "stop-node", "reason": needs}]
+    junit = ET.parse(tmp_path / "junit-chaos-real.xml").getroot()
+    step = junit.find(".//testcase[@name='stop-node']/skipped")
+    assert step is not None and step.attrib["message"] == f"not checked: {needs}"
+    assert junit.find(".//testcase[@name='outcome']/skipped") is not None
+    assert (junit.attrib["failures"], junit.attrib["errors"]) == ("0", "0")
+
+
 def test_a_ctrl_c_stays_interrupted(tmp_path: Path) -> None:
     data = journal(status="interrupted")
     controls.after_experiment_control({"title": "Drain"}, state=data, reports_dir=str(tmp_path), report_name="drain")

@@ -41,6 +41,7 @@ def test_the_issue_s_experiments_are_all_there() -> None:
         "drain",
         "node-loss",
         "pod-kill",
+        "real-node-loss",
         "rolling-update-partition",
         "scale-down-up",
     }

@@ -123,6 +123,7 @@ def test_what_an_experiment_needs_is_read_from_its_hypothesis_and_method() -> No
     root = Path(__file__).resolve().parents[2] / "experiments"
     found = {p.stem: Needs.of(json.loads(p.read_text())) for p in sorted(root.glob("*.json"))}
     assert found["drain"] == DRAIN and found["node-loss"] == NODE_LOSS
+    assert found["real-node-loss"] == DRAIN  # a real node taken away, data read back: a real node per pod
     assert found["pod-kill"] == found["scale-down-up"] == found["delete-statefulset"] == POD_KILL
     assert Needs.of({"method": [], "steady-state-hypothesis": {"probes": []}}) == Needs(False, False, False)
 

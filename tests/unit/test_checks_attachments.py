@@ -6,10 +6,19 @@ StatefulSet controller and the kubelet would make it change, from the project's 
 
 from __future__ import annotations
 
-import copy
-
 import pytest
-from factories import CSI_DRIVER, NS, Recording, csi_pv, pod, pv, pvc, rules, statefulset, volume_attachment
+from factories import (
+    CSI_DRIVER,
+    NS,
+    Recording,
+    VolumeStory,
+    csi_pv,
+    pod,
+    pvc,
+    rules,
+    statefulset,
+    volume_attachment,
+)
 from fakes import FakeKube
 
 from ordinal.checks.assertions import assert_no_findings
@@ -25,52 +34,13 @@ from ordinal.errors import InvariantViolated
 from ordinal.kube.manifests import statefulset_manifest
 from ordinal.kube.rest import VOLUME_ATTACHMENTS
 from ordinal.observe.recorder import ATTACHMENTS, CLUSTER_WIDE, HELD_PER_ATTACHMENT, NAMESPACED, Recorder
-from ordinal.types import Finding, Obj
+from ordinal.types import Finding
 
 CLAIM = "data-web-1"
 ATTACHING = {CSI_DRIVER}
 
 
-class Story:
-    """One claim of web-1 on a CSI volume, its pods and their VolumeAttachments, as watch events."""
-
-    def __init__(self, *, csi: bool = True) -> None:
-        self.rec = Recording()
-        claim = pvc(1)
-        self.volume = csi_pv(claim) if csi else pv(claim, node="n1")
-        self.pv = self.volume["metadata"]["name"]
-        self.rec.emit("ADDED", claim)
-        self.rec.emit("ADDED", self.volume)
-        self.vas: dict[str, Obj] = {}
-
-    def attach(self, node: str, *, error: str | None = None) -> Story:
-        """The controller creates the attachment, the attacher reports it attached (after ``error``, if any)."""
-        va = volume_attachment(self.pv, node)
-        self.vas[node] = self.rec.emit("ADDED", va)
-        if error:
-            self._va(node, attach_error=error)
-        return self._va(node, attached=True, attach_error=None)
-
-    def detach(self, node: str) -> Story:
-        """Deletion asked, the attacher detaches, the finalizer goes and the object with it."""
-        self._va(node, deleting=True)
-        self._va(node, attached=False)
-        self.rec.emit("DELETED", self.vas.pop(node))
-        return self
-
-    def _va(self, node: str, *, deleting: bool = False, **status: object) -> Story:
-        va = copy.deepcopy(self.vas[node])
-        if deleting:
-            va["metadata"]["deletionTimestamp"] = "2026-09-01T10:00:05Z"
-        for key, value in status.items():
-            field = {"attached": "attached", "attach_error": "attachError"}[key]
-            if value is None:
-                va["status"].pop(field, None)
-            else:
-                va["status"][field] = value if key == "attached" else {"message": value}
-        self.vas[node] = self.rec.emit("MODIFIED", va)
-        return self
-
+class Story(VolumeStory):
     def check(self) -> list[Finding]:
         return check_attachments(self.rec.timeline, NS, [CLAIM], attaching=ATTACHING)
 

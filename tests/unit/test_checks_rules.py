@@ -9,7 +9,8 @@ from ordinal.checks.rules import RULES, blocking, informational, severity
 from ordinal.types import Finding
 
 SOURCE = Path(__file__).resolve().parents[2] / "src" / "ordinal"
-RULE_ID = re.compile(r'"((?:api|timeline|identity|ordering|storage|dns|retention|revisions|chaos|audit)\.[a-z-]+)"')
+AREAS = "api|timeline|identity|ordering|storage|dns|retention|revisions|chaos|audit|node-loss"
+RULE_ID = re.compile(rf'"((?:{AREAS})\.[a-z-]+)"')
 
 
 def _used() -> set[str]:

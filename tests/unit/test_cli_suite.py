@@ -11,6 +11,7 @@ from fakes import FakeKube
 
 from ordinal import cli, runs, target
 from ordinal.act import namespaces
+from ordinal.act.nodes import NodeCommands
 from ordinal.localcluster import cluster
 from ordinal.runs import ExperimentOutcome
 from ordinal.target import Target
@@ -161,13 +162,16 @@ def test_cleanup_prints_what_it_removed_and_fails_on_errors(
     """cleanup MUST list every removal, give each error one line, and exit non-zero if anything stayed."""
     calls: list[str | None] = []
 
-    def sweep(kube: Any, run_id: str | None = None) -> tuple[list[str], list[str]]:
+    def sweep(kube: Any, run_id: str | None = None, commands: Any = None) -> tuple[list[str], list[str]]:
         calls.append(run_id)
+        assert commands == NodeCommands("x {node}", "y {node}")  # nodes a run stopped are started again
         return ["namespace/ord-1a2b-x", "changes on node/n1"], ["namespace/ord-1a2b-y: timed out\nmore detail"]
 
     monkeypatch.setattr(target, "resolve", lambda *a: Target("/k", None, "flag"))
     monkeypatch.setattr(target, "connect", lambda target: FakeKube())
     monkeypatch.setattr(namespaces, "sweep", sweep)
+    monkeypatch.setenv("ORDINAL_NODE_STOP_COMMAND", "x {node}")
+    monkeypatch.setenv("ORDINAL_NODE_START_COMMAND", "y {node}")
     assert cli.main(["cleanup", "--run-id", "20261125t1705-3f9a"]) == 1
     out, err = capsys.readouterr()
     assert out.splitlines() == ["removed namespace/ord-1a2b-x", "removed changes on node/n1"]
@@ -180,7 +184,7 @@ def test_cleanup_with_nothing_left_succeeds(
 ) -> None:
     monkeypatch.setattr(target, "resolve", lambda *a: Target("/k", None, "flag"))
     monkeypatch.setattr(target, "connect", lambda target: FakeKube())
-    monkeypatch.setattr(namespaces, "sweep", lambda kube, run_id=None: ([], []))
+    monkeypatch.setattr(namespaces, "sweep", lambda kube, run_id=None, commands=None: ([], []))
     assert cli.main(["cleanup"]) == 0
     assert capsys.readouterr().out.strip() == "nothing to clean up"
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ordinal import cli
 from ordinal.errors import ClusterError, InvalidScenario
-from ordinal.localcluster import build, pki, process
+from ordinal.localcluster import build, cluster, pki, process
 from ordinal.localcluster.nodes import zone_name
 from ordinal.localcluster.versions import Versions
 
@@ -120,7 +122,14 @@ def test_zones_are_assigned_round_robin() -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["cluster", "up", "--bogus"], ["cluster", "up", "--nodes", "many"], ["cluster"], ["frobnicate"]],
+    [
+        ["cluster", "up", "--bogus"],
+        ["cluster", "up", "--nodes", "many"],
+        ["cluster"],
+        ["frobnicate"],
+        ["cluster", "node", "pause", "ordinal-node-1"],
+        ["cluster", "node", "stop"],
+    ],
 )
 def test_cli_rejects_bad_input_in_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
@@ -136,6 +145,39 @@ def test_cli_down_with_nothing_running(
     monkeypatch.setenv("ORDINAL_CLUSTER_DIR", str(tmp_path / "none"))
     assert cli.main(["cluster", "down"]) == 0
     assert "nothing to stop" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("power", ["stop", "start"])
+def test_cli_node_stop_without_a_cluster_is_one_line(
+    power: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Stopping or starting a node with no cluster running MUST fail in one line and create nothing."""
+    monkeypatch.setenv("ORDINAL_CLUSTER_DIR", str(tmp_path / "none"))
+    assert cli.main(["cluster", "node", power, "ordinal-node-1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [
+        f"ordinal: expected a running local cluster, found none (state {tmp_path / 'none'}); run `ordinal cluster up`"
+    ]
+    assert not (tmp_path / "none").exists()
+
+
+def test_node_commands_name_the_cluster_and_the_executable_and_survive_the_shell() -> None:
+    """The exported commands MUST be self-contained (state dir, executable) and keep ``{node}`` for the suite."""
+    stop, start = cluster.node_commands(Path("/tmp/a dir/cluster"), "/venv/bin/ordinal")
+    assert shlex.split(stop) == [
+        "env",
+        "ORDINAL_CLUSTER_DIR=/tmp/a dir/cluster",
+        "/venv/bin/ordinal",
+        "cluster",
+        "node",
+        "stop",
+        "{node}",
+    ]
+    assert shlex.split(start)[-2:] == ["start", "{node}"]
+    exported = subprocess.run(
+        ["sh", "-c", f'export X={shlex.quote(stop)}; printf %s "$X"'], capture_output=True, text=True, check=True
+    )
+    assert exported.stdout == stop
 
 
 def test_clusters_get_three_real_nodes_of_five_unless_told_otherwise() -> None:

@@ -40,6 +40,8 @@ def test_every_option_has_a_flag_an_ini_key_and_an_env_var() -> None:
         "cluster_domain",
         "run_as_user",
         "allow_disruptive",
+        "node_stop_command",
+        "node_start_command",
     }
 
 
@@ -75,6 +77,20 @@ def test_precedence_is_marker_cli_env_ini_default(layers: dict[str, object], wan
         pytest.param(
             {"allow_disruptive": "maybe"}, {}, {}, "invalid --allow-disruptive 'maybe' from command line", id="tristate"
         ),
+        pytest.param(
+            {},
+            {"ORDINAL_NODE_STOP_COMMAND": "ssh node sudo systemctl stop kubelet"},
+            {},
+            "invalid ORDINAL_NODE_STOP_COMMAND .* expected a command naming the node as {node}",
+            id="node-command-without-node",
+        ),
+        pytest.param(
+            {"node_start_command": "ssh '{node}"},
+            {},
+            {},
+            "invalid --node-start-command .* expected a command as a shell would split it",
+            id="node-command-unbalanced",
+        ),
     ],
 )
 def test_bad_values_name_their_key_and_source(
@@ -99,6 +115,11 @@ def test_values_are_parsed_to_their_types() -> None:
     assert (settings.keep_namespace_on_failure, settings.allow_disruptive) == (True, False)
     assert (settings.replicas, settings.dns, settings.storage_class) == (4, "direct:10.96.0.10:53", "fast-ssd")
     assert read_settings({}, {}, {}).allow_disruptive is None  # auto: decided by the target
+    node = read_settings({}, {}, {"ordinal_node_stop_command": "ssh {node} sudo systemctl stop kubelet containerd"})
+    assert (node.node_stop_command, node.node_start_command) == (
+        "ssh {node} sudo systemctl stop kubelet containerd",
+        None,
+    )
 
 
 def test_ini_file_value_reaches_the_test(pytester: pytest.Pytester) -> None:

@@ -106,6 +106,39 @@ def test_cgroup_mounts_are_parsed_per_controller() -> None:
     assert cgroups.own_path("memory", "0::/user.slice\n") == "/"
 
 
+def _freezer(directory: Path, state: str = "THAWED", self_freezing: str = "0") -> Path:
+    """A directory shaped like a v1 freezer cgroup (plain files: the kernel's answers are what they hold)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "freezer.state").write_text(state + "\n")
+    (directory / "freezer.self_freezing").write_text(self_freezing + "\n")
+    (directory / "cgroup.procs").write_text("")
+    return directory
+
+
+def test_thaw_resumes_every_cgroup_frozen_on_its_own_and_nothing_else(tmp_path: Path) -> None:
+    """``down`` and ``node start`` MUST thaw each self-frozen cgroup below the node, not only the node itself."""
+    node = _freezer(tmp_path / "node-1", "FROZEN", "1")
+    pod = _freezer(node / "kubepods" / "pod1", "FROZEN", "1")
+    inherited = _freezer(node / "daemons", "FROZEN", "0")
+    cgroups.thaw(node)
+    assert [cgroups.freezer_state(d) for d in (node, pod)] == ["THAWED", "THAWED"]
+    assert cgroups.freezer_state(inherited) == "FROZEN"  # the kernel thaws it with its parent; nothing written
+    cgroups.thaw(tmp_path / "gone")  # a node already removed: nothing to do, no error
+
+
+def test_freeze_asks_the_kernel_and_reports_what_it_says(tmp_path: Path) -> None:
+    node = _freezer(tmp_path / "node-1")
+    cgroups.freeze(node, timeout=1)
+    assert cgroups.freezer_state(node) == "FROZEN"
+
+
+def test_no_freezer_hierarchy_is_one_clear_error() -> None:
+    with pytest.raises(ClusterError, match="expected the cgroup v1 freezer hierarchy to be mounted"):
+        cgroups.freezer_dir("/x/node-1", cgroups.mounts(MOUNTINFO))
+    found = {**cgroups.mounts(MOUNTINFO), "freezer": Path("/sys/fs/cgroup/freezer")}
+    assert cgroups.freezer_dir("/x/node-1", found) == Path("/sys/fs/cgroup/freezer/x/node-1")
+
+
 def test_preflight_names_missing_controllers_tools_and_plugins(tmp_path: Path) -> None:
     found = cgroups.mounts(MOUNTINFO)
     assert preflight.check_cgroups(found) == []

@@ -271,3 +271,20 @@ def test_a_hostpath_class_has_no_csi_driver_and_says_attachment_does_not_apply(t
         "detail": "needs: a StorageClass whose volumes are attached to nodes: ordinal-local volumes are not "
         "attached (provisioner ordinal.dev/hostpath is not a CSI driver)",
     }
+
+
+@pytest.mark.parametrize(
+    ("name", "group"),
+    [
+        ("node-loss-to-not-ready", "node-loss"),
+        ("node-loss-declared-to-replacement-ready", "node-loss"),
+        ("attach-after-node-loss", "attach"),
+        ("detach-after-node-loss", "detach"),
+    ],
+)
+def test_real_node_loss_figures_chart_in_their_own_group_and_with_attach_and_detach(name: str, group: str) -> None:
+    assert model.figure_group(name) == group
+
+
+def test_the_real_node_loss_experiment_belongs_to_identity() -> None:
+    assert model.EXPERIMENT_AREAS["real-node-loss"] == "identity"

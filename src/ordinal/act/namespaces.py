@@ -11,7 +11,7 @@ import secrets
 import time
 from collections.abc import Collection
 
-from ordinal.act.nodes import ledger_nodes, restore_node
+from ordinal.act.nodes import NodeCommands, ledger_nodes, restore_node
 from ordinal.errors import InvalidScenario, OrdinalError
 from ordinal.kube import objects as o
 from ordinal.kube.manifests import run_labels
@@ -110,11 +110,17 @@ def _delete_pvs_of(kube: Kube, namespace: str, *, timeout: float) -> list[str]:
 
 
 def sweep(
-    kube: Kube, run_id: str | None = None, *, timeout: float = 300, keep: Collection[str] = ()
+    kube: Kube,
+    run_id: str | None = None,
+    *,
+    timeout: float = 300,
+    keep: Collection[str] = (),
+    commands: NodeCommands | None = None,
 ) -> tuple[list[str], list[str]]:
     """Remove what (aborted) runs left: namespaces (but those in ``keep``), their PVs, node changes.
 
-    Returns (removed, errors).
+    ``commands`` start again the nodes a run stopped (without them such a node is an error that
+    says so). Returns (removed, errors).
     """
     selector = f"{CREATED_BY_LABEL}={CREATED_BY_VALUE}" + (f",{RUN_LABEL}={run_id}" if run_id else "")
     namespaces, _ = kube.list(NAMESPACES, label_selector=selector)
@@ -130,7 +136,7 @@ def sweep(
             removed.append(f"namespace/{name}")
     for node in ledger_nodes(kube, run_id):
         try:
-            restore_node(kube, node)
+            restore_node(kube, node, commands)
             removed.append(f"changes on node/{node}")
         except (OrdinalError, ApiError) as err:
             errors.append(f"node/{node}: {err}")

@@ -1,17 +1,31 @@
-"""Node faults and their undo: cordon, silenced heartbeats, the out-of-service taint, all ledger-tracked.
+"""Node faults and their undo: cordon, silenced heartbeats, a stopped node, the out-of-service taint.
 
 Every node change is noted in an annotation on the node itself (the ledger, tagged with the
 run id) *before* it is made, so a crash in between still leaves a trace for the sweep, the
 safety control and ``ordinal cleanup``; undoing a change clears its entry. Nothing here undoes
 a change ordinal did not make.
+
+Stopping a real node is the one fault the API cannot make: it takes the machine itself (its
+kubelet, container runtime, containers and CSI node plugin). ordinal runs a command the user
+gives for it (:class:`NodeCommands`, ``{node}`` standing for the node's name): ``ordinal
+cluster node stop {node}`` on the local cluster, ``ssh {node} sudo systemctl stop kubelet
+containerd`` or a cloud CLI elsewhere. The ledger says which nodes are stopped; starting one
+again needs the start command, which never comes from the cluster (a node annotation must not
+choose what runs on the machine running ordinal).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from typing import Any
+import os
+import shlex
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from ordinal.errors import InvalidScenario
+from ordinal.errors import InvalidScenario, OrdinalError
 from ordinal.kube import objects as o
 from ordinal.kube.rest import NODES, Kube
 from ordinal.labels import LEDGER_ANNOTATION, NODE_KIND_LABEL, OUT_OF_SERVICE_TAINT, SIMULATED_NODE_KIND
@@ -140,8 +154,144 @@ def remove_out_of_service(kube: Kube, node: str) -> None:
     clear_node_change(kube, node, "out_of_service", extra={"spec": {"taints": taints or None}})
 
 
-def restore_node(kube: Kube, node: str) -> None:
-    """Undo every recorded change on ``node``: an out-of-service taint, a cordon, silenced heartbeats."""
+def restore_node(kube: Kube, node: str, commands: NodeCommands | None = None) -> None:
+    """Undo every recorded change on ``node``: a stopped node, an out-of-service taint, a cordon, heartbeats.
+
+    The node is started first (the taint is only honest while it is off); the other changes are
+    undone even when it cannot be started, and that error is raised afterwards.
+    """
+    failed: OrdinalError | None = None
+    try:
+        start_node(kube, node, commands)
+    except OrdinalError as err:
+        failed = err
     remove_out_of_service(kube, node)
     uncordon(kube, node)
     restore_heartbeats(kube, node)
+    if failed is not None:
+        raise failed
+
+
+# -- a stopped node ------------------------------------------------------------------------------
+
+#: In a node command, replaced by the node's name.
+NODE_PLACEHOLDER = "{node}"
+#: Where the commands come from when no option names them (the pytest options share these names).
+STOP_COMMAND_ENV, START_COMMAND_ENV = "ORDINAL_NODE_STOP_COMMAND", "ORDINAL_NODE_START_COMMAND"
+NodePower = Literal["stop", "start"]
+
+
+def parse_node_command(text: str) -> str:
+    """A command template: words as a POSIX shell splits them, one of them containing ``{node}``.
+
+    Raises InvalidScenario saying what is wrong. The command runs without a shell; wrap it in
+    ``sh -c '…'`` for pipes or ``&&``.
+    """
+    try:
+        words = shlex.split(text)
+    except ValueError as err:
+        raise InvalidScenario(f"expected a command as a shell would split it, got {text!r}: {err}") from None
+    if not words:
+        raise InvalidScenario("expected a command, got an empty one")
+    if not any(NODE_PLACEHOLDER in word for word in words):
+        raise InvalidScenario(f"expected a command naming the node as {NODE_PLACEHOLDER}, got {text!r}")
+    return text.strip()
+
+
+@dataclass(frozen=True)
+class NodeCommands:
+    """How to stop and start a real node on this cluster; "" where none was given."""
+
+    stop: str = ""
+    start: str = ""
+    #: Seconds one command may take (a cloud CLI that waits for the machine takes a while).
+    timeout: float = 180.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> NodeCommands:
+        """``ORDINAL_NODE_STOP_COMMAND`` and ``ORDINAL_NODE_START_COMMAND`` (``ordinal cluster env`` sets both)."""
+        source = os.environ if env is None else env
+        return cls(
+            parse_node_command(source[STOP_COMMAND_ENV]) if source.get(STOP_COMMAND_ENV, "").strip() else "",
+            parse_node_command(source[START_COMMAND_ENV]) if source.get(START_COMMAND_ENV, "").strip() else "",
+        )
+
+    @property
+    def configured(self) -> bool:
+        """Both given: a node this run stops, it can also start again."""
+        return bool(self.stop and self.start)
+
+    def missing(self) -> str:
+        """Why the capability is missing ("" when both commands are given)."""
+        absent = [power for power, text in (("stop", self.stop), ("start", self.start)) if not text]
+        if not absent:
+            return ""
+        names = " and ".join(f"--node-{p}-command (ORDINAL_NODE_{p.upper()}_COMMAND)" for p in absent)
+        return f"{names} not given; `ordinal cluster env` sets both for the local cluster"
+
+    def argv(self, power: NodePower, node: str) -> list[str]:
+        """The command's words with ``{node}`` replaced (never through a shell: a name cannot inject words)."""
+        template = self.stop if power == "stop" else self.start
+        if not template:
+            raise InvalidScenario(
+                f"expected a node-{power} command to {power} node {node}, found none ({self.missing()})"
+            )
+        return [word.replace(NODE_PLACEHOLDER, node) for word in shlex.split(template)]
+
+    def run(self, power: NodePower, node: str) -> str:
+        """Run the command for ``node``; its output's last line. A failure is one line: command, exit, stderr."""
+        argv = self.argv(power, node)
+        shown = shlex.join(argv)
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout, stdin=subprocess.DEVNULL)
+        except FileNotFoundError:
+            raise OrdinalError(f"expected `{shown}` to {power} node {node}, found no program {argv[0]!r}") from None
+        except subprocess.TimeoutExpired:
+            raise OrdinalError(
+                f"expected `{shown}` to {power} node {node} within {self.timeout:.0f}s, it did not end"
+            ) from None
+        if done.returncode != 0:
+            why = " ".join((done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1:])
+            raise OrdinalError(f"expected `{shown}` to {power} node {node}, it exited {done.returncode}: {why[:200]}")
+        lines = done.stdout.strip().splitlines()
+        return lines[-1] if lines else ""
+
+
+def stop_node(kube: Kube, node: str, run_id: str, commands: NodeCommands) -> bool:
+    """Stop real node ``node`` with the stop command, noted in the ledger first; False if this run already did.
+
+    A stop command that fails is followed by the start command (best effort), so a node is never
+    left half stopped and unrecorded; the failure is raised.
+    """
+    current = kube.get_or_none(NODES, node)
+    if current is None:
+        raise InvalidScenario(f"expected node {node!r} to stop, found none")
+    if not commands.configured:
+        raise InvalidScenario(f"expected commands to stop and start node {node}: {commands.missing()}")
+    if ledger(current).get("stopped"):
+        return False
+    record_node_change(kube, node, run_id, stopped=True)
+    try:
+        commands.run("stop", node)
+    except OrdinalError:
+        with contextlib.suppress(OrdinalError):
+            commands.run("start", node)
+            clear_node_change(kube, node, "stopped")
+        raise
+    return True
+
+
+def start_node(kube: Kube, node: str, commands: NodeCommands | None) -> bool:
+    """Start a node ordinal stopped (and only such a node); False when there was nothing to start."""
+    current = kube.get_or_none(NODES, node)
+    if current is None or not ledger(current).get("stopped"):
+        return False
+    run = ledger(current).get("run", "?")
+    if commands is None or not commands.start:
+        raise InvalidScenario(
+            f"node {node} was stopped by run {run}: expected a node-start command to start it again "
+            f"(--node-start-command, {START_COMMAND_ENV}), found none"
+        )
+    commands.run("start", node)
+    clear_node_change(kube, node, "stopped")
+    return True

@@ -50,6 +50,7 @@ from chaoslib.exceptions import InterruptExecution
 
 from ordinal.chaos import ACTIVITY_MODULES
 from ordinal.chaos.boundary import first_line
+from ordinal.chaos.junit import missing_capability
 from ordinal.chaos.results import NOT_CHECKED
 from ordinal.chaos.session import Session, current, open_session
 from ordinal.errors import OrdinalError
@@ -73,6 +74,8 @@ class _Run:
     def __init__(self) -> None:
         self.problems: list[str] = []  # what went wrong, in order seen
         self.unchecked: list[str] = []  # those of the problems that are probes not checked (not broken promises)
+        #: Method steps that could not run for a missing capability: {"phase", "probe", "reason"}.
+        self.unchecked_steps: list[dict[str, str]] = []
         self.fatal = False  # a problem chaoslib would not count as a failure (see module docstring)
         self.caught_by: str | None = None
         self.interrupted_by_us = False
@@ -111,8 +114,8 @@ def _guarded(fn: F) -> F:
     return hook  # type: ignore[return-value]
 
 
-def _interrupt(where: str, text: str) -> InterruptExecution:
-    _run.problem(where, text)
+def _interrupt(where: str, text: str, *, unchecked: bool = False) -> InterruptExecution:
+    _run.problem(where, text, unchecked=unchecked)
     _run.interrupted_by_us = True
     log.error("ordinal-safety: %s: %s", where, text)
     return InterruptExecution(f"ordinal-safety: {where}: {text}")
@@ -235,6 +238,10 @@ def after_activity_control(context: Obj, state: dict[str, Any] | None = None, **
         # verdict, the run stays "interrupted"; stop now so the rollbacks play.
         raise InterruptExecution(reason.removeprefix(_SIGNALLED))
     if session.phase == "method":
+        needs = missing_capability(state)
+        if needs:  # the cluster lacks what the step needs: the run stops, not checked, never held
+            _run.unchecked_steps.append({"phase": "method", "probe": str(context.get("name")), "reason": needs})
+            raise _interrupt(where, f"not checked: {needs}", unchecked=True)
         raise _interrupt(where, reason)
     if session.phase == "rollback":
         _run.problem(where, reason)
@@ -270,7 +277,7 @@ def after_experiment_control(
         **(journal.get("ordinal") or {}),
         **summary(session, journal),
         "verdict": verdict_of(journal, _run.problems, _run.unchecked, _run.control_errors),
-        "not_checked": not_checked(journal),
+        "not_checked": not_checked(journal) + _run.unchecked_steps,
         "caught_by": _run.caught_by,
         "problems": list(_run.problems),
         "control_errors": list(_run.control_errors),

@@ -134,6 +134,8 @@ def _activities(
         case = _case(suite, phase, name, float((run or {}).get("duration") or 0.0))
         if run is None:
             ET.SubElement(case, "skipped", {"message": "not run"})
+        elif run.get("status") == "failed" and (needs := missing_capability(run)):
+            ET.SubElement(case, "skipped", {"message": f"not checked: {needs}"})
         elif run.get("status") == "failed":
             _error(case, run)
             _out(case, run.get("output"))
@@ -162,6 +164,18 @@ def _outcome(suite: str, journal: Mapping[str, Any]) -> ET.Element:
     if figures:
         _out(case, figures)
     return case
+
+
+#: In an activity's error, what a missing capability reads as (ordinal's CapabilityMissing).
+NEEDS = "needs: "
+
+
+def missing_capability(run: Mapping[str, Any]) -> str | None:
+    """``needs: …`` when a failed activity failed for a capability the cluster lacks (not a broken promise)."""
+    lines = "".join(str(x) for x in run.get("exception") or []).strip().splitlines()
+    last = lines[-1] if lines else ""
+    at = last.find(NEEDS)
+    return last[at:] if at >= 0 and last[:at].rstrip().endswith(":") else None
 
 
 def _error(case: ET.Element, run: Mapping[str, Any]) -> None:

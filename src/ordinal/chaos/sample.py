@@ -97,7 +97,7 @@ def parse_node_selector(text: str) -> dict[str, str]:
 #: Activities that read or write data inside the pods: they need exec, i.e. nodes that run containers.
 EXEC_ACTIVITIES = frozenset({"data_token_intact", "write_data_tokens"})
 #: Faults that take a whole node away: with the sample's budget of one, each pod needs a node of its own.
-NODE_FAULTS = frozenset({"drain_node_of", "lose_node_of"})
+NODE_FAULTS = frozenset({"drain_node_of", "lose_node_of", "stop_node_of"})
 #: Faults only a simulated node can suffer (a real kubelet is not silenced this way).
 SIMULATED_FAULTS = frozenset({"lose_node_of"})
 #: Faults that evict through the eviction API: a budget that allows no disruption makes them hang.

@@ -27,22 +27,25 @@ from typing import Any, Literal
 
 from ordinal import capabilities
 from ordinal.act.namespaces import new_run_id
-from ordinal.act.nodes import ledger_nodes, restore_node
+from ordinal.act.nodes import NodeCommands, ledger_nodes, restore_node
 from ordinal.chaos.results import Snapshot
 from ordinal.checks.storage import snapshot_claims
-from ordinal.errors import InvalidScenario
+from ordinal.errors import InvalidScenario, InvariantViolated
 from ordinal.kube import objects as o
 from ordinal.kube.permissions import Call
-from ordinal.kube.rest import EVENTS, NODES, PODS, PVCS, STATEFULSETS, Kube
+from ordinal.kube.rest import EVENTS, NODES, PODS, PVCS, PVS, STATEFULSETS, Kube
 from ordinal.labels import REVISION_LABEL
 from ordinal.observe.dnsquery import Resolver
-from ordinal.observe.recorder import Recorder
+from ordinal.observe.recorder import ATTACHMENTS, Recorder
 from ordinal.observe.snapshot import observe_set
 from ordinal.target import Target, check_allowed, connect, context_name, resolve
 from ordinal.types import Obj
 
 #: Kinds the background recorder watches: identity, claims, scale history, node state and events.
 RECORDED_KINDS = (PODS, PVCS, STATEFULSETS, NODES, EVENTS)
+#: And where the identity may watch them, the namespace's VolumeAttachments with the PVs that tie them to it
+#: (the suite's recorder does the same; attachment promises are judged from them).
+ATTACHMENT_KINDS = (PVS, *ATTACHMENTS)
 
 Phase = Literal["standalone", "setup", "hypothesis-before", "method", "hypothesis-after", "rollback", "teardown"]
 
@@ -57,6 +60,10 @@ class Fault:
     pods: Mapping[str, str]  # pod name -> UID it had before the fault
     at: float  # monotonic seconds, the clock recorders use
     node: str | None = None
+    #: The pod the action aimed at (its node is the one hit), when it picked one itself.
+    pod: str = ""
+    #: Other nodes where that pod's volume could be used when the fault struck (none: it must wait for the node).
+    takers: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +71,7 @@ class Fault:
             "statefulset": f"{self.namespace}/{self.set_name}",
             "pods": dict(self.pods),
             "node": self.node,
+            **({"pod": self.pod} if self.pod else {}),
         }
 
 
@@ -125,6 +133,8 @@ class Session:
     figures: list[dict[str, Any]] = field(default_factory=list)
     canaries: dict[tuple[str, str], Obj] = field(default_factory=dict)  # set -> what to restore
     restored_upto: dict[tuple[str, str], int] = field(default_factory=dict)  # set -> faults seen restored
+    #: How to stop and start real nodes, as the run's configuration gave them (None: not known yet).
+    node_commands: NodeCommands | None = None
     #: A session bound to one client whatever the arguments say (unit tests, embedding in another runner).
     fixed: tuple[Target, Kube] | None = None
     _clients: dict[tuple[str | None, str | None], tuple[Target, Kube]] = field(default_factory=dict)
@@ -206,6 +216,18 @@ class Session:
                 hit.setdefault(pod, uid)
         return hit
 
+    def lost_pod(self, namespace: str, set_name: str, ordinal: int) -> tuple[str, Fault]:
+        """(pod, the fault that hit it): ``ordinal``'s pod, or with -1 the pod the latest node fault aimed at."""
+        if ordinal >= 0:
+            pod = f"{set_name}-{ordinal}"
+            fault = next((f for f in reversed(self.faults_on(namespace, set_name)) if pod in f.pods), None)
+        else:
+            fault = next((f for f in reversed(self.faults_on(namespace, set_name)) if f.pod), None)
+            pod = fault.pod if fault is not None else f"{set_name}-<picked>"
+        if fault is None:
+            raise InvariantViolated(f"expected a fault on pod {namespace}/{pod} earlier in this run, found none")
+        return pod, fault
+
     def pending(self, namespace: str, set_name: str) -> tuple[list[Fault], dict[str, str]]:
         """Faults on the set not yet seen restored, and pod name -> UID the latest of them hit."""
         faults = self.faults_on(namespace, set_name)[self.restored_upto.get((namespace, set_name), 0) :]
@@ -231,8 +253,10 @@ class Session:
         if running is not None:
             return running
         target = self.target(configuration, secrets)
-        kube = connect(target, pool_size=len(RECORDED_KINDS) + 2)
-        recorder = Recorder(kube, namespace, kinds=RECORDED_KINDS).start()
+        attachments, _ = capabilities.attachments_visible(self.kube(configuration, secrets))
+        kinds = RECORDED_KINDS + (ATTACHMENT_KINDS if attachments else ())
+        kube = connect(target, pool_size=len(kinds) + 2)
+        recorder = Recorder(kube, namespace, kinds=kinds).start()
         with self._lock:
             self.recorders[namespace] = recorder
             self._recorder_clients.append(kube)
@@ -296,6 +320,10 @@ class Session:
     def restore_nodes(self) -> list[str]:
         """Undo every node change this run recorded in the ledger; return what failed."""
         errors: list[str] = []
+        commands = self.node_commands
+        if commands is None:
+            with contextlib.suppress(InvalidScenario):
+                commands = NodeCommands.from_env()
         for kube in self._kubes():
             try:
                 nodes = ledger_nodes(kube, self.run_id)
@@ -304,7 +332,7 @@ class Session:
                 continue
             for node in nodes:
                 try:
-                    restore_node(kube, node)
+                    restore_node(kube, node, commands)
                 except Exception as err:
                     errors.append(f"node/{node}: {err}")
         return errors

@@ -298,3 +298,18 @@ def attach_figures(
         if move.detach_seconds is not None and (since is None or move.left_at >= since):
             found.append((f"detach-{context}", move.detach_seconds))
     return found
+
+
+def attached_only_to(attachments: Iterable[Obj], pv: str, node: str) -> str | None:
+    """Why VolumeAttachments (as listed now) break "``pv`` attached to lost ``node`` and nowhere else", or None.
+
+    For a watch that holds the promise over a window; the timeline check
+    (:func:`ordinal.checks.node_loss.check_lost_node`) judges the whole run afterwards.
+    """
+    mine = [a for a in attachments if (o.spec(a).get("source") or {}).get("persistentVolumeName") == pv]
+    elsewhere = [f"{o.spec(a).get('nodeName')} ({o.name(a)})" for a in mine if o.spec(a).get("nodeName") != node]
+    if elsewhere:
+        return f"pv {pv} has attachments to {', '.join(elsewhere)} while {node} is lost"
+    if not any(o.status(a).get("attached") for a in mine):
+        return f"pv {pv} is no longer attached to {node}, though nobody confirmed the unmount"
+    return None

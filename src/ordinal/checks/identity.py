@@ -13,7 +13,7 @@ from ordinal.checks.recorded import check_caught_up
 from ordinal.checks.storage import check_pod_mounts, claim_templates
 from ordinal.kube import objects as o
 from ordinal.kube.manifests import members, parse_ordinal, pod_name, pvc_name, set_window
-from ordinal.labels import POD_INDEX_LABEL, POD_NAME_LABEL
+from ordinal.labels import OUT_OF_SERVICE_TAINT, POD_INDEX_LABEL, POD_NAME_LABEL
 from ordinal.observe.timeline import Incarnation, Mark, Timeline
 from ordinal.types import Finding, Obj
 
@@ -174,9 +174,15 @@ def check_at_most_one_live(
 
 
 def _force_deleted(timeline: Timeline, inc: Incarnation) -> tuple[str, Mark] | None:
-    """(node, removal) if ``inc`` was removed with grace 0 while its node was unreachable."""
+    """(node, removal) if ``inc`` was removed with grace 0 while its node was unreachable.
+
+    Not when the node had been declared shut down (taint ``node.kubernetes.io/out-of-service``):
+    then PodGC's force delete is the confirmation, and only a real overlap is a finding.
+    """
     node = inc.node
     if inc.gone is None or inc.deletion_grace != 0 or node is None:
+        return None
+    if timeline.node_tainted_at(node, inc.gone, OUT_OF_SERVICE_TAINT):
         return None
     return (node, inc.gone) if timeline.node_unreachable_at(node, inc.gone) else None
 

@@ -97,6 +97,26 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         "storage.claim-expanded": Rule(
             _ERROR, "an expanded claim reports at least the requested size, and its pod sees at least that much"
         ),
+        # a real node lost (stopped, nobody can confirm what runs there)
+        "node-loss.recorded": Rule(_ERROR, "the pod on the lost node was recorded by a watch"),
+        "node-loss.node-not-ready": Rule(_ERROR, "a node that stopped answering is marked not Ready"),
+        "node-loss.pod-terminating": Rule(
+            _ERROR, "a pod on an unreachable node is marked for deletion once its toleration runs out"
+        ),
+        "node-loss.kept-until-declared": Rule(
+            _ERROR, "a pod on a lost node stays (Terminating) until the node is declared out of service"
+        ),
+        "node-loss.not-replaced-while-unconfirmed": Rule(
+            _ERROR, "no second pod takes the identity while the lost node could still run the first"
+        ),
+        "node-loss.replaced-after-declared": Rule(
+            _ERROR, "once the node is declared out of service the pod comes back Ready on another node"
+        ),
+        "node-loss.volume-stays-on-lost-node": Rule(
+            _ERROR,
+            "an attached volume stays attached to the lost node, and to no other, until the node is declared "
+            "out of service",
+        ),
         # chaos experiment bookkeeping (probes of ordinal.chaos)
         "chaos.statefulset-ready": Rule(_ERROR, "every replica Ready and available, spec observed"),
         "chaos.baseline": Rule(_ERROR, "a snapshot was taken before the fault"),

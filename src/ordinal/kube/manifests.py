@@ -14,7 +14,16 @@ from typing import Literal
 
 from ordinal.errors import InvalidScenario
 from ordinal.kube import objects as o
-from ordinal.labels import CREATED_BY_LABEL, CREATED_BY_VALUE, LAST_APPLIED_ANNOTATION, RUN_LABEL, SET_LABEL
+from ordinal.labels import (
+    CREATED_BY_LABEL,
+    CREATED_BY_VALUE,
+    HOSTNAME_LABEL,
+    LAST_APPLIED_ANNOTATION,
+    NOT_READY_TAINT,
+    RUN_LABEL,
+    SET_LABEL,
+    UNREACHABLE_TAINT,
+)
 from ordinal.types import Obj
 
 PodManagement = Literal["OrderedReady", "Parallel"]
@@ -447,3 +456,24 @@ def _require_label(what: str, value: str) -> None:
 def _require_label_value(what: str, value: str) -> None:
     if not value or len(value) > 63 or not _LABEL_VALUE_RE.match(value):
         raise InvalidScenario(f"expected {what} to be a non-empty label value (≤63 characters), got {value!r}")
+
+
+def lost_node_tolerations(seconds: int) -> list[Obj]:
+    """Pods stay bound to a not-ready or unreachable node for ``seconds``, then the taint manager deletes them.
+
+    Without these the API server's defaults apply: 300 s.
+    """
+    return [
+        {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": seconds}
+        for key in (UNREACHABLE_TAINT, NOT_READY_TAINT)
+    ]
+
+
+def nodes_affinity(nodes: Sequence[str], *, prefer: str | None = None) -> Obj:
+    """Pods may run only on ``nodes`` (by hostname label), and rather on ``prefer`` when it can take them."""
+    term = {"matchExpressions": [{"key": HOSTNAME_LABEL, "operator": "In", "values": list(nodes)}]}
+    affinity: Obj = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}
+    if prefer:
+        preferred = {"matchExpressions": [{"key": HOSTNAME_LABEL, "operator": "In", "values": [prefer]}]}
+        affinity["preferredDuringSchedulingIgnoredDuringExecution"] = [{"weight": 100, "preference": preferred}]
+    return {"nodeAffinity": affinity}

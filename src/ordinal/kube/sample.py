@@ -14,12 +14,13 @@ from ordinal.kube.manifests import (
     DEFAULT_IMAGE,
     DEFAULT_UID,
     headless_service_manifest,
+    lost_node_tolerations,
     pdb_manifest,
     run_labels,
     selector_labels,
     statefulset_manifest,
 )
-from ordinal.labels import HOSTNAME_LABEL, NOT_READY_TAINT, UNREACHABLE_TAINT
+from ordinal.labels import HOSTNAME_LABEL
 from ordinal.types import Obj
 
 
@@ -77,10 +78,7 @@ def sample_manifests(
         }
     }
     if unreachable_toleration >= 0:
-        pod_spec["tolerations"] = [
-            {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": unreachable_toleration}
-            for key in (UNREACHABLE_TAINT, NOT_READY_TAINT)
-        ]
+        pod_spec["tolerations"] = lost_node_tolerations(unreachable_toleration)
     return [
         headless_service_manifest(name, namespace, selector, labels=labels),
         sts,

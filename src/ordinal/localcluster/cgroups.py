@@ -115,10 +115,17 @@ def pids(rel: str) -> set[int]:
         top = root / rel.lstrip("/")
         if not top.is_dir():
             continue
-        for procs in top.rglob("cgroup.procs"):
-            with contextlib.suppress(OSError, ValueError):
-                found.update(int(p) for p in procs.read_text().split())
+        found |= pids_in(top)
     found.discard(os.getpid())
+    return found
+
+
+def pids_in(directory: Path) -> set[int]:
+    """Every process below ``directory`` of one hierarchy."""
+    found: set[int] = set()
+    for procs in directory.rglob("cgroup.procs"):
+        with contextlib.suppress(OSError, ValueError):
+            found.update(int(p) for p in procs.read_text().split())
     return found
 
 
@@ -163,3 +170,59 @@ def remove_created(created: list[str]) -> None:
     for path in sorted(created, key=lambda p: len(Path(p).parts), reverse=True):
         with contextlib.suppress(OSError):
             Path(path).rmdir()
+
+
+# -- the freezer: a node that stops answering, as a hung machine would ---------------------------
+
+FREEZER = "freezer"
+FROZEN, FREEZING, THAWED = "FROZEN", "FREEZING", "THAWED"
+
+
+def freezer_dir(rel: str, found: dict[str, Path] | None = None) -> Path:
+    """``rel`` in the v1 freezer hierarchy; ClusterError when that hierarchy is not mounted."""
+    root = (found if found is not None else mounts()).get(FREEZER)
+    if root is None:
+        raise ClusterError("expected the cgroup v1 freezer hierarchy to be mounted (to stop a node), found none")
+    return root / rel.lstrip("/")
+
+
+def freezer_state(directory: Path) -> str:
+    """``FROZEN``, ``FREEZING`` or ``THAWED`` (what the kernel says of the whole subtree)."""
+    return (directory / "freezer.state").read_text().strip()
+
+
+def freeze(directory: Path, *, timeout: float = 10.0) -> None:
+    """Freeze every task below ``directory`` (children too) and wait until the kernel reports FROZEN.
+
+    A task in uninterruptible sleep keeps the cgroup FREEZING; past ``timeout`` it is thawed
+    again and the error says so, so a failed stop never leaves a half-frozen node behind.
+    """
+    (directory / "freezer.state").write_text(FROZEN)
+    deadline = time.monotonic() + timeout
+    state = freezer_state(directory)
+    while state != FROZEN and time.monotonic() < deadline:
+        time.sleep(0.05)  # a kernel state file: nothing to watch, so a short bounded poll
+        state = freezer_state(directory)
+    if state != FROZEN:
+        thaw(directory)
+        raise ClusterError(
+            f"expected {directory} FROZEN within {timeout:.0f}s, it stayed {state} "
+            "(a task in uninterruptible sleep?); thawed it again"
+        )
+
+
+def thaw(directory: Path) -> None:
+    """Thaw ``directory`` and every descendant frozen on its own (``self_freezing``)."""
+    if not directory.is_dir():
+        return
+    frozen = [d for d in (directory, *directory.rglob("*")) if d.is_dir() and _self_frozen(d)]
+    for path in frozen:
+        with contextlib.suppress(FileNotFoundError):
+            (path / "freezer.state").write_text(THAWED)
+
+
+def _self_frozen(directory: Path) -> bool:
+    try:
+        return (directory / "freezer.self_freezing").read_text().strip() == "1"
+    except (FileNotFoundError, NotADirectoryError):
+        return False

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ordinal.errors import ClusterError, InvalidScenario
 from ordinal.kube import permissions
@@ -293,8 +295,16 @@ def _start(ctx: Context, comp: components.Component) -> float:
 
 
 def _teardown(where: Path, kinds: list[NodeKind], say: Log) -> list[str]:
-    """Stop processes newest first, undo node-level changes, remove the state. Collect every error."""
+    """Thaw stopped nodes, stop processes newest first, undo node-level changes, remove the state.
+
+    A frozen process takes no signal, not even SIGKILL, until it is thawed: stopped nodes are
+    started first. Every error is collected.
+    """
     errors: list[str] = []
+    try:
+        real.thaw_all(where)
+    except ClusterError as err:
+        errors.append(str(err))
     for record in reversed(process.records(where)):
         try:
             if process.stop(record):
@@ -333,7 +343,60 @@ def status() -> dict[str, Any]:
     where = paths.state_dir()
     data = state.read(where)
     procs = {r.name: ("running" if r.alive() else "dead") + f" (pid {r.pid})" for r in process.records(where)}
-    return {"state": str(where), "running": state.is_running(where), "processes": procs, "cluster": data}
+    return {
+        "state": str(where),
+        "running": state.is_running(where),
+        "processes": procs,
+        "stopped_nodes": real.stopped_nodes(where),
+        "cluster": data,
+    }
+
+
+NodeAction = Literal["stop", "start"]
+
+
+def node_power(action: NodeAction, name: str) -> str:
+    """``ordinal cluster node stop|start NAME``: freeze or thaw a real node; the line to print.
+
+    The processes of a real node (kubelet, containerd, its containers, kube-proxy, the CSI node
+    plugin and registrar) all live in its cgroup subtree; the v1 freezer stops them at once,
+    as a machine that hung would stop, and resumes them where they were.
+    """
+    where = paths.state_dir()
+    data = state.read(where)
+    if data is None or not state.is_running(where):
+        raise ClusterError(f"expected a running local cluster, found none (state {where}); run `ordinal cluster up`")
+    nodes, reals = list(data.get("nodes") or []), list(data.get("real_nodes") or [])
+    if name not in nodes:
+        raise InvalidScenario(f"expected a node of the local cluster ({', '.join(nodes)}), got {name!r}")
+    if name not in reals:
+        raise InvalidScenario(
+            f"expected a real node to {action} ({', '.join(reals) or 'the cluster has none'}), got {name}: "
+            "it is simulated (kwok), nothing runs there"
+        )
+    if action == "stop":
+        count = real.stop_node(where, name)
+        if not count:
+            return f"node {name} is already stopped"
+        return f"stopped node {name}: {count} processes frozen (kubelet, containerd, containers, CSI node plugin)"
+    count = real.start_node(where, name)
+    return f"started node {name}: {count} processes resumed" if count else f"node {name} is not stopped"
+
+
+def node_commands(where: Path, ordinal: str) -> tuple[str, str]:
+    """The node-stop and node-start command templates for this cluster (``{node}`` is the node's name).
+
+    Self-contained: they name the state directory and the ``ordinal`` executable, so the suite and
+    the experiments run them from any directory and environment.
+    """
+    prefix = ["env", f"ORDINAL_CLUSTER_DIR={where}", ordinal, "cluster", "node"]
+    return shlex.join([*prefix, "stop"]) + " {node}", shlex.join([*prefix, "start"]) + " {node}"
+
+
+def _ordinal_executable() -> str:
+    """This installation's ``ordinal`` script (beside the interpreter in a venv), else whatever PATH finds."""
+    beside = Path(sys.executable).with_name("ordinal")
+    return str(beside) if beside.is_file() else shutil.which("ordinal") or "ordinal"
 
 
 def env_lines(identity: str = "admin") -> list[str]:
@@ -350,6 +413,11 @@ def env_lines(identity: str = "admin") -> list[str]:
     if (data.get("images") or {}).get("busybox"):
         # Real nodes pull nothing: the suite's pods must use the image every real node already holds.
         lines.append(f"export ORDINAL_IMAGE={data['images']['busybox']}")
+    if data.get("real_nodes"):
+        # Real node loss: the suite and the experiments stop and start a node through these commands.
+        stop, start = node_commands(paths.state_dir(), _ordinal_executable())
+        lines.append(f"export ORDINAL_NODE_STOP_COMMAND={shlex.quote(stop)}")
+        lines.append(f"export ORDINAL_NODE_START_COMMAND={shlex.quote(start)}")
     return lines
 
 

@@ -449,16 +449,25 @@ class Timeline:
 
     def node_unreachable_at(self, node: str, mark: Mark) -> bool | None:
         """Was ``node`` NotReady, tainted unreachable/out-of-service or gone at ``mark``? None: unknown."""
-        last = None
-        for entry in self.of_kind("Node"):
-            if entry.name == node and entry.mark <= mark:
-                last = entry
+        last = self._node_at(node, mark)
         if last is None:
             return None
         if last.event == "DELETED":
             return True
         taints = set(last.detail.get("taints") or ())
         return last.detail.get("ready") != "True" or bool(taints & UNREACHABLE_TAINTS)
+
+    def node_tainted_at(self, node: str, mark: Mark, key: str) -> bool:
+        """Did ``node`` carry taint ``key`` at ``mark``, as recorded (False when not recorded)?"""
+        last = self._node_at(node, mark)
+        return last is not None and last.event != "DELETED" and key in (last.detail.get("taints") or ())
+
+    def _node_at(self, node: str, mark: Mark) -> Entry | None:
+        last = None
+        for entry in self.of_kind("Node"):
+            if entry.name == node and entry.mark <= mark:
+                last = entry
+        return last
 
     def mark_at(self, t: float) -> Mark:
         """A mark after every entry recorded at or before ``t`` (for checks taking seconds)."""

@@ -524,6 +524,45 @@ def wait_for_pod_recreated(
     )
 
 
+def unconfirmed_pod_broken(name: str, uid: str, node: str) -> Callable[[list[Obj]], str | None]:
+    """Why pod ``name`` (``uid``) on unreachable ``node`` breaks its promise: gone, or a second one took the name.
+
+    Nobody can confirm a pod on a lost node stopped, so it must stay (Terminating) and unreplaced.
+    """
+
+    def broken(items: list[Obj]) -> str | None:
+        current = next((p for p in items if o.name(p) == name), None)
+        if current is None:
+            return f"{name} (uid {uid}) vanished although its node {node} could not confirm it stopped"
+        if o.uid(current) != uid:
+            return f"a second pod {name} (uid {o.uid(current)}) appeared while uid {uid} was unconfirmed"
+        return None
+
+    return broken
+
+
+def wait_for_pod_terminating(kube: Kube, namespace: str, name: str, uid: str, node: str, *, timeout: float) -> Obj:
+    """Wait until pod ``name`` (``uid``) on unreachable ``node`` is marked for deletion; it must not go or be replaced.
+
+    The taint manager marks it once its toleration of the node's unreachable/not-ready taint runs out.
+    """
+    broken = unconfirmed_pod_broken(name, uid, node)
+
+    def judge(items: list[Obj]) -> Verdict[Obj]:
+        current = next((p for p in items if o.name(p) == name), None)
+        seen = pod_line(current) if current is not None else "absent"
+        done = current is not None and o.uid(current) == uid and o.terminating(current)
+        return Verdict(done, seen, current, failed=broken(items))
+
+    return wait_for(
+        kube,
+        _one(PODS, namespace, name),
+        judge,
+        expect=f"pod {namespace}/{name} (uid {uid}) Terminating while node {node} is unreachable",
+        timeout=timeout,
+    )
+
+
 def wait_for_pods_replaced(
     kube: Kube, namespace: str, name: str, old: Mapping[str, str], *, timeout: float
 ) -> dict[str, Obj]:

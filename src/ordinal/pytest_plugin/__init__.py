@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from ordinal import capabilities
+from ordinal.act.nodes import NodeCommands
 from ordinal.act.workload import Timeouts, Workload
 from ordinal.artefacts import allure as allure_report
 from ordinal.artefacts.figures import Figure
@@ -571,6 +572,12 @@ def workload(
 def dns_resolver(request: pytest.FixtureRequest, cluster_info: ClusterInfo) -> Resolver:
     """A resolver for the cluster DNS chosen by --dns (skips naming the capability if there is none)."""
     return session_of(request.config).resolver()
+
+
+@pytest.fixture
+def node_commands(request: pytest.FixtureRequest) -> NodeCommands:
+    """How this run stops and starts a real node (``--node-stop-command``, ``--node-start-command``)."""
+    return session_of(request.config).node_commands
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 
 from ordinal import capabilities
 from ordinal.act.namespaces import create_namespace, leaks, new_run_id, remove_namespace, sweep
-from ordinal.act.nodes import ledger_nodes, restore_node
+from ordinal.act.nodes import NodeCommands, ledger_nodes, restore_node
 from ordinal.act.workload import Timeouts
 from ordinal.artefacts.figures import Figure, FigureLog
 from ordinal.artefacts.results import ResultLog
@@ -74,6 +74,11 @@ class SuiteSession:
         self._reaping: dict[str, Future[list[str]]] = {}
         self._reaper_kube: Kube | None = None
         self.cleanup_requests = 0
+
+    @property
+    def node_commands(self) -> NodeCommands:
+        """How to stop and start a real node (``--node-stop-command``/``--node-start-command``); "" if not given."""
+        return NodeCommands(self.settings.node_stop_command or "", self.settings.node_start_command or "")
 
     @property
     def timeouts(self) -> Timeouts:
@@ -175,7 +180,15 @@ class SuiteSession:
         self._probe_selector = dict(info.exec_node_selector)
         dns, self._resolver = self._dns_access(info)
         domain, source = self._cluster_domain(info)
-        return replace(info, dns=dns, cluster_domain=domain, domain_source=source)
+        commands = self.node_commands
+        return replace(
+            info,
+            dns=dns,
+            cluster_domain=domain,
+            domain_source=source,
+            node_stop=commands.configured,
+            node_stop_why_not=commands.missing(),
+        )
 
     def _check_admission(self) -> None:
         """A dry run of exactly the pod the suite creates: a refusing admission policy ends the run in one line."""
@@ -315,7 +328,7 @@ class SuiteSession:
             return
         try:
             for node in ledger_nodes(kube, self.run_id):
-                restore_node(kube, node)
+                restore_node(kube, node, self.node_commands)
             found = leaks(kube, self.run_id)
         except (OrdinalError, ApiError) as err:
             self.cleanup_errors.append(f"leak check: {err}")
@@ -364,7 +377,7 @@ class SuiteSession:
         try:
             with connect(self.target()) as kube:
                 kept = set(self.kept_namespaces)
-                _, errors = sweep(kube, self.run_id, keep=kept, timeout=self.timeouts.gone)
+                _, errors = sweep(kube, self.run_id, keep=kept, timeout=self.timeouts.gone, commands=self.node_commands)
                 self.cleanup_errors += errors
                 found = leaks(kube, self.run_id)
                 self._controller_calls = Counter(kube.calls)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from ordinal import capabilities
+from ordinal.act.nodes import parse_node_command
 from ordinal.errors import InvalidScenario
 from ordinal.kube.manifests import DEFAULT_IMAGE, DEFAULT_UID, PLATFORM_UID, parse_run_as_user
 
@@ -101,6 +102,13 @@ def _dns(value: str) -> str:
     except InvalidScenario as err:
         raise ValueError(str(err)) from None
     return value.strip()
+
+
+def _node_command(value: str) -> str:
+    try:
+        return parse_node_command(value)
+    except InvalidScenario as err:
+        raise ValueError(str(err)) from None
 
 
 @dataclass(frozen=True)
@@ -206,6 +214,23 @@ OPTIONS: tuple[Option, ...] = (
         "yes|no|auto",
         "flag",
     ),
+    Option(
+        "node_stop_command",
+        "command that stops a real node, {node} standing for its name, e.g. 'ssh {node} sudo systemctl stop "
+        "kubelet containerd' (run without a shell; `ordinal cluster env` sets it for the local cluster). With "
+        "--node-start-command it lets the suite lose a real node (capability node-stop)",
+        _node_command,
+        None,
+        "COMMAND",
+    ),
+    Option(
+        "node_start_command",
+        "command that starts again a node --node-stop-command stopped, {node} standing for its name; also what "
+        "the session-end sweep and `ordinal cleanup` run for a node a run left stopped",
+        _node_command,
+        None,
+        "COMMAND",
+    ),
 )
 _BY_NAME = {opt.name: opt for opt in OPTIONS}
 
@@ -226,6 +251,8 @@ class Settings:
     cluster_domain: str | None = None
     run_as_user: int | None = DEFAULT_UID
     allow_disruptive: bool | None = None
+    node_stop_command: str | None = None
+    node_start_command: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
 
 

@@ -251,6 +251,7 @@ def _figures(report: Mapping[str, Any]) -> str:
         ("dns", "DNS propagation (Ready → resolvable)"),
         ("rollout", "Rollout durations"),
         ("scale-up", "Scale-up"),
+        ("node-loss", "Real node lost (from the fault, or from the out-of-service taint)"),
     ):
         stats = [s for s in figures["stats"] if s["group"] == group]
         if stats:

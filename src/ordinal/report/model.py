@@ -47,6 +47,7 @@ AREAS: tuple[Area, ...] = (
 EXPERIMENT_AREAS: Mapping[str, str] = {
     "pod-kill": "identity",
     "node-loss": "identity",
+    "real-node-loss": "identity",
     "drain": "storage-reattachment",
     "delete-statefulset": "storage-reattachment",
     "scale-down-up": "retention",
@@ -68,6 +69,7 @@ FIGURE_GROUPS: tuple[tuple[str, str], ...] = (
     ("ready-to-resolvable", "dns"),
     ("rollout-", "rollout"),
     ("scale-up-", "scale-up"),
+    ("node-loss-", "node-loss"),
 )
 
 
@@ -414,6 +416,17 @@ def _environment(env: Mapping[str, Any] | None, run: RunInfo) -> Data:
                     }
                 ]
                 if attach
+                else []
+            ),
+            *(
+                [
+                    {
+                        "name": "stop and start a real node",
+                        "available": bool(cluster.get("node_stop")),
+                        "detail": str(cluster.get("node_stop_why_not") or ""),
+                    }
+                ]
+                if "node_stop" in cluster
                 else []
             ),
         ],

@@ -418,11 +418,11 @@ def await_displaced_ordinal(
     one zone (cloud block storage) or anywhere. When no other available node can take it (the
     pinned node is the lost or cordoned one, or the zone has no other node) the replacement must
     stay Pending and unscheduled for ``hold`` seconds; otherwise it must be Running and Ready on
-    another node the volume admits within ``timeout``.
+    another node the volume admits within ``timeout``. ``ordinal`` -1: the one the node fault picked.
     """
     run = call()
-    pod = pod_name(name, ordinal)
-    fault = _fault_on(ns, name, pod)
+    pod, fault = call().session.lost_pod(ns, name, ordinal)
+    ordinal = int(pod.rsplit("-", 1)[1])
     old_uid, gone_from = fault.pods[pod], fault.node
     state = observe_set(run.kube, ns, name)
     pin = volume_pin(state.sts, state.pvcs, state.pvs, ordinal) if state.sts is not None else None
@@ -484,26 +484,14 @@ def expect_not_replaced(
     """On a lost node the ordinal's pod turns Terminating and stays so; no second pod takes its name.
 
     Waits up to ``timeout`` for the control plane to delete the pod (the taint manager, after
-    the pod's unreachable toleration), then holds for ``hold`` seconds.
+    the pod's unreachable toleration), then holds for ``hold`` seconds. ``ordinal`` -1: the one
+    the node fault picked.
     """
     run = call()
-    pod = pod_name(name, ordinal)
-    fault = _fault_on(ns, name, pod)
+    pod, fault = call().session.lost_pod(ns, name, ordinal)
     old_uid = fault.pods[pod]
-
-    def broken(items: list[Obj]) -> str | None:
-        cur = next((p for p in items if o.name(p) == pod), None)
-        if cur is None:
-            return f"{pod} vanished although its node {fault.node} could not confirm it stopped"
-        if o.uid(cur) != old_uid:
-            return f"a second pod {pod} (uid {o.uid(cur)}) appeared while uid {old_uid} was unconfirmed"
-        return None
-
-    def terminating(items: list[Obj]) -> Verdict[None]:
-        cur = next((p for p in items if o.name(p) == pod), None)
-        return Verdict(cur is not None and o.terminating(cur), "not yet terminating", failed=broken(items))
-
-    waiting.wait_for(run.kube, Query(PODS, ns), terminating, expect=f"{ns}/{pod} Terminating", timeout=timeout)
+    broken = waiting.unconfirmed_pod_broken(pod, old_uid, str(fault.node))
+    waiting.wait_for_pod_terminating(run.kube, ns, pod, old_uid, str(fault.node), timeout=timeout)
     became = run.seconds()
     waiting.hold(run.kube, Query(PODS, ns), broken, expect=f"{ns}/{pod} to stay Terminating, unreplaced", seconds=hold)
     return run.waited(

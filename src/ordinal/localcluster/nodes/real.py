@@ -27,13 +27,14 @@ loudly instead of silently changing the machine.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-from ordinal.errors import ClusterError
+from ordinal.errors import ClusterError, InvalidScenario
 from ordinal.labels import INSTANCE_TYPE_LABEL, NODE_KIND_LABEL, REAL_NODE_KIND, REGION_LABEL, ZONE_LABEL
 from ordinal.localcluster import cgroups, csi, images, network, paths, process
 from ordinal.localcluster.context import Context
@@ -275,6 +276,8 @@ class RealNodes:
             return []
         errors: list[str] = []
         root = data["cgroup_root"]
+        with contextlib.suppress(ClusterError):  # a frozen task takes no SIGKILL until it is thawed
+            thaw_all(ctx.state)
         left = cgroups.kill_all(root)
         if left:
             errors.append(f"expected no process left in cgroup {root}, still running: {left}")
@@ -287,6 +290,65 @@ class RealNodes:
         if not errors:
             (ctx.state / RECORD).unlink(missing_ok=True)
         return errors
+
+
+# -- stopping a node: every process of it frozen, as a machine that hung or lost power -----------
+
+
+def _node_cgroup(state: Path, name: str) -> Path:
+    """The node's subtree in the freezer hierarchy: kubelet, containerd, shims, containers, CSI node plugin."""
+    data = load(state)
+    if data is None or name not in (data.get("nodes") or []):
+        known = ", ".join((data or {}).get("nodes") or []) or "none"
+        raise InvalidScenario(f"expected a real node of the local cluster ({known}), got {name!r}")
+    return cgroups.freezer_dir(f"{data['cgroup_root']}/{name}")
+
+
+def stopped_nodes(state: Path) -> list[str]:
+    """Real nodes whose processes are frozen now."""
+    data = load(state) or {}
+    found = []
+    for name in data.get("nodes") or []:
+        with contextlib.suppress(ClusterError, OSError):
+            if cgroups.freezer_state(_node_cgroup(state, name)) != cgroups.THAWED:
+                found.append(name)
+    return found
+
+
+def stop_node(state: Path, name: str) -> int:
+    """Freeze every process of real node ``name``; return how many. Idempotent (0 if already stopped).
+
+    Nothing of the node answers any more: the kubelet renews no lease and reports no status,
+    containerd and the containers run no instruction, the CSI node plugin answers no call. Its
+    network namespace stays, as the network of a hung machine does; the API server, the
+    controllers and the CSI controller side (host processes) go on.
+    """
+    directory = _node_cgroup(state, name)
+    if cgroups.freezer_state(directory) == cgroups.FROZEN:
+        return 0
+    tasks = len(cgroups.pids_in(directory))
+    cgroups.freeze(directory)
+    return tasks
+
+
+def thaw_all(state: Path) -> None:
+    """Thaw every stopped node of the cluster (``down`` does this first); nothing to do without real nodes."""
+    data = load(state)
+    if data is None:
+        return
+    found = cgroups.mounts()
+    if cgroups.FREEZER in found:
+        cgroups.thaw(cgroups.freezer_dir(str(data["cgroup_root"]), found))
+
+
+def start_node(state: Path, name: str) -> int:
+    """Thaw real node ``name``; return how many processes resumed (0 if it was not stopped)."""
+    directory = _node_cgroup(state, name)
+    if cgroups.freezer_state(directory) == cgroups.THAWED:
+        return 0
+    tasks = len(cgroups.pids_in(directory))
+    cgroups.thaw(directory)
+    return tasks
 
 
 def unmount_under(state: Path) -> list[str]:

@@ -12,6 +12,9 @@ leaves nothing; the fixture stops it too if that test did not run.
 from __future__ import annotations
 
 import os
+import shlex
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,3 +79,23 @@ def ns(kube: Kube, run_id: str) -> Iterator[str]:
     yield name
     errors = delete_namespace(kube, name)
     assert not errors, f"cleanup of {name} left: {errors}"
+
+
+@pytest.fixture(scope="package")
+def user_env(csi_cluster: dict[str, Any]) -> dict[str, str]:
+    """The environment after ``eval "$(ordinal cluster env)"`` for this cluster, and no other ordinal settings."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ORDINAL_") and k != "KUBECONFIG"}
+    base["ORDINAL_CLUSTER_DIR"] = str(csi_cluster["where"])
+    printed = subprocess.run(
+        [sys.executable, "-m", "ordinal.cli", "cluster", "env"],
+        env=base,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    for line in printed.splitlines():
+        key, _, value = line.removeprefix("export ").partition("=")
+        base[key] = shlex.split(value)[0]
+    assert "{node}" in base["ORDINAL_NODE_STOP_COMMAND"] and "{node}" in base["ORDINAL_NODE_START_COMMAND"]
+    return base

@@ -2,18 +2,16 @@
 
 The storage, data-integrity, retention and volume modules run against the package's CSI cluster
 with ``--storage-class ordinal-csi``, as a user runs them (a pytest subprocess, the environment
-``ordinal cluster env`` gives); then ``drain.json`` with ``--var storage_class=ordinal-csi``. Every
+``ordinal cluster env`` prints); then ``drain.json`` with ``--var storage_class=ordinal-csi``. Every
 test passes or skips naming a capability; the attachment promises and the drain's data token are
 really judged here, never skipped.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from chaos_runs import EXPERIMENTS, ROOT, assert_held, assert_left_nothing, chaos_run
 from junit_cases import broken, cases, vague_skips
@@ -32,27 +30,13 @@ EXPECTED_SKIPS = {
 SUITE_TIMEOUT = 1200
 
 
-def _env(csi_cluster: dict[str, Any]) -> dict[str, str]:
-    """What ``eval "$(ordinal cluster env)"`` gives for the CSI cluster, and no other ordinal settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDINAL_")}
-    env |= {
-        "KUBECONFIG": csi_cluster["kubeconfig"],
-        "ORDINAL_DNS": f"direct:{csi_cluster['dns']}",
-        "ORDINAL_CLUSTER_DIR": csi_cluster["where"],
-        "PYTHONUNBUFFERED": "1",
-    }
-    return env
-
-
-def test_storage_promises_hold_on_ordinal_csi(csi_cluster: dict[str, Any], tmp_path: Path) -> None:
+def test_storage_promises_hold_on_ordinal_csi(user_env: dict[str, str], tmp_path: Path) -> None:
     """Storage, data integrity, retention and volumes MUST pass on ordinal-csi, attachment judged for real."""
     junit = tmp_path / "junit.xml"
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "4", "-rs"]
     command += [f"conformance/{m}" for m in MODULES]
     command += ["--storage-class", csi.STORAGE_CLASS, "--allow-disruptive", "yes", f"--junitxml={junit}"]
-    done = subprocess.run(
-        command, cwd=ROOT, env=_env(csi_cluster), capture_output=True, text=True, timeout=SUITE_TIMEOUT
-    )
+    done = subprocess.run(command, cwd=ROOT, env=user_env, capture_output=True, text=True, timeout=SUITE_TIMEOUT)
     print(done.stdout[-6000:])
     found = cases(junit)
     assert not broken(found), broken(found) + "\n" + done.stdout[-4000:]
@@ -67,10 +51,10 @@ def test_storage_promises_hold_on_ordinal_csi(csi_cluster: dict[str, Any], tmp_p
 
 
 def test_drain_holds_on_ordinal_csi_with_its_data_read_back(
-    csi_cluster: dict[str, Any], kube: Kube, tmp_path: Path
+    user_env: dict[str, str], kube: Kube, tmp_path: Path
 ) -> None:
     """drain.json on ordinal-csi MUST hold with every probe run, the data token included."""
-    env = _env(csi_cluster) | {"ORDINAL_REPORTS_DIR": str(tmp_path)}
+    env = user_env | {"ORDINAL_REPORTS_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
     run = chaos_run(EXPERIMENTS / "drain.json", env, tmp_path, (f"storage_class={csi.STORAGE_CLASS}",), "drain-csi")
     assert run.section["placement"]["unchecked"] in (None, ""), run.explain()  # real nodes: data is checked
     assert_held(run)

@@ -1,27 +1,24 @@
-"""Real node loss on the local cluster: a real node stopped (frozen), the conformance test and the experiment.
+"""Real node loss: a real node stopped (frozen), the conformance test and the experiment on ordinal-csi.
 
-One cluster of the CSI shape for the whole module (5 nodes, 4 real in 2 zones, so an ``ordinal-csi``
-volume can move within its zone): the session's own if it has that shape and the driver, else one
-started here (state ``<state dir>-nodeloss``, port offset = the session's + 5000 or
-``ORDINAL_NODE_LOSS_PORT_OFFSET``) and stopped at the end. The suite and the experiment run as users
-run them, as subprocesses with the environment ``ordinal cluster env`` prints (its node-stop and
-node-start commands among it). After each: no node stopped, tainted or in a ledger, no namespace or
-PV of ordinal's left. Figures go to ``reports/node-loss-figures.json``.
+On the package's CSI cluster (see ``conftest.py``: 4 real nodes in 2 zones, so an ``ordinal-csi``
+volume can leave a stopped node). The suite and the experiment run as users run them, as
+subprocesses with the environment ``ordinal cluster env`` prints (its node-stop and node-start
+commands among it). After each: no node stopped, tainted or in a ledger, no namespace or PV of
+ordinal's left. Figures go to ``reports/node-loss-figures.json``. ``test_teardown.py`` stops the
+cluster with a node still stopped.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
+from chaos_runs import CHAOS, ROOT
+from host_traces import record_figure
 from junit_cases import broken, cases
 
 from ordinal.act.nodes import ledger
@@ -29,66 +26,13 @@ from ordinal.artefacts.figures import read as read_figures
 from ordinal.kube import objects as o
 from ordinal.kube.rest import NAMESPACES, NODES, PVS, Kube
 from ordinal.labels import CREATED_BY_LABEL, CREATED_BY_VALUE, OUT_OF_SERVICE_TAINT
-from ordinal.localcluster import cgroups, cluster, paths, state
+from ordinal.localcluster import cgroups
 from ordinal.localcluster.nodes import real
-from ordinal.target import Target, connect
 
-ROOT = Path(__file__).resolve().parents[2]
-CHAOS = Path(sys.executable).with_name("chaos")
 ORDINAL = (sys.executable, "-m", "ordinal.cli")
 TEST = "conformance/test_node_loss.py"
 RUN_TIMEOUT = 900
-FIGURES = ROOT / "reports" / "node-loss-figures.json"
-
-
-def _offset() -> int:
-    explicit = os.environ.get("ORDINAL_NODE_LOSS_PORT_OFFSET")
-    if explicit:
-        return int(explicit)
-    return int(os.environ.get("ORDINAL_PORT_OFFSET") or 0) + 5000
-
-
-def _fits(data: dict[str, Any]) -> bool:
-    """The CSI driver and two real nodes in one zone: an ordinal-csi volume can leave a stopped node."""
-    if not (data.get("csi") or {}).get("driver"):
-        return False
-    reals = data.get("real_nodes") or []
-    zones = [i % int(data.get("zones") or 1) for i, name in enumerate(data.get("nodes") or []) if name in reals]
-    return any(zones.count(z) >= 2 for z in zones)
-
-
-@pytest.fixture(scope="module")
-def csi_shape() -> Iterator[dict[str, Any]]:
-    running = state.read() if state.is_running() else None
-    if running and _fits(running):
-        yield {**running, "where": paths.state_dir(), "dedicated": False}
-        return
-    where = Path(f"{paths.state_dir()}-nodeloss")
-    data = cluster.up(nodes=5, zones=2, real_nodes=4, port_offset=_offset(), state_dir=where, log=print)
-    yield {**data, "where": where, "dedicated": True}
-    cluster.down(state_dir=where, log=print)  # idempotent: the last test may have done it
-
-
-@pytest.fixture(scope="module")
-def kube(csi_shape: dict[str, Any]) -> Iterator[Kube]:
-    client = connect(Target(csi_shape["kubeconfig"], None, "local cluster", local=True))
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def user_env(csi_shape: dict[str, Any]) -> dict[str, str]:
-    """The environment after ``eval "$(ordinal cluster env)"`` for this cluster, and no other ordinal settings."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("ORDINAL_") and k != "KUBECONFIG"}
-    base["ORDINAL_CLUSTER_DIR"] = str(csi_shape["where"])
-    printed = subprocess.run(
-        [*ORDINAL, "cluster", "env"], env=base, cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
-    ).stdout
-    for line in printed.splitlines():
-        key, _, value = line.removeprefix("export ").partition("=")
-        base[key] = shlex.split(value)[0]
-    assert "{node}" in base["ORDINAL_NODE_STOP_COMMAND"] and "{node}" in base["ORDINAL_NODE_START_COMMAND"]
-    return base
+FIGURES = "node-loss-figures.json"
 
 
 def _pytest(junit: Path) -> list[str]:
@@ -97,47 +41,38 @@ def _pytest(junit: Path) -> list[str]:
     return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", TEST, *flags, "-q"]
 
 
-def record_figure(record_property: Any, name: str, value: float) -> None:
-    record_property(name, round(value, 3))
-    FIGURES.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(FIGURES.read_text()) if FIGURES.is_file() else {}
-    data[name] = {"value": round(value, 3), "unit": "s", "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    FIGURES.write_text(json.dumps(data, indent=2))
-    print(f"figure {name}: {value:.3f}s")
-
-
-def assert_nothing_left(kube: Kube, where: Path) -> None:
+def assert_nothing_left(kube: Kube, where: str | Path) -> None:
     """Every node Ready, running (not frozen), untainted by us and out of any ledger; no namespace or PV of ours."""
     nodes, _ = kube.list(NODES)
     changed = {o.name(n): ledger(n) for n in nodes if ledger(n)}
     tainted = [o.name(n) for n in nodes if OUT_OF_SERVICE_TAINT in o.taint_keys(n)]
     not_ready = [o.name(n) for n in nodes if o.node_ready(n) != "True"]
-    assert (changed, tainted, not_ready, real.stopped_nodes(where)) == ({}, [], [], [])
+    assert (changed, tainted, not_ready, real.stopped_nodes(Path(where))) == ({}, [], [], [])
     namespaces, _ = kube.list(NAMESPACES, label_selector=f"{CREATED_BY_LABEL}={CREATED_BY_VALUE}")
     pvs, _ = kube.list(PVS)
     assert ([o.name(n) for n in namespaces], [o.name(p) for p in pvs]) == ([], [])
 
 
 def test_a_real_node_stops_and_starts_and_the_cli_refuses_others_in_one_line(
-    csi_shape: dict[str, Any], user_env: dict[str, str], kube: Kube
+    csi_cluster: dict[str, Any], user_env: dict[str, str], kube: Kube
 ) -> None:
     """`cluster node stop` MUST freeze every process of a real node and `start` thaw them; others fail in one line."""
-    node = csi_shape["real_nodes"][-1]
-    simulated = next(n for n in csi_shape["nodes"] if n not in csi_shape["real_nodes"])
+    node = csi_cluster["real_nodes"][-1]
+    simulated = next(n for n in csi_cluster["nodes"] if n not in csi_cluster["real_nodes"])
     stop = shlex.split(user_env["ORDINAL_NODE_STOP_COMMAND"].replace("{node}", node))
     start = shlex.split(user_env["ORDINAL_NODE_START_COMMAND"].replace("{node}", node))
     try:
         done = subprocess.run(stop, env=user_env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0 and done.stdout.startswith(f"stopped node {node}: "), done.stdout + done.stderr
-        assert real.stopped_nodes(csi_shape["where"]) == [node]
-        frozen = cgroups.freezer_dir(f"{real.load(csi_shape['where'])['cgroup_root']}/{node}")  # type: ignore[index]
+        assert real.stopped_nodes(Path(csi_cluster["where"])) == [node]
+        frozen = cgroups.freezer_dir(f"{real.load(Path(csi_cluster['where']))['cgroup_root']}/{node}")  # type: ignore[index]
         assert cgroups.freezer_state(frozen) == cgroups.FROZEN
     finally:
         done = subprocess.run(start, env=user_env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.startswith(f"started node {node}: "), done.stdout + done.stderr
-    assert real.stopped_nodes(csi_shape["where"]) == []
+    assert real.stopped_nodes(Path(csi_cluster["where"])) == []
     for name, expected in (
-        (simulated, f"ordinal: expected a real node to stop ({', '.join(csi_shape['real_nodes'])}), got {simulated}"),
+        (simulated, f"ordinal: expected a real node to stop ({', '.join(csi_cluster['real_nodes'])}), got {simulated}"),
         ("no-such-node", "ordinal: expected a node of the local cluster ("),
     ):
         refused = subprocess.run(
@@ -145,11 +80,11 @@ def test_a_real_node_stops_and_starts_and_the_cli_refuses_others_in_one_line(
         )
         assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
         assert refused.stderr.startswith(expected), refused.stderr
-    assert_nothing_left(kube, csi_shape["where"])
+    assert_nothing_left(kube, csi_cluster["where"])
 
 
 def test_the_conformance_test_passes_on_ordinal_csi_with_its_figures(
-    csi_shape: dict[str, Any], user_env: dict[str, str], kube: Kube, tmp_path: Path, record_property: Any
+    csi_cluster: dict[str, Any], user_env: dict[str, str], kube: Kube, tmp_path: Path, record_property: Any
 ) -> None:
     """The node-loss promise MUST pass on ordinal-csi, reporting time to NotReady, to replacement Ready, to attach."""
     junit = tmp_path / "junit.xml"
@@ -170,9 +105,9 @@ def test_the_conformance_test_passes_on_ordinal_csi_with_its_figures(
     wanted = ("node-loss-to-not-ready", "node-loss-to-replacement-ready", "attach-after-node-loss")
     assert set(wanted) <= set(figures), figures
     for name, seconds in sorted(figures.items()):
-        record_figure(record_property, f"suite-{name}", seconds)
+        record_figure(record_property, FIGURES, f"suite-{name}", seconds)
     assert figures["node-loss-to-not-ready"] < figures["node-loss-to-replacement-ready"]
-    assert_nothing_left(kube, csi_shape["where"])
+    assert_nothing_left(kube, csi_cluster["where"])
 
 
 def test_without_node_commands_the_test_skips_naming_the_capability(user_env: dict[str, str], tmp_path: Path) -> None:
@@ -210,7 +145,7 @@ def _chaos(user_env: dict[str, str], reports: Path, *extra: str) -> tuple[int, d
 
 
 def test_the_experiment_holds_on_ordinal_csi(
-    csi_shape: dict[str, Any], user_env: dict[str, str], kube: Kube, tmp_path: Path, record_property: Any
+    csi_cluster: dict[str, Any], user_env: dict[str, str], kube: Kube, tmp_path: Path, record_property: Any
 ) -> None:
     """`chaos run experiments/real-node-loss.json` MUST hold on ordinal-csi, every probe checked, nothing left."""
     code, journal, output = _chaos(user_env, tmp_path)
@@ -219,7 +154,7 @@ def test_the_experiment_holds_on_ordinal_csi(
     assert (code, journal["status"], journal["deviated"], section.get("verdict")) == (0, "completed", False, "held")
     assert section["not_checked"] == [], explain
     [fault] = section["faults"]
-    assert fault["action"] == "stop_node_of" and fault["node"] in csi_shape["real_nodes"], explain
+    assert fault["action"] == "stop_node_of" and fault["node"] in csi_cluster["real_nodes"], explain
     after = {p["activity"]["name"]: p["output"] for p in journal["steady_states"]["after"]["probes"]}
     assert {name: out["status"] for name, out in after.items()} == dict.fromkeys(after, "passed"), explain
     [lost] = after["lost-node-held"]["details"]["lost"]
@@ -228,12 +163,12 @@ def test_the_experiment_holds_on_ordinal_csi(
     [row] = section["figures"]["restoration"]
     for name in ("node-loss-to-not-ready", "to_ready", "attach-after-node-loss"):
         assert isinstance(row.get(name), float), row
-        record_figure(record_property, f"chaos-{name}", row[name])
-    assert_nothing_left(kube, csi_shape["where"])
+        record_figure(record_property, FIGURES, f"chaos-{name}", row[name])
+    assert_nothing_left(kube, csi_cluster["where"])
 
 
 def test_without_node_commands_the_experiment_is_not_checked_and_changes_nothing(
-    csi_shape: dict[str, Any], user_env: dict[str, str], kube: Kube, tmp_path: Path
+    csi_cluster: dict[str, Any], user_env: dict[str, str], kube: Kube, tmp_path: Path
 ) -> None:
     """A cluster whose nodes ordinal cannot stop MUST make the run "not checked", never held, never a deviation."""
     env = {k: v for k, v in user_env.items() if not k.startswith("ORDINAL_NODE_")}
@@ -243,20 +178,4 @@ def test_without_node_commands_the_experiment_is_not_checked_and_changes_nothing
     [step] = section["not_checked"]
     assert step["phase"] == "method" and step["probe"] == "stop-node"
     assert step["reason"].startswith("needs: a command that stops and starts a real node"), step
-    assert_nothing_left(kube, csi_shape["where"])
-
-
-def test_down_thaws_a_stopped_node_and_leaves_nothing(csi_shape: dict[str, Any], user_env: dict[str, str]) -> None:
-    """`cluster down` with a node still stopped MUST thaw it first, then remove every process and cgroup."""
-    if not csi_shape["dedicated"]:
-        pytest.skip("the session's own cluster: stopped by whoever started it, not here")
-    where = Path(csi_shape["where"])
-    record = real.load(where)
-    assert record is not None
-    node = csi_shape["real_nodes"][0]
-    subprocess.run(shlex.split(user_env["ORDINAL_NODE_STOP_COMMAND"].replace("{node}", node)), env=user_env, check=True)
-    assert real.stopped_nodes(where) == [node]
-    assert cluster.down(state_dir=where)
-    assert cgroups.pids(record["cgroup_root"]) == set()
-    assert not cgroups.freezer_dir(record["cgroup_root"]).exists()
-    assert not where.exists()
+    assert_nothing_left(kube, csi_cluster["where"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import tarfile
 from pathlib import Path
@@ -161,13 +162,24 @@ def test_preflight_names_missing_controllers_tools_and_plugins(tmp_path: Path) -
 
 def test_preflight_failure_is_one_line_naming_every_gap(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     gaps = [preflight.Missing("overlay mounts", "x failed"), preflight.Missing("iptables", "apt-get install iptables")]
-    monkeypatch.setattr(preflight, "missing", lambda _: gaps)
+    monkeypatch.setattr(preflight, "missing", lambda _, nodes: gaps)
     with pytest.raises(ClusterError) as err:
         preflight.require(tmp_path, 2)
     text = str(err.value)
     assert len(text.splitlines()) == 1
     assert text.startswith("expected a host that can run 2 real node(s), missing: overlay mounts (x failed); iptables")
     assert "--real-nodes 0" in text
+
+
+def test_preflight_wants_inotify_instances_for_every_real_node() -> None:
+    """The per-user inotify limit is shared by every cluster here: too few left for the kubelets is named up front."""
+    assert preflight.check_inotify(2, limit=128, in_use=40) == []
+    [short] = preflight.check_inotify(4, limit=128, in_use=90)
+    assert str(short) == (
+        "44 free inotify instances for 4 real node(s) (fs.inotify.max_user_instances is 128, 90 in use by this user) "
+        "(stop other clusters, or raise it: sysctl fs.inotify.max_user_instances=512)"
+    )
+    assert preflight.inotify_instances(os.geteuid()) >= 0  # reads /proc; never raises for processes that go away
 
 
 def test_kernel_probe_reports_the_first_failing_capability(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -146,16 +146,64 @@ def check_kernel(scratch_parent: Path) -> list[Missing]:
     return [Missing("namespaces (unshare --mount --net)", proc.stderr.strip()[-160:] or f"exit {proc.returncode}")]
 
 
-def missing(scratch_parent: Path) -> list[Missing]:
+#: inotify instances one real node takes (kubelet and its cAdvisor 6, containerd 1, kube-proxy 1), and the
+#: control plane's (controller manager 5, API server 3) plus room for the CSI stack and the host's own.
+INOTIFY_PER_NODE, INOTIFY_BASE = 8, 12
+INOTIFY_LIMIT = Path("/proc/sys/fs/inotify/max_user_instances")
+
+
+def check_inotify(real_nodes: int, limit: int | None = None, in_use: int | None = None) -> list[Missing]:
+    """Room for the kubelets' inotify instances: the limit is per user, shared with every other cluster here.
+
+    A kubelet that finds none fails to start cAdvisor ("inotify_init: too many open files") long
+    after ``up`` began; saying so before anything starts is cheaper. The host's limit is never changed.
+    """
+    limit = int(INOTIFY_LIMIT.read_text()) if limit is None else limit
+    in_use = inotify_instances(os.geteuid()) if in_use is None else in_use
+    needed = INOTIFY_BASE + INOTIFY_PER_NODE * real_nodes
+    if limit - in_use >= needed:
+        return []
+    return [
+        Missing(
+            f"{needed} free inotify instances for {real_nodes} real node(s) "
+            f"(fs.inotify.max_user_instances is {limit}, {in_use} in use by this user)",
+            "stop other clusters, or raise it: sysctl fs.inotify.max_user_instances=512",
+        )
+    ]
+
+
+def inotify_instances(uid: int) -> int:
+    """inotify instances held by processes of ``uid`` (what the per-user limit counts)."""
+    count = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if proc.stat().st_uid != uid:
+                continue
+            count += sum(1 for fd in (proc / "fd").iterdir() if os.readlink(fd) == "anon_inode:inotify")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return count
+
+
+def missing(scratch_parent: Path, real_nodes: int = 1) -> list[Missing]:
     found = check_root()
     if found:
         return found
-    return [*check_tools(), *check_cni(), *check_busybox(), *check_cgroups(), *check_kernel(scratch_parent)]
+    return [
+        *check_tools(),
+        *check_cni(),
+        *check_busybox(),
+        *check_cgroups(),
+        *check_inotify(real_nodes),
+        *check_kernel(scratch_parent),
+    ]
 
 
 def require(scratch_parent: Path, real_nodes: int) -> None:
     """Raise one line naming every missing capability when ``real_nodes`` cannot start here."""
-    gone = missing(scratch_parent)
+    gone = missing(scratch_parent, real_nodes)
     if gone:
         raise ClusterError(
             f"expected a host that can run {real_nodes} real node(s), missing: "

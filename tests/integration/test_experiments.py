@@ -122,8 +122,11 @@ def _node_loss(run: Run, variables: tuple[str, ...]) -> None:
     assert held["held"] == 5 and held["uid"] == run.method("snapshot-identity")["output"]["pods"]["web-1"]["uid"]
     moved = run.method("back-elsewhere-or-pending-on-pinned-volume")["output"]["details"]
     assert moved["mode"] == "moved", moved
+    # The out-of-service taint makes PodGC's force delete a confirmed stop, so no overlap note is due;
+    # the recorder watches nodes and pods separately, though, and may log the deletion before the
+    # taint that caused it, which yields the info note instead. Either way nothing above info.
     notes = run.probe("after", "no-duplicate-identity")["output"]["notes"]
-    assert [n["rule"] for n in notes] == ["identity.overlap-after-force-delete"]
+    assert {n["rule"] for n in notes} <= {"identity.overlap-after-force-delete"}, notes
 
 
 EXPECTATIONS = {

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from kubernetes.client import CoreV1Api
 from kubernetes.client.exceptions import ApiException
-from kubernetes.stream import portforward, stream
 
 from ordinal.errors import TransientApiError
 from ordinal.kube.permissions import Call
@@ -51,7 +49,7 @@ def exec_in_pod(
     Transport trouble (no kubelet endpoint, RBAC refusing ``pods/exec``, a simulated node)
     raises :class:`TransientApiError`; a command that ran and failed returns its code.
     """
-    api = CoreV1Api(kube.api)
+    api = _core_api(kube)
     kwargs: dict[str, Any] = {
         "command": list(command),
         "stderr": True,
@@ -64,6 +62,8 @@ def exec_in_pod(
         kwargs["container"] = container
     kube.note("EXEC", PODS.path(namespace, pod, "exec"))
     try:
+        from kubernetes.stream import stream
+
         client = stream(api.connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
     except ApiException as err:
         if _refused(err):
@@ -77,6 +77,14 @@ def exec_in_pod(
     finally:
         client.close()
     return ExecResult(code, str(stdout or ""), str(stderr or ""))
+
+
+def _core_api(kube: Kube) -> Any:
+    """The generated CoreV1Api, imported on first use: importing it loads every API model (~0.4 s),
+    which every xdist worker and CLI call would otherwise pay before its first test."""
+    from kubernetes.client.api.core_v1_api import CoreV1Api
+
+    return CoreV1Api(kube.api)
 
 
 def _refused(err: ApiException) -> bool:
@@ -104,9 +112,11 @@ def _exit_code(status_text: str) -> int | None:
 @contextlib.contextmanager
 def port_forward(kube: Kube, namespace: str, pod: str, port: int) -> Iterator[Any]:
     """A connected stream socket to ``port`` of ``pod`` through the API server (TCP only)."""
-    api = CoreV1Api(kube.api)
+    api = _core_api(kube)
     kube.note("PORTFORWARD", PODS.path(namespace, pod, "portforward"))
     try:
+        from kubernetes.stream import portforward
+
         forward = portforward(api.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
     except ApiException as err:
         if _refused(err):

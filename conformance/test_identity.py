@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from ordinal.act.nodes import restore_heartbeats, stop_heartbeats
+from ordinal.act.node_loss import isolate_node
+from ordinal.act.nodes import restore_heartbeats, stop_heartbeats, uncordon
 from ordinal.act.pods import Hit, delete_pod
 from ordinal.act.workload import Workload
 from ordinal.artefacts import step
@@ -198,6 +199,7 @@ def test_failed_pod_is_replaced_under_its_name(
 @pytest.mark.promise(feature="At most one pod per identity", story="force delete on a lost node")
 @pytest.mark.chaos
 @pytest.mark.disruptive
+@pytest.mark.isolates_node
 @pytest.mark.needs("node-loss", "nodes:2")
 def test_force_delete_on_a_lost_node_is_reported_as_an_identity_overlap(
     workload: Workload, recorder: Recorder, run_id: str
@@ -208,6 +210,8 @@ def test_force_delete_on_a_lost_node_is_reported_as_an_identity_overlap(
         victim = workload.pod(1)
         node = str(o.spec(victim).get("nodeName"))
     try:
+        with step(f"Cordon {node} and wait until no other workload's pod is on it (the loss reaches only ours)"):
+            isolate_node(workload.kube, node, run_id, workload.namespace, timeout=workload.timeouts.pod)
         with step(f"Silence node {node} (its kubelet stops heartbeating)"):
             stop_heartbeats(workload.kube, node, run_id)
         with step(f"Wait until the control plane marks {node} not Ready"):
@@ -229,6 +233,7 @@ def test_force_delete_on_a_lost_node_is_reported_as_an_identity_overlap(
             workload.wait_recreated(1, o.uid(victim))
     finally:
         restore_heartbeats(workload.kube, node)
+        uncordon(workload.kube, node)
     with step("Check the timeline: no unexplained overlap, and the forced one reported"):
         findings = check_at_most_one_live(synced(recorder), set_name=workload.name)
         notes = assert_no_findings(findings, what="identities after a forced delete", timeline=recorder.timeline)

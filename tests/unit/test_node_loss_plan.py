@@ -8,8 +8,10 @@ import pytest
 from factories import NS, node, pod
 from fakes import FakeKube
 
-from ordinal.act.node_loss import plan_stop, strangers_on
+from ordinal.act.node_loss import isolate_node, plan_stop, strangers_on
+from ordinal.act.nodes import ledger
 from ordinal.errors import CapabilityMissing
+from ordinal.kube.rest import NODES
 from ordinal.types import Obj
 
 ZONE = "topology.csi.example.dev/zone"
@@ -58,3 +60,24 @@ def test_without_such_a_node_the_capability_is_named_with_what_was_found() -> No
     text = str(missing.value)
     assert text.startswith("needs: a node to stop with another node in its volume's topology domain")
     assert "n1 hosts kube-system/dns-0" in text and "n3 hosts x/p-0" in text
+
+
+def test_isolating_a_node_cordons_it_and_waits_for_the_other_workloads_pods_to_leave() -> None:
+    """Terminating pods of another test MUST still count (they are on the node until gone); ours and a
+    DaemonSet's MUST NOT. The cordon MUST be in the node ledger, so a sweep undoes it."""
+    leaving = stranger("web", "n1", "other-test", deletionTimestamp="2026-12-07T00:00:00Z")
+    kube = FakeKube(
+        real("n1", "a"), leaving, stranger("proxy", "n1", owner="DaemonSet"), pod(1, "web", namespace=NS, node="n1")
+    )
+    kube.batches = [[("DELETED", leaving)]]
+    assert isolate_node(kube, "n1", "run-1", NS, timeout=5) is True
+    assert kube.get(NODES, "n1")["spec"]["unschedulable"] is True
+    assert ledger(kube.get(NODES, "n1")).get("cordoned")
+    assert strangers_on(kube, "n1", NS) == []
+
+
+def test_a_node_that_never_clears_is_a_missing_capability_naming_who_stayed() -> None:
+    kube = FakeKube(real("n1", "a"), stranger("db", "n1", "tenant"))
+    with pytest.raises(CapabilityMissing) as missing:
+        isolate_node(kube, "n1", "run-1", NS, timeout=0.2)
+    assert str(missing.value).startswith("needs: a node to lose hosting only our pods (on n1: tenant/db-0 after")

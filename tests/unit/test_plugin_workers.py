@@ -68,6 +68,11 @@ def test_two_nodes(span): pass
 @pytest.mark.needs("node-loss")
 def test_lose_node(span): pass
 
+@pytest.mark.chaos
+@pytest.mark.isolates_node
+@pytest.mark.needs("node-loss")
+def test_isolated_lose_node(span): pass
+
 def test_no_cluster(): pass
 """
 
@@ -86,13 +91,14 @@ def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
 
 
 def test_drains_and_node_loss_never_overlap_what_they_would_break(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    """With 4 workers: drains MUST NOT overlap each other, node loss MUST overlap nothing; ordinary tests overlap."""
+    """With 4 workers: drains and an isolating node loss MUST NOT overlap each other, node loss MUST overlap
+    nothing; ordinary tests overlap."""
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(TESTS)
     result = pytester.runpytest_subprocess("-n", "4", "-p", "no:cacheprovider", "--allow-disruptive=yes")
-    result.assert_outcomes(passed=11)
+    result.assert_outcomes(passed=12)
     spans = [json.loads(line) for line in (tmp_path / "spans.jsonl").read_text().splitlines()]
-    assert len(spans) == 10
+    assert len(spans) == 11
     assert len({s["run"] for s in spans}) == 1, "every worker MUST share the controller's run id"
     assert len({s["worker"] for s in spans}) > 1
     exclusive = [s for s in spans if not s["test"].startswith("test_plain")]
@@ -174,18 +180,19 @@ def test_the_scheduler_reads_one_unit_from_what_workers_wrote(tmp_path: Path) ->
 
 
 def test_drains_run_on_one_worker_beside_ordinary_tests(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    """Under ``-n``: the schedulable tests MUST run on one worker, in order, while ordinary tests run beside them;
-    node loss last, still overlapping nothing."""
+    """Under ``-n``: the schedulable tests (an isolating node loss among them) MUST run on one worker, in order,
+    while ordinary tests run beside them; node loss last, still overlapping nothing."""
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(TESTS)
     result = pytester.runpytest_subprocess("-n", "3", "-p", "no:cacheprovider", "--allow-disruptive=yes")
-    result.assert_outcomes(passed=11)
+    result.assert_outcomes(passed=12)
     spans = [json.loads(line) for line in (tmp_path / "spans.jsonl").read_text().splitlines()]
     unit = sorted(
-        (s for s in spans if s["test"].startswith(("test_drain", "test_two_nodes"))), key=lambda s: s["start"]
+        (s for s in spans if s["test"].startswith(("test_drain", "test_two_nodes", "test_isolated"))),
+        key=lambda s: s["start"],
     )
     assert len({s["worker"] for s in unit}) == 1, unit
-    assert [s["test"] for s in unit] == ["test_two_nodes", "test_drain[0]", "test_drain[1]"]
+    assert [s["test"] for s in unit] == ["test_two_nodes", "test_drain[0]", "test_drain[1]", "test_isolated_lose_node"]
     plain = [s for s in spans if s["test"].startswith("test_plain")]
     assert any(_overlap(p, d) for p in plain for d in unit), "ordinary tests waited for the drains"
     alone = next(s for s in spans if s["test"] == "test_lose_node")

@@ -10,15 +10,17 @@ topology domain as the volume (the same zone for a zonal CSI volume), where the 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ordinal.act.nodes import cordon
 from ordinal.checks.storage import volume_pin
-from ordinal.errors import CapabilityMissing, InvalidScenario
+from ordinal.errors import CapabilityMissing, InvalidScenario, WaitTimeout
 from ordinal.kube import objects as o
 from ordinal.kube.manifests import parse_ordinal, pod_name, set_window
 from ordinal.kube.rest import NODES, PODS, Kube
 from ordinal.observe.snapshot import observe_set
+from ordinal.observe.waiting import Query, Verdict, wait_for
 from ordinal.types import Obj
 
 #: Static (mirror) pods carry this annotation: the kubelet's own, they go down with the node.
@@ -28,14 +30,47 @@ MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 def strangers_on(kube: Kube, node: str, namespace: str) -> list[str]:
     """Live pods on ``node`` of other workloads: another namespace, not a DaemonSet's, not a static pod."""
     pods, _ = kube.list(PODS, field_selector=f"spec.nodeName={node}")
+    return strangers(pods, namespace, leaving=False)
+
+
+def strangers(pods: Iterable[Obj], namespace: str, *, leaving: bool) -> list[str]:
+    """Pods of other workloads among ``pods`` (``leaving``: terminating ones count too), as namespace/name."""
     return sorted(
         o.ref(p)
         for p in pods
         if o.namespace(p) != namespace
-        and not o.terminating(p)
+        and (leaving or not o.terminating(p))
         and (o.controller_ref(p) or {}).get("kind") != "DaemonSet"
         and MIRROR_ANNOTATION not in (o.meta(p).get("annotations") or {})
     )
+
+
+def isolate_node(kube: Kube, node: str, run_id: str, namespace: str, *, timeout: float) -> bool:
+    """Cordon ``node`` and wait until no pod of another workload is on it, terminating ones included.
+
+    Losing the node then reaches only ``namespace``'s pods, so a node-loss test may run while
+    other tests run elsewhere: the cordon keeps their new pods off, and the pods they have there
+    leave as those tests end. Returns whether the cordon was ours (undo with ``uncordon``);
+    raises CapabilityMissing naming the pods still there at the deadline (another tenant's
+    workload need not ever leave).
+    """
+    cordoned = cordon(kube, node, run_id)
+
+    def judge(items: list[Obj]) -> Verdict[bool]:
+        there = strangers(items, namespace, leaving=True)
+        return Verdict(not there, f"on {node}: {', '.join(there[:5]) or 'only ours'}", value=True)
+
+    try:
+        wait_for(
+            kube,
+            Query(PODS, field_selector=f"spec.nodeName={node}"),
+            judge,
+            expect=f"no other workload's pod on cordoned node {node}",
+            timeout=timeout,
+        )
+    except WaitTimeout as err:
+        raise CapabilityMissing("a node to lose hosting only our pods", f"{err.seen} after {err.elapsed:.0f}s") from err
+    return cordoned
 
 
 def _matches(node: Obj, selector: Mapping[str, str]) -> bool:

@@ -16,6 +16,10 @@ process ends (an interrupted or killed worker never keeps one):
   exclusively; a test that needs every node schedulable (``needs("zones:…")``) and capability
   discovery (which counts schedulable nodes and zones) hold it shared.
 
+A node-loss test marked ``isolates_node`` cordons the node it will lose and waits until no other
+workload's pod runs there (:func:`ordinal.act.node_loss.isolate_node`) before the fault: the loss
+then reaches only its own pods, so it takes what a drain takes and overlaps ordinary tests.
+
 A drain only evicts pods of its own namespace, so ordinary tests run beside it; one of their
 pods bound to a node-pinned volume on the cordoned node waits until the uncordon.
 
@@ -131,7 +135,7 @@ def access_of(item: pytest.Item, uses_cluster: bool) -> Access:
     """Which node locks a test takes, from its markers (no test file names a lock)."""
     needs = {str(c) for mark in item.iter_markers("needs") for c in mark.args}
     if item.get_closest_marker("chaos") or "node-loss" in needs:
-        return "alone"
+        return "drain" if item.get_closest_marker("isolates_node") else "alone"
     if item.get_closest_marker("disruptive") or any(c.startswith("nodes:") for c in needs):
         return "drain"
     if any(c.startswith("zones:") for c in needs):

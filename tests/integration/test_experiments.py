@@ -312,8 +312,16 @@ def test_an_interrupted_drain_still_uncordons_and_removes_its_namespace(
     """Ctrl-C or SIGTERM in the middle of a drain MUST still play the rollbacks: node uncordoned, sample removed."""
     journal = tmp_path / "journal-drain-interrupted.json"
     command = [str(CHAOS), "--no-log-file", "run", "--journal-path", str(journal), str(EXPERIMENTS / "drain.json")]
+    # A shell without job control starts background commands with SIGINT ignored, and a Python child
+    # keeps an ignored SIGINT (CI started as `bash .ci/run &` did): give the run the terminal's default.
     proc = subprocess.Popen(
-        command, env=chaos_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        env=chaos_env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stdout is not None
     seen: list[str] = []

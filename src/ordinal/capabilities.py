@@ -43,6 +43,7 @@ from ordinal.labels import (
     HOSTNAME_LABEL,
     NODE_KIND_LABEL,
     REAL_NODE_KIND,
+    SIMULATED_NODE_KIND,
     VERSION_LABEL,
     ZONE_LABEL,
 )
@@ -166,6 +167,9 @@ class ClusterInfo:
     exec_why_not: str
     #: nodeSelector for workloads that need exec (real nodes among simulated ones); {} = any node.
     exec_node_selector: Mapping[str, str] = field(default_factory=dict)
+    #: Node labels workloads that need no containers prefer: the simulated nodes when real ones are
+    #: present too, so their pods start at once and the real nodes' CPU goes to the tests that exec.
+    idle_node_selector: Mapping[str, str] = field(default_factory=dict)
     dns: DnsAccess = DnsAccess("none", why_not="not discovered")
     #: The cluster's DNS domain (``cluster.local`` unless the cluster says otherwise), "" when unknown.
     cluster_domain: str = ""
@@ -222,13 +226,22 @@ class ClusterInfo:
             f"schedulable nodes: {len(self.schedulable_nodes)} in zones {', '.join(self.zones) or '-'}"
             + (f" ({len(self.simulated_nodes)} simulated)" if self.simulated_nodes else ""),
             f"storage: {storage}",
-            f"exec into pods: {'yes' if self.exec_pods else f'no ({self.exec_why_not})'}",
+            f"exec into pods: {'yes' if self.exec_pods else f'no ({self.exec_why_not})'}"
+            + (
+                f"; pods that need no exec prefer nodes {_selector(self.idle_node_selector)}"
+                if self.idle_node_selector
+                else ""
+            ),
             f"volume attachments: {attach_missing(self, self.storage) or 'yes'}",
             f"node stop: {'yes' if self.node_stop else f'no ({self.node_stop_why_not})'}",
             f"dns: {self.dns.mode}" + (f" {self.dns.where}" if self.dns.where else f" ({self.dns.why_not})"),
             f"cluster domain: {self.cluster_domain or 'unknown'} ({self.domain_source})",
             f"feature gates: {gates}",
         ]
+
+
+def _selector(labels: Mapping[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
 # -- capability names used by needs(...) ------------------------------------------------------
@@ -602,6 +615,9 @@ def discover(
     else:
         exec_why = probes.exec_probe()
         exec_pods, selector = not exec_why, {}
+    simulated_set = set(simulated)
+    labelled = all(o.labels(n).get(NODE_KIND_LABEL) == SIMULATED_NODE_KIND for n in nodes if o.name(n) in simulated_set)
+    idle = {NODE_KIND_LABEL: SIMULATED_NODE_KIND} if real and simulated and labelled else {}
     node_changes = allowed(kube, "patch", "nodes")
     attachments, attachments_why = attachments_visible(kube)
     return ClusterInfo(
@@ -619,6 +635,7 @@ def discover(
         exec_pods=exec_pods,
         exec_why_not=exec_why,
         exec_node_selector=selector,
+        idle_node_selector=idle,
         dns=dns,
         node_changes=node_changes,
         volume_attachments=attachments,

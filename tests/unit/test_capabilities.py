@@ -261,6 +261,8 @@ def test_discover_treats_real_nodes_as_exec_capable_with_a_selector() -> None:
         dns=DnsAccess("none"),
     )
     assert found.exec_pods and dict(found.exec_node_selector) == {NODE_KIND_LABEL: "real"}
+    assert dict(found.idle_node_selector) == {NODE_KIND_LABEL: "kwok"}, "pods needing no exec prefer simulated nodes"
+    assert any(line.endswith("prefer nodes ordinal.dev/node-kind=kwok") for line in found.summary())
     assert "exec" not in calls
     assert caps.missing(found, ["storage"]) == "needs: a StorageClass (cluster default or --storage-class)"
 
@@ -277,6 +279,7 @@ def test_discover_probes_exec_on_other_clusters_and_reports_why_not() -> None:
     )
     assert calls == ["dry-run", "exec"]
     assert (found.exec_pods, found.exec_why_not) == (False, "pods/exec forbidden")
+    assert found.idle_node_selector == {}, "no simulated nodes: no preference"
     assert found.gates == {"MaxUnavailableStatefulSet": False}
     assert found.to_json()["version"] == "1.31.3"
     assert any(line.startswith("exec into pods: no (pods/exec forbidden)") for line in found.summary())

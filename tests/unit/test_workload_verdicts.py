@@ -127,3 +127,23 @@ def test_a_field_the_test_asked_to_remove_is_absent_from_the_set_as_asked_for() 
     assert "ordinals" not in wl.requested()["spec"]
     with pytest.raises(InvariantViolated, match=r"spec.ordinals: expected '<absent>', saw \{'start': 3\}"):
         wl.sts()
+
+
+def test_pods_that_need_no_exec_prefer_the_idle_nodes_and_exec_pods_go_where_exec_works() -> None:
+    """A preference only (a hard filter such as a volume's topology still wins); exec pods get the selector."""
+    set_ = workload(FakeKube(), exec_node_selector={"kind": "real"}, idle_node_selector={"kind": "kwok"})
+    plain = set_.manifest()["spec"]["template"]["spec"]
+    assert plain["affinity"] == {
+        "nodeAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 100,
+                    "preference": {"matchExpressions": [{"key": "kind", "operator": "In", "values": ["kwok"]}]},
+                }
+            ]
+        }
+    }
+    assert "nodeSelector" not in plain
+    execs = set_.manifest(needs_exec=True)["spec"]["template"]["spec"]
+    assert execs["nodeSelector"] == {"kind": "real"} and "affinity" not in execs
+    assert "affinity" not in workload(FakeKube()).manifest()["spec"]["template"]["spec"]

@@ -41,6 +41,7 @@ from ordinal.kube.manifests import (
     headless_service_manifest,
     parse_ordinal,
     pod_name,
+    preferred_nodes,
     selector_labels,
     statefulset_manifest,
 )
@@ -123,6 +124,8 @@ class Workload:
     simulated_nodes: frozenset[str] = frozenset()
     #: nodeSelector for pods that must run where exec works ({} = anywhere).
     exec_node_selector: Mapping[str, str] = field(default_factory=dict)
+    #: Node labels pods that need no exec prefer (simulated nodes beside real ones; {} = no preference).
+    idle_node_selector: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
     #: Per-pod volume template; None (the default) gives pods no volume, for tests that are not
     #: about storage and must not depend on a StorageClass.
@@ -153,6 +156,8 @@ class Workload:
         template["metadata"].setdefault("annotations", {})[TEMPLATE_VERSION_ANNOTATION] = "v1"
         if needs_exec and self.exec_node_selector:
             template["spec"]["nodeSelector"] = dict(self.exec_node_selector)
+        elif not needs_exec and self.idle_node_selector:
+            template["spec"]["affinity"] = preferred_nodes(self.idle_node_selector)
         return sts
 
     def deploy(

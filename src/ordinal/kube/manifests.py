@@ -477,3 +477,10 @@ def nodes_affinity(nodes: Sequence[str], *, prefer: str | None = None) -> Obj:
         preferred = {"matchExpressions": [{"key": HOSTNAME_LABEL, "operator": "In", "values": [prefer]}]}
         affinity["preferredDuringSchedulingIgnoredDuringExecution"] = [{"weight": 100, "preference": preferred}]
     return {"nodeAffinity": affinity}
+
+
+def preferred_nodes(labels: Mapping[str, str], weight: int = 100) -> Obj:
+    """An affinity that prefers (never requires) nodes carrying every one of ``labels``."""
+    expressions = [{"key": k, "operator": "In", "values": [v]} for k, v in sorted(labels.items())]
+    term = {"weight": weight, "preference": {"matchExpressions": expressions}}
+    return {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [term]}}

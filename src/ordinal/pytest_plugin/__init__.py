@@ -563,6 +563,7 @@ def workload(
         timeouts=Timeouts(settings.timeout_scale, settings.replicas),
         simulated_nodes=frozenset(cluster_info.simulated_nodes),
         exec_node_selector=cluster_info.exec_node_selector,
+        idle_node_selector=cluster_info.idle_node_selector,
         labels=run_labels(run_id),
         run_as_user=settings.run_as_user,
         cluster_domain=cluster_info.cluster_domain,

@@ -6,14 +6,15 @@ from collections.abc import Callable
 
 import pytest
 
-from ordinal.act.node_loss import isolate_node
+from ordinal.act.node_loss import isolate_node, least_shared
 from ordinal.act.nodes import restore_heartbeats, stop_heartbeats, uncordon
 from ordinal.act.pods import Hit, delete_pod
 from ordinal.act.workload import Workload
 from ordinal.artefacts import step
-from ordinal.capabilities import ClusterInfo
+from ordinal.capabilities import CAPABILITIES, ClusterInfo
 from ordinal.checks.assertions import assert_no_findings
 from ordinal.checks.identity import check_at_most_one_live, check_pod_identity, check_replaced, snapshot_uids
+from ordinal.errors import CapabilityMissing
 from ordinal.kube import objects as o
 from ordinal.kube.manifests import pod_name
 from ordinal.kube.rest import NODES, PODS
@@ -205,10 +206,14 @@ def test_force_delete_on_a_lost_node_is_reported_as_an_identity_overlap(
     workload: Workload, recorder: Recorder, run_id: str
 ) -> None:
     """Two pods of one identity MUST NOT be live at once; one force-deleted on an unreachable node MUST be reported."""
-    with step("Create the set with 2 replicas and wait until it is Ready"):
+    with step("Create the set with 2 replicas and wait until it is Ready; pick the pod whose node is least shared"):
         workload.deploy(replicas=2)
-        victim = workload.pod(1)
-        node = str(o.spec(victim).get("nodeName"))
+        placed = [(i, str(o.spec(workload.pod(i)).get("nodeName"))) for i in (1, 0)]
+        silenceable = [(i, node) for i, node in placed if node in workload.simulated_nodes]
+        if not silenceable:
+            raise CapabilityMissing(CAPABILITIES["node-loss"], f"web-0 and web-1 run on {placed[1][1]}, {placed[0][1]}")
+        ordinal, node = least_shared(workload.kube, workload.namespace, silenceable)
+        victim = workload.pod(ordinal)
     try:
         with step(f"Cordon {node} and wait until no other workload's pod is on it (the loss reaches only ours)"):
             isolate_node(workload.kube, node, run_id, workload.namespace, timeout=workload.timeouts.pod)
@@ -228,9 +233,9 @@ def test_force_delete_on_a_lost_node_is_reported_as_an_identity_overlap(
                 timeout=workload.timeouts.of(180),
             )
         with step(f"Force-delete {o.name(victim)} (grace period 0) while its node is unreachable"):
-            delete_pod(workload.kube, workload.namespace, workload.name, 1, grace_seconds=0)
+            delete_pod(workload.kube, workload.namespace, workload.name, ordinal, grace_seconds=0)
         with step(f"Wait for {o.name(victim)} to return Ready on another node"):
-            workload.wait_recreated(1, o.uid(victim))
+            workload.wait_recreated(ordinal, o.uid(victim))
     finally:
         restore_heartbeats(workload.kube, node)
         uncordon(workload.kube, node)

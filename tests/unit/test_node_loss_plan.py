@@ -8,9 +8,9 @@ import pytest
 from factories import NS, node, pod
 from fakes import FakeKube
 
-from ordinal.act.node_loss import isolate_node, plan_stop, strangers_on
+from ordinal.act.node_loss import isolate_node, least_shared, plan_stop, strangers_on
 from ordinal.act.nodes import ledger
-from ordinal.errors import CapabilityMissing
+from ordinal.errors import CapabilityMissing, InvalidScenario
 from ordinal.kube.rest import NODES
 from ordinal.types import Obj
 
@@ -81,3 +81,18 @@ def test_a_node_that_never_clears_is_a_missing_capability_naming_who_stayed() ->
     with pytest.raises(CapabilityMissing) as missing:
         isolate_node(kube, "n1", "run-1", NS, timeout=0.2)
     assert str(missing.value).startswith("needs: a node to lose hosting only our pods (on n1: tenant/db-0 after")
+
+
+def test_the_pod_to_lose_is_the_one_whose_node_is_least_shared() -> None:
+    """Other workloads' pods, terminating ones included, are what isolation waits for; a tie keeps the first."""
+    kube = FakeKube(
+        real("n1", "a"),
+        real("n2", "a"),
+        stranger("a", "n1", "t1"),
+        stranger("b", "n1", "t2", deletionTimestamp="2026-12-07T00:00:00Z"),
+        stranger("c", "n2", "t3"),
+    )
+    assert least_shared(kube, NS, [(1, "n1"), (0, "n2")]) == (0, "n2")
+    assert least_shared(kube, NS, [(1, "n2"), (0, "n2")]) == (1, "n2")
+    with pytest.raises(InvalidScenario):
+        least_shared(kube, NS, [])

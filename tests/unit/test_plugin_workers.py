@@ -165,6 +165,8 @@ def test_run_order_puts_the_schedulable_unit_first_and_node_loss_last() -> None:
 
     accesses = [("a", "shared"), ("lose", "alone"), ("d1", "drain"), ("n", "none"), ("z", "all-nodes"), ("d2", "drain")]
     assert run_order(accesses) == ["z", "d1", "d2", "a", "n", "lose"]  # type: ignore[arg-type]
+    # Exec tests go after the others of their rank (the drain that execs after the simulated-node drains).
+    assert run_order(accesses, later={"d1", "a"}) == ["z", "d2", "d1", "n", "a", "lose"]  # type: ignore[arg-type]
 
 
 def test_the_scheduler_reads_one_unit_from_what_workers_wrote(tmp_path: Path) -> None:
@@ -181,7 +183,7 @@ def test_the_scheduler_reads_one_unit_from_what_workers_wrote(tmp_path: Path) ->
 
 def test_drains_run_on_one_worker_beside_ordinary_tests(pytester: pytest.Pytester, tmp_path: Path) -> None:
     """Under ``-n``: the schedulable tests (an isolating node loss among them) MUST run on one worker, in order,
-    while ordinary tests run beside them; node loss last, still overlapping nothing."""
+    while ordinary tests run beside them; node loss still overlapping nothing."""
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(TESTS)
     result = pytester.runpytest_subprocess("-n", "3", "-p", "no:cacheprovider", "--allow-disruptive=yes")
@@ -196,4 +198,6 @@ def test_drains_run_on_one_worker_beside_ordinary_tests(pytester: pytest.Pyteste
     plain = [s for s in spans if s["test"].startswith("test_plain")]
     assert any(_overlap(p, d) for p in plain for d in unit), "ordinary tests waited for the drains"
     alone = next(s for s in spans if s["test"] == "test_lose_node")
-    assert alone["start"] >= max(s["end"] for s in spans if s is not alone)
+    # Handed out last, it may still run between two tests of the unit (their worker lets go of the
+    # locks in between); what must hold is that it overlaps nothing.
+    assert not [s for s in spans if s is not alone and _overlap(s, alone)], spans

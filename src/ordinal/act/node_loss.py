@@ -45,6 +45,21 @@ def strangers(pods: Iterable[Obj], namespace: str, *, leaving: bool) -> list[str
     )
 
 
+def least_shared(kube: Kube, namespace: str, candidates: Sequence[tuple[int, str]]) -> tuple[int, str]:
+    """Of (ordinal, node) pairs, the one whose node hosts the fewest pods of other workloads.
+
+    Those are the pods :func:`isolate_node` waits for; on a tie the earlier pair wins.
+    """
+    if not candidates:
+        raise InvalidScenario("expected at least one (ordinal, node) to choose from, got none")
+    crowd: dict[str, int] = {}
+    for _, node in candidates:
+        if node not in crowd:
+            pods, _ = kube.list(PODS, field_selector=f"spec.nodeName={node}")
+            crowd[node] = len(strangers(pods, namespace, leaving=True))
+    return min(candidates, key=lambda pair: crowd[pair[1]])
+
+
 def isolate_node(kube: Kube, node: str, run_id: str, namespace: str, *, timeout: float) -> bool:
     """Cordon ``node`` and wait until no pod of another workload is on it, terminating ones included.
 

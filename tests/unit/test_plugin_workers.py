@@ -165,8 +165,6 @@ def test_run_order_puts_the_schedulable_unit_first_and_node_loss_last() -> None:
 
     accesses = [("a", "shared"), ("lose", "alone"), ("d1", "drain"), ("n", "none"), ("z", "all-nodes"), ("d2", "drain")]
     assert run_order(accesses) == ["z", "d1", "d2", "a", "n", "lose"]  # type: ignore[arg-type]
-    # Exec tests go after the others of their rank (the drain that execs after the simulated-node drains).
-    assert run_order(accesses, later={"d1", "a"}) == ["z", "d2", "d1", "n", "a", "lose"]  # type: ignore[arg-type]
 
 
 def test_the_scheduler_reads_one_unit_from_what_workers_wrote(tmp_path: Path) -> None:

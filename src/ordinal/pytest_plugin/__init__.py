@@ -278,9 +278,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def _parallel_order(lock_dir: Path, items: list[pytest.Item]) -> None:
     """An xdist worker under ``--dist load``: :func:`run_order`, and tell the controller's scheduler each access."""
     accesses = {i.nodeid: access_of(i, uses_cluster="kube" in getattr(i, "fixturenames", ())) for i in items}
-    execs = {i.nodeid for i in items if any("exec" in mark.args for mark in i.iter_markers("needs"))}
     by_id = {item.nodeid: item for item in items}
-    items[:] = [by_id[nodeid] for nodeid in run_order(accesses.items(), later=execs)]
+    items[:] = [by_id[nodeid] for nodeid in run_order(accesses.items())]
     write_accesses(lock_dir, accesses)
 
 

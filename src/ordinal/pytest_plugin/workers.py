@@ -46,7 +46,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,14 +104,9 @@ NODE_CHANGES_UNIT = "ordinal:schedulable"
 _RANK: Mapping[Access, int] = {"all-nodes": 0, "drain": 1, "shared": 2, "none": 2, "alone": 3}
 
 
-def run_order(accesses: Iterable[tuple[str, Access]], later: Collection[str] = ()) -> list[str]:
-    """Node ids in the order a parallel run hands them out (stable within each rank, see the module doc).
-
-    ``later``: tests that go after the others of their rank. The plugin names the tests that exec
-    into pods: the nodes that run containers are busiest at a run's start, when every ordinary
-    exec test starts at once, so a drain that execs waits until the simulated-node drains are done.
-    """
-    ranked = sorted(enumerate(accesses), key=lambda pair: (_RANK[pair[1][1]], pair[1][0] in later, pair[0]))
+def run_order(accesses: Iterable[tuple[str, Access]]) -> list[str]:
+    """Node ids in the order a parallel run hands them out (stable within each rank, see the module doc)."""
+    ranked = sorted(enumerate(accesses), key=lambda pair: (_RANK[pair[1][1]], pair[0]))
     return [nodeid for _, (nodeid, _access) in ranked]
 
 

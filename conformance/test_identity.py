@@ -208,12 +208,13 @@ def test_force_delete_on_a_lost_node_is_reported_as_an_identity_overlap(
     """Two pods of one identity MUST NOT be live at once; one force-deleted on an unreachable node MUST be reported."""
     with step("Create the set with 2 replicas and wait until it is Ready; pick the pod whose node is least shared"):
         workload.deploy(replicas=2)
-        placed = [(i, str(o.spec(workload.pod(i)).get("nodeName"))) for i in (1, 0)]
-        silenceable = [(i, node) for i, node in placed if node in workload.simulated_nodes]
+        pods = {i: workload.pod(i) for i in (1, 0)}  # web-1 first: it is lost when both nodes are as busy
+        nodes = {i: str(o.spec(pod).get("nodeName")) for i, pod in pods.items()}
+        silenceable = [(i, node) for i, node in nodes.items() if node in workload.simulated_nodes]
         if not silenceable:
-            raise CapabilityMissing(CAPABILITIES["node-loss"], f"web-0 and web-1 run on {placed[1][1]}, {placed[0][1]}")
+            raise CapabilityMissing(CAPABILITIES["node-loss"], f"web-0 and web-1 run on {nodes[0]}, {nodes[1]}")
         ordinal, node = least_shared(workload.kube, workload.namespace, silenceable)
-        victim = workload.pod(ordinal)
+        victim = pods[ordinal]
     try:
         with step(f"Cordon {node} and wait until no other workload's pod is on it (the loss reaches only ours)"):
             isolate_node(workload.kube, node, run_id, workload.namespace, timeout=workload.timeouts.pod)

@@ -27,10 +27,11 @@ from ordinal.types import Obj
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
 
-def strangers_on(kube: Kube, node: str, namespace: str) -> list[str]:
-    """Live pods on ``node`` of other workloads: another namespace, not a DaemonSet's, not a static pod."""
+def strangers_on(kube: Kube, node: str, namespace: str, *, leaving: bool = False) -> list[str]:
+    """Live pods on ``node`` of other workloads: another namespace, not a DaemonSet's, not a static pod
+    (``leaving``: terminating ones too)."""
     pods, _ = kube.list(PODS, field_selector=f"spec.nodeName={node}")
-    return strangers(pods, namespace, leaving=False)
+    return strangers(pods, namespace, leaving=leaving)
 
 
 def strangers(pods: Iterable[Obj], namespace: str, *, leaving: bool) -> list[str]:
@@ -52,11 +53,7 @@ def least_shared(kube: Kube, namespace: str, candidates: Sequence[tuple[int, str
     """
     if not candidates:
         raise InvalidScenario("expected at least one (ordinal, node) to choose from, got none")
-    crowd: dict[str, int] = {}
-    for _, node in candidates:
-        if node not in crowd:
-            pods, _ = kube.list(PODS, field_selector=f"spec.nodeName={node}")
-            crowd[node] = len(strangers(pods, namespace, leaving=True))
+    crowd = {node: len(strangers_on(kube, node, namespace, leaving=True)) for node in {n for _, n in candidates}}
     return min(candidates, key=lambda pair: crowd[pair[1]])
 
 

@@ -474,13 +474,15 @@ def nodes_affinity(nodes: Sequence[str], *, prefer: str | None = None) -> Obj:
     term = {"matchExpressions": [{"key": HOSTNAME_LABEL, "operator": "In", "values": list(nodes)}]}
     affinity: Obj = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}
     if prefer:
-        preferred = {"matchExpressions": [{"key": HOSTNAME_LABEL, "operator": "In", "values": [prefer]}]}
-        affinity["preferredDuringSchedulingIgnoredDuringExecution"] = [{"weight": 100, "preference": preferred}]
+        affinity["preferredDuringSchedulingIgnoredDuringExecution"] = [_preference({HOSTNAME_LABEL: prefer})]
     return {"nodeAffinity": affinity}
 
 
-def preferred_nodes(labels: Mapping[str, str], weight: int = 100) -> Obj:
+def preferred_nodes(labels: Mapping[str, str]) -> Obj:
     """An affinity that prefers (never requires) nodes carrying every one of ``labels``."""
+    return {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [_preference(labels)]}}
+
+
+def _preference(labels: Mapping[str, str], weight: int = 100) -> Obj:
     expressions = [{"key": k, "operator": "In", "values": [v]} for k, v in sorted(labels.items())]
-    term = {"weight": weight, "preference": {"matchExpressions": expressions}}
-    return {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [term]}}
+    return {"weight": weight, "preference": {"matchExpressions": expressions}}

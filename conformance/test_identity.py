@@ -200,7 +200,6 @@ def test_failed_pod_is_replaced_under_its_name(
 @pytest.mark.promise(feature="At most one pod per identity", story="force delete on a lost node")
 @pytest.mark.chaos
 @pytest.mark.disruptive
-@pytest.mark.isolates_node
 @pytest.mark.needs("node-loss", "nodes:2")
 def test_force_delete_on_a_lost_node_is_reported_as_an_identity_overlap(
     workload: Workload, recorder: Recorder, run_id: str

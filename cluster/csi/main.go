@@ -144,6 +144,12 @@ func probe(ctx context.Context, endpoint string) error {
 
 const resyncPeriod = 15 * time.Minute
 
+// The provisioner's API client rate: see where it is set.
+const (
+	clientQPS   = 100
+	clientBurst = 200
+)
+
 func runProvisioner(ctx context.Context, kubeconfig, address, healthAddr string, timeout time.Duration) error {
 	if kubeconfig == "" || address == "" {
 		return errors.New("--kubeconfig and --csi-address are required")
@@ -165,6 +171,10 @@ func runProvisioner(ctx context.Context, kubeconfig, address, healthAddr string,
 		return fmt.Errorf("loading kubeconfig %q: %w", kubeconfig, err)
 	}
 	cfg.UserAgent = "ordinal-csi-provisioner"
+	// client-go's default of 5 requests/s (burst 10) delays PV creation by over a second when
+	// a parallel suite run asks for claims in many namespaces at once; the local cluster's apiserver
+	// serves far more.
+	cfg.QPS, cfg.Burst = clientQPS, clientBurst
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("creating client: %w", err)

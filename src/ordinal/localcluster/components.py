@@ -15,6 +15,8 @@ SERVICE_CIDR = "10.96.0.0/16"
 NODE_MONITOR_GRACE_SECONDS = 20
 #: Node lease length for kubelets and simulated nodes; both renew at a quarter of it.
 NODE_LEASE_SECONDS = 10
+#: Client-side request rate of each controller in kube-controller-manager (upstream: 20/s).
+CONTROLLER_QPS = 100
 KUBERNETES_SERVICE_IP = "10.96.0.1"  # first address of SERVICE_CIDR: the `kubernetes` Service
 #: The domain a cluster gets unless ``--cluster-domain`` says otherwise.
 DEFAULT_CLUSTER_DOMAIN = "cluster.local"
@@ -165,6 +167,11 @@ def controller_manager(ctx: Context) -> Component:
             # less. Nodes renew their leases every 2.5 s (10 s leases), so 8 missed renewals mark one lost.
             f"--node-monitor-grace-period={NODE_MONITOR_GRACE_SECONDS}s",
             "--node-monitor-period=2s",
+            # Upstream's 20 requests/s (burst 30) per controller made a parallel suite run wait
+            # minutes in all on the client-side limiter (rest_client_rate_limiter_duration_seconds),
+            # mostly the pod and claim creates and status updates that every test waits for.
+            f"--kube-api-qps={CONTROLLER_QPS}",
+            f"--kube-api-burst={2 * CONTROLLER_QPS}",
             "--v=1",
         ],
         http_check(f"https://{LOOPBACK}:{ctx.ports.controller_manager}/healthz", insecure=True),

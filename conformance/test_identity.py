@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from ordinal.act.node_loss import isolate_node, least_shared
-from ordinal.act.nodes import restore_heartbeats, stop_heartbeats, uncordon
+from ordinal.act.nodes import add_simulated_node, remove_added_node, restore_heartbeats, stop_heartbeats, uncordon
 from ordinal.act.pods import Hit, delete_pod
 from ordinal.act.workload import Workload
 from ordinal.artefacts import step
@@ -16,7 +16,7 @@ from ordinal.checks.assertions import assert_no_findings
 from ordinal.checks.identity import check_at_most_one_live, check_pod_identity, check_replaced, snapshot_uids
 from ordinal.errors import CapabilityMissing
 from ordinal.kube import objects as o
-from ordinal.kube.manifests import pod_name
+from ordinal.kube.manifests import nodes_affinity, pod_name, reserved_toleration
 from ordinal.kube.rest import NODES, PODS
 from ordinal.labels import SET_LABEL
 from ordinal.observe.recorder import Recorder, synced
@@ -200,46 +200,62 @@ def test_failed_pod_is_replaced_under_its_name(
 @pytest.mark.promise(feature="At most one pod per identity", story="force delete on a lost node")
 @pytest.mark.chaos
 @pytest.mark.disruptive
+@pytest.mark.isolates_node
 @pytest.mark.needs("node-loss", "nodes:2")
 def test_force_delete_on_a_lost_node_is_reported_as_an_identity_overlap(
     workload: Workload, recorder: Recorder, run_id: str
 ) -> None:
     """Two pods of one identity MUST NOT be live at once; one force-deleted on an unreachable node MUST be reported."""
-    with step("Create the set with 2 replicas and wait until it is Ready; pick the pod whose node is least shared"):
-        workload.deploy(replicas=2)
-        pods = {i: workload.pod(i) for i in (1, 0)}  # web-1 first: it is lost when both nodes are as busy
-        nodes = {i: str(o.spec(pod).get("nodeName")) for i, pod in pods.items()}
-        silenceable = [(i, node) for i, node in nodes.items() if node in workload.simulated_nodes]
-        if not silenceable:
-            raise CapabilityMissing(CAPABILITIES["node-loss"], f"web-0 and web-1 run on {nodes[0]}, {nodes[1]}")
-        ordinal, node = least_shared(workload.kube, workload.namespace, silenceable)
-        victim = pods[ordinal]
+    kube, namespace, simulated = workload.kube, workload.namespace, sorted(workload.simulated_nodes)
+    with step("Add a simulated node for this set alone: a copy of a simulated node, tainted for its namespace"):
+        added = add_simulated_node(kube, simulated[0], namespace, run_id, timeout=workload.timeouts.pod)
+    node: str | None = None
     try:
-        with step(f"Cordon {node} and wait until no other workload's pod is on it (the loss reaches only ours)"):
-            isolate_node(workload.kube, node, run_id, workload.namespace, timeout=workload.timeouts.pod)
-        with step(f"Silence node {node} (its kubelet stops heartbeating)"):
-            stop_heartbeats(workload.kube, node, run_id)
-        with step(f"Wait until the control plane marks {node} not Ready"):
+        with step("Create the set with 2 replicas (on the added node when there is one) and wait until it is Ready"):
+            manifest = workload.manifest(replicas=2)
+            if added:
+                spec = manifest["spec"]["template"]["spec"]
+                spec["affinity"] = nodes_affinity([added, *simulated], prefer=added)
+                spec["tolerations"] = [reserved_toleration(namespace)]
+            workload.deploy(manifest=manifest)
+            pods = {i: workload.pod(i) for i in (1, 0)}  # web-1 first: it is lost when both nodes are as busy
+            nodes = {i: str(o.spec(pod).get("nodeName")) for i, pod in pods.items()}
+            silenceable = [(i, n) for i, n in nodes.items() if n == added or n in workload.simulated_nodes]
+            if not silenceable:
+                raise CapabilityMissing(CAPABILITIES["node-loss"], f"web-0 and web-1 run on {nodes[0]}, {nodes[1]}")
+            lost = added if added and added in nodes.values() else least_shared(kube, namespace, silenceable)[1]
+            node = lost
+            # The lowest ordinal there: its predecessors run elsewhere, so OrderedReady recreates it.
+            ordinal = min(i for i, n in nodes.items() if n == lost)
+            victim = pods[ordinal]
+        with step(f"Cordon {lost} and wait until no other workload's pod is on it (the loss reaches only ours)"):
+            isolate_node(kube, lost, run_id, namespace, timeout=workload.timeouts.pod)
+        with step(f"Silence node {lost} (its kubelet stops heartbeating)"):
+            stop_heartbeats(kube, lost, run_id)
+        with step(f"Wait until the control plane marks {lost} not Ready"):
 
             def unreachable(items: list[dict[str, object]]) -> Verdict[str]:
                 ready = o.node_ready(items[0]) if items else "absent"
                 return Verdict(ready != "True", f"Ready={ready}")
 
             wait_for(
-                workload.kube,
-                Query(NODES, field_selector=f"metadata.name={node}"),
+                kube,
+                Query(NODES, field_selector=f"metadata.name={lost}"),
                 unreachable,
-                expect=f"node {node} not Ready after missed heartbeats",
+                expect=f"node {lost} not Ready after missed heartbeats",
                 timeout=workload.timeouts.of(180),
             )
         with step(f"Force-delete {o.name(victim)} (grace period 0) while its node is unreachable"):
-            delete_pod(workload.kube, workload.namespace, workload.name, ordinal, grace_seconds=0)
+            delete_pod(kube, namespace, workload.name, ordinal, grace_seconds=0)
         with step(f"Wait for {o.name(victim)} to return Ready on another node"):
             workload.wait_recreated(ordinal, o.uid(victim))
+        with step("Check the timeline: no unexplained overlap, and the forced one reported"):
+            findings = check_at_most_one_live(synced(recorder), set_name=workload.name)
+            notes = assert_no_findings(findings, what="identities after a forced delete", timeline=recorder.timeline)
+            assert [f.rule for f in notes] == ["identity.overlap-after-force-delete"], notes
     finally:
-        restore_heartbeats(workload.kube, node)
-        uncordon(workload.kube, node)
-    with step("Check the timeline: no unexplained overlap, and the forced one reported"):
-        findings = check_at_most_one_live(synced(recorder), set_name=workload.name)
-        notes = assert_no_findings(findings, what="identities after a forced delete", timeline=recorder.timeline)
-        assert [f.rule for f in notes] == ["identity.overlap-after-force-delete"], notes
+        if added:
+            remove_added_node(kube, added)  # with the pods still bound to it
+        elif node:
+            restore_heartbeats(kube, node)
+            uncordon(kube, node)

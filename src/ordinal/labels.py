@@ -20,7 +20,7 @@ SET_LABEL = "app.kubernetes.io/name"
 TEMPLATE_VERSION_ANNOTATION = "ordinal.dev/template"
 #: Pod-template annotation the canary action changes to start a partitioned rollout.
 CANARY_ANNOTATION = "ordinal.dev/canary"
-#: Node annotation: JSON of what a run changed there and has not undone (cordon, lost, out-of-service).
+#: Node annotation: JSON of what a run changed there and has not undone (cordon, lost, out-of-service, added).
 LEDGER_ANNOTATION = "ordinal.dev/ledger"
 
 # -- what the StatefulSet controller and the API set -----------------------------------------------
@@ -64,6 +64,8 @@ UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 #: Declares a node shut down: PodGC force-deletes its terminating pods, volumes detach.
 OUT_OF_SERVICE_TAINT = "node.kubernetes.io/out-of-service"
+#: On a node a test added for itself: only pods tolerating the value (their namespace) go there.
+RESERVED_TAINT = "ordinal.dev/reserved-for"
 #: The node lifecycle controller's taints for a node it no longer hears from.
 LOST_CONTACT_TAINTS = frozenset({UNREACHABLE_TAINT, NOT_READY_TAINT})
 #: Taints that mean the control plane no longer hears from the kubelet, or was told it is off.

@@ -122,10 +122,18 @@ def sweep(
     ``commands`` start again the nodes a run stopped (without them such a node is an error that
     says so). Returns (removed, errors).
     """
-    selector = f"{CREATED_BY_LABEL}={CREATED_BY_VALUE}" + (f",{RUN_LABEL}={run_id}" if run_id else "")
-    namespaces, _ = kube.list(NAMESPACES, label_selector=selector)
     removed: list[str] = []
     errors: list[str] = []
+    # Nodes first: a pod on a silenced or stopped node never finishes terminating, so its
+    # namespace would wait for the node; an added node goes with the pods bound to it.
+    for node in ledger_nodes(kube, run_id):
+        try:
+            restore_node(kube, node, commands)
+            removed.append(f"changes on node/{node}")
+        except (OrdinalError, ApiError) as err:
+            errors.append(f"node/{node}: {err}")
+    selector = f"{CREATED_BY_LABEL}={CREATED_BY_VALUE}" + (f",{RUN_LABEL}={run_id}" if run_id else "")
+    namespaces, _ = kube.list(NAMESPACES, label_selector=selector)
     for ns in namespaces:
         name = o.name(ns)
         if name in keep:
@@ -134,12 +142,6 @@ def sweep(
         errors += errs
         if not errs:
             removed.append(f"namespace/{name}")
-    for node in ledger_nodes(kube, run_id):
-        try:
-            restore_node(kube, node, commands)
-            removed.append(f"changes on node/{node}")
-        except (OrdinalError, ApiError) as err:
-            errors.append(f"node/{node}: {err}")
     return removed, errors
 
 

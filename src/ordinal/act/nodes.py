@@ -1,4 +1,5 @@
-"""Node faults and their undo: cordon, silenced heartbeats, a stopped node, the out-of-service taint.
+"""Node faults and their undo: cordon, silenced heartbeats, a stopped node, the out-of-service taint,
+a simulated node added for one test.
 
 Every node change is noted in an annotation on the node itself (the ledger, tagged with the
 run id) *before* it is made, so a crash in between still leaves a trace for the sweep, the
@@ -25,10 +26,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ordinal.errors import InvalidScenario, OrdinalError
+from ordinal.errors import CapabilityMissing, InvalidScenario, OrdinalError, WaitTimeout
 from ordinal.kube import objects as o
-from ordinal.kube.rest import NODES, Kube
-from ordinal.labels import LEDGER_ANNOTATION, NODE_KIND_LABEL, OUT_OF_SERVICE_TAINT, SIMULATED_NODE_KIND
+from ordinal.kube.rest import NODES, PODS, Forbidden, Kube
+from ordinal.labels import (
+    HOSTNAME_LABEL,
+    KWOK_NODE_ANNOTATION,
+    LEDGER_ANNOTATION,
+    NODE_KIND_LABEL,
+    OUT_OF_SERVICE_TAINT,
+    RESERVED_TAINT,
+    SIMULATED_NODE_KIND,
+)
+from ordinal.observe.waiting import Query, Verdict, wait_for
 from ordinal.types import Obj
 
 # -- the ledger ------------------------------------------------------------------------------------
@@ -154,8 +164,80 @@ def remove_out_of_service(kube: Kube, node: str) -> None:
     clear_node_change(kube, node, "out_of_service", extra={"spec": {"taints": taints or None}})
 
 
+# -- a simulated node of one test's own -----------------------------------------------------------
+
+
+def add_simulated_node(kube: Kube, like: str, namespace: str, run_id: str, *, timeout: float) -> str | None:
+    """A simulated node for ``namespace``'s pods alone, to lose without touching anybody else's.
+
+    A copy of simulated node ``like``: its labels and kwok's annotations (whatever makes the
+    simulator manage a node carries over), its capacity, and a NoSchedule taint
+    ``RESERVED_TAINT=namespace`` that keeps every other pod off (a cordon would keep ours off
+    too). Recorded in the ledger (``added``) as it is created, so a sweep deletes it. Returns its
+    name once the simulator reports it Ready; None when the identity may not create nodes;
+    CapabilityMissing when no simulator takes it (the node is deleted again).
+    """
+    template = kube.get(NODES, like)
+    name = f"{namespace}-node"
+    annotations = {k: v for k, v in (o.meta(template).get("annotations") or {}).items() if k == KWOK_NODE_ANNOTATION}
+    status = o.status(template)
+    body: Obj = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {**o.labels(template), HOSTNAME_LABEL: name},
+            "annotations": {**annotations, LEDGER_ANNOTATION: json.dumps({"run": run_id, "added": True})},
+        },
+        "spec": {"taints": [{"key": RESERVED_TAINT, "value": namespace, "effect": "NoSchedule"}]},
+        "status": {k: status[k] for k in ("capacity", "allocatable") if k in status},
+    }
+    try:
+        kube.create(NODES, body)
+    except Forbidden:
+        return None
+
+    def ready(items: list[Obj]) -> Verdict[bool]:
+        # The node lifecycle controller lifts its not-ready taint a monitor period after Ready.
+        state, taints = (
+            (o.node_ready(items[0]), set(o.taint_keys(items[0])) - {RESERVED_TAINT}) if items else ("absent", set())
+        )
+        return Verdict(state == "True" and not taints, f"Ready={state}, taints {sorted(taints) or 'none'}", value=True)
+
+    try:
+        wait_for(
+            kube,
+            Query(NODES, field_selector=f"metadata.name={name}"),
+            ready,
+            expect=f"added node {name} Ready and untainted (taken by the simulator that runs {like})",
+            timeout=timeout,
+        )
+    except WaitTimeout as err:
+        remove_added_node(kube, name)
+        raise CapabilityMissing(
+            "a simulator that takes an added node", f"{name}: {err.seen} after {err.elapsed:.0f}s"
+        ) from err
+    return name
+
+
+def remove_added_node(kube: Kube, node: str) -> None:
+    """Delete a node :func:`add_simulated_node` added, and the pods bound to it (a no-op for any other node).
+
+    Its pods are removed at once (grace 0): nothing runs them, and a pod bound to a deleted node
+    would stay until the pod garbage collector's orphan check.
+    """
+    current = kube.get_or_none(NODES, node)
+    if current is None or not ledger(current).get("added"):
+        return
+    pods, _ = kube.list(PODS, field_selector=f"spec.nodeName={node}")
+    for pod in pods:
+        kube.delete(PODS, o.name(pod), o.namespace(pod), grace_seconds=0)
+    kube.delete(NODES, node, uid=o.uid(current))
+
+
 def restore_node(kube: Kube, node: str, commands: NodeCommands | None = None) -> None:
-    """Undo every recorded change on ``node``: a stopped node, an out-of-service taint, a cordon, heartbeats.
+    """Undo every recorded change on ``node``: a stopped node, an out-of-service taint, a cordon, heartbeats;
+    an added node is deleted.
 
     The node is started first (the taint is only honest while it is off); the other changes are
     undone even when it cannot be started, and that error is raised afterwards.
@@ -168,6 +250,7 @@ def restore_node(kube: Kube, node: str, commands: NodeCommands | None = None) ->
     remove_out_of_service(kube, node)
     uncordon(kube, node)
     restore_heartbeats(kube, node)
+    remove_added_node(kube, node)
     if failed is not None:
         raise failed
 

@@ -20,6 +20,7 @@ from ordinal.labels import (
     HOSTNAME_LABEL,
     LAST_APPLIED_ANNOTATION,
     NOT_READY_TAINT,
+    RESERVED_TAINT,
     RUN_LABEL,
     SET_LABEL,
     UNREACHABLE_TAINT,
@@ -467,6 +468,11 @@ def lost_node_tolerations(seconds: int) -> list[Obj]:
         {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": seconds}
         for key in (UNREACHABLE_TAINT, NOT_READY_TAINT)
     ]
+
+
+def reserved_toleration(namespace: str) -> Obj:
+    """Lets a pod onto a node reserved for ``namespace`` (see ``act.nodes.add_simulated_node``)."""
+    return {"key": RESERVED_TAINT, "operator": "Equal", "value": namespace, "effect": "NoSchedule"}
 
 
 def nodes_affinity(nodes: Sequence[str], *, prefer: str | None = None) -> Obj:

@@ -62,6 +62,14 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("", ("nodes",), READ, "placement, zones, node kinds, readiness"),
     Permission("", ("nodes",), ("patch",), "cordon, out-of-service taint, ledger", "node changes", disruptive=True),
     Permission(
+        "",
+        ("nodes",),
+        ("create", "delete"),
+        "a simulated node a node-loss test adds and loses",
+        "node changes",
+        disruptive=True,
+    ),
+    Permission(
         "apps", ("statefulsets",), ("create", "delete", "deletecollection", "patch", "update", *READ), "the sets"
     ),
     Permission("apps", ("statefulsets/status",), ("get", "patch", "update"), "the status subresource's API surface"),

@@ -99,8 +99,9 @@ MARKERS = {
     'min_version("1.32")': "skip on Kubernetes servers older than this",
     "disruptive": "drains or cordons nodes; runs last, and only with --allow-disruptive (default: local cluster)",
     "chaos": "breaks cluster components on purpose (node loss); runs last, only with --allow-disruptive",
-    "isolates_node": "a node-loss test that first cordons its node and waits until only its own pods run there:"
-    " in a parallel run it overlaps ordinary tests (one at a time with drains), instead of running alone",
+    "isolates_node": "a node-loss test whose lost node hosts only its own pods (a simulated node it adds for"
+    " itself, or one it cordons and clears): in a parallel run it overlaps ordinary tests (one at a time with"
+    " drains), instead of running alone",
     "flaky_known(reason, issue)": "a known flake, tracked in issue; a failure is reported as xfail, never rerun",
     "promise(epic, feature, story)": "report labels: epic = promise area, feature, story (module or test level)",
     "ordinal(**options)": "per-test option overrides, e.g. ordinal(timeout_scale=2); highest precedence",

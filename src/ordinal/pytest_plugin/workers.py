@@ -16,9 +16,12 @@ process ends (an interrupted or killed worker never keeps one):
   exclusively; a test that needs every node schedulable (``needs("zones:…")``) and capability
   discovery (which counts schedulable nodes and zones) hold it shared.
 
-A node-loss test marked ``isolates_node`` cordons the node it will lose and waits until no other
-workload's pod runs there (:func:`ordinal.act.node_loss.isolate_node`) before the fault: the loss
-then reaches only its own pods, so it takes what a drain takes and overlaps ordinary tests.
+A node-loss test marked ``isolates_node`` loses a node that hosts only its own pods: a simulated
+node it adds for itself, tainted for its namespace (:func:`ordinal.act.nodes.add_simulated_node`),
+or one it cordons and waits to clear (:func:`ordinal.act.node_loss.isolate_node`). The loss then
+reaches nobody else's pods, so it takes what a drain takes and overlaps ordinary tests. (Clearing
+a shared node can wait on a test whose pod must come back there on a node-pinned claim, which
+waits for the uncordon in turn: the wait ends in a skip, so an added node is the better way.)
 
 A drain only evicts pods of its own namespace, so ordinary tests run beside it; one of their
 pods bound to a node-pinned volume on the cordoned node waits until the uncordon.

@@ -15,14 +15,20 @@ import pytest
 from junit_cases import broken, cases, vague_skips
 
 from ordinal.act.namespaces import create_namespace, leaks, new_run_id
-from ordinal.act.nodes import cordon
+from ordinal.act.nodes import add_simulated_node, cordon, stop_heartbeats
 from ordinal.act.workload import Timeouts, Workload
 from ordinal.artefacts.figures import read as read_figures
 from ordinal.checks.dns import check_pod_records, check_service_records, expected_queries, pod_fqdn
 from ordinal.checks.identity import check_pod_identity
 from ordinal.checks.ordering import check_ordered_scale_up
 from ordinal.kube import objects as o
-from ordinal.kube.manifests import headless_service_manifest, selector_labels
+from ordinal.kube.manifests import (
+    DEFAULT_IMAGE,
+    headless_service_manifest,
+    reserved_toleration,
+    restricted_security,
+    selector_labels,
+)
 from ordinal.kube.rest import NAMESPACES, NODES, PODS, Kube
 from ordinal.labels import CREATED_BY_LABEL, SET_LABEL, SIMULATE_LABEL, UNREADY
 from ordinal.observe.dnsquery import DirectResolver, ask, settle
@@ -174,6 +180,33 @@ def test_cleanup_removes_what_an_aborted_run_left(kube: Kube, local_cluster: dic
     assert sorted(result.stdout.splitlines()) == [f"removed changes on node/{node}", f"removed namespace/{namespace}"]
     assert not kube.get(NODES, node)["spec"].get("unschedulable")
     assert kube.get_or_none(NAMESPACES, namespace) is None
+
+
+def test_cleanup_deletes_a_node_an_aborted_run_added_and_silenced(kube: Kube, local_cluster: dict[str, Any]) -> None:
+    """A node a run added and then silenced MUST go with its pod, before the namespace (which waits for that pod)."""
+    run_id = new_run_id()
+    namespace = create_namespace(kube, run_id, prefix="ordtest")
+    like = next(o.name(n) for n in kube.list(NODES)[0] if o.node_simulated(n))
+    added = add_simulated_node(kube, like, namespace, run_id, timeout=60)
+    assert added, "the local cluster's admin may create nodes"
+    pod_security, container_security = restricted_security()
+    container = {"name": "idle", "image": DEFAULT_IMAGE, "securityContext": container_security}
+    spec = {"nodeName": added, "tolerations": [reserved_toleration(namespace)], "containers": [container]}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stranded"}, "spec": spec}
+    kube.create(PODS, {**pod, "spec": {**spec, "securityContext": pod_security}}, namespace)
+    stop_heartbeats(kube, added, run_id)
+    result = subprocess.run(
+        [sys.executable, "-m", "ordinal.cli", "cleanup", "--run-id", run_id],
+        env=_suite_env(local_cluster),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"removed changes on node/{added}", f"removed namespace/{namespace}"]
+    assert kube.get_or_none(NODES, added) is None
+    assert kube.get_or_none(NAMESPACES, namespace) is None
+    assert leaks(kube, run_id) == []
 
 
 def test_sigterm_mid_test_still_cleans_up(local_cluster: dict[str, Any], tmp_path: Path) -> None:

